@@ -1,0 +1,113 @@
+// The typed interface of the native addon's exports (native/src/addon). Keep in step with engine_wrap.cpp.
+
+/** `bert_model_config` keys the engine understands, plus this project's additions. */
+export interface ModelConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  /** "gelu" is the erf form; "gelu_tanh" (alias "gelu_new") the tanh approximation DeepSpeed's kernel used. */
+  hidden_act: "gelu" | "gelu_tanh" | "gelu_new";
+  layer_norm_eps: number;
+  /** true: Pre-LN (PLD's switchable transformer, DeepSpeed names); false: Post-LN (HuggingFace names). */
+  pre_layer_norm: boolean;
+  /** 0: pre-training heads (MLM + NSP); n > 0: a classification head with n outputs (1 = regression). */
+  num_labels: number;
+}
+
+export type Precision = "fp32" | "bf16";
+
+export interface EngineOptions {
+  config: ModelConfig;
+  precision: Precision;
+  seed: number;
+  /** 0 leaves OpenMP's default (all cores). */
+  threads: number;
+  /** "reference" runs the plain reference kernels (slow; for testing). */
+  kernels: "fast" | "reference";
+}
+
+/** One micro-batch; (B, T) arrays are row-major. */
+export interface Batch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  segmentIds: Int32Array;
+  inputMask: Int32Array;
+  /** Pre-training: flat indices b*T + t of the masked tokens and their ids (negative: ignored). */
+  numMasked?: number;
+  maskedPositions?: Int32Array;
+  maskedLabels?: Int32Array;
+  nextSentenceLabels?: Int32Array;
+  /** Classification (num_labels > 1) or regression (num_labels == 1). */
+  classLabels?: Int32Array;
+  regressionTargets?: Float32Array;
+}
+
+/** Per-layer PLD switches: a dropped layer is the identity, a kept one scales its residual branches. */
+export interface LayerGates {
+  keep: boolean[];
+  scale: number[];
+}
+
+export interface PassOptions {
+  /** Dropout on (default true). */
+  train?: boolean;
+  /** Compute and accumulate gradients (default true). */
+  backward?: boolean;
+  /** Seed of the backward pass: d(loss) = gradScale (accumulation, loss scaling). Default 1. */
+  gradScale?: number;
+  /** Distinct per micro-batch; dropout masks are a function of (seed, dropoutStream). */
+  dropoutStream?: number;
+}
+
+export interface PassResult {
+  loss: number;
+  mlmLoss: number;
+  nspLoss: number;
+  classificationLoss: number;
+  mlmCorrect: number;
+  mlmCount: number;
+  nspCorrect: number;
+  nspCount: number;
+  classCorrect: number;
+  classCount: number;
+  classLogits: Float32Array;
+}
+
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+  size: number;
+  noDecay: boolean;
+}
+
+export interface NativeEngine {
+  run(batch: Batch, gates: LayerGates, pass?: PassOptions): Promise<PassResult>;
+  paramInfos(): ParamInfo[];
+  getParam(name: string): Float32Array;
+  setParam(name: string, values: Float32Array): void;
+  getGrad(name: string): Float32Array;
+  zeroGrads(): void;
+  numParams(): number;
+}
+
+export interface NativeAddon {
+  Engine: new (options: EngineOptions) => NativeEngine;
+  buildInfo: { avx512: boolean; avx512bf16: boolean; backends: string };
+}
+
+/** Errors thrown by the addon carry one of these codes. */
+export type NativeErrorCode =
+  | "ERR_INVALID_CONFIG"
+  | "ERR_INVALID_ARGUMENT"
+  | "ERR_OUT_OF_MEMORY"
+  | "ERR_BACKEND"
+  | "ERR_NOT_FOUND"
+  | "ERR_NON_FINITE"
+  | "ERR_ENGINE_BUSY";

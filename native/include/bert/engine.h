@@ -1,0 +1,93 @@
+// Engine: one BERT (parameters, gradients, activations) on one backend. The public face of the core: the addon,
+// the C++ tests and the benchmarks all drive the model through this class.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bert/backend.h"
+#include "bert/model_config.h"
+#include "bert/status.h"
+
+namespace bert {
+
+struct EngineOptions {
+  Precision precision = Precision::kFp32;
+  uint64_t seed = 42;  // weight initialisation and dropout
+  int threads = 0;     // 0: leave OpenMP's default
+  CpuKernelChoice kernels = CpuKernelChoice::kFast;
+};
+
+// One micro-batch. Arrays are row-major (B, T) unless noted; the engine reads them during the call only.
+struct Batch {
+  int batch_size = 0;  // B
+  int seq_len = 0;     // T
+  const int32_t* input_ids = nullptr;
+  const int32_t* segment_ids = nullptr;
+  const int32_t* input_mask = nullptr;  // 1 = real token, 0 = padding
+  // Pre-training: masked positions as flat indices b*T + t, their true token ids (< 0: ignored), and NSP labels (B).
+  int num_masked = 0;
+  const int32_t* masked_positions = nullptr;
+  const int32_t* masked_labels = nullptr;
+  const int32_t* next_sentence_labels = nullptr;
+  // Classification: class labels (B) when num_labels > 1, regression targets (B) when num_labels == 1.
+  const int32_t* class_labels = nullptr;
+  const float* regression_targets = nullptr;
+};
+
+// Per-layer switch of the PLD switchable transformer: a dropped layer is the identity; a kept one scales its two
+// residual branches by `scale`.
+struct LayerGate {
+  bool keep = true;
+  float scale = 1.0f;
+};
+
+struct PassOptions {
+  bool train = true;        // dropout on
+  bool backward = true;     // compute and accumulate gradients
+  float grad_scale = 1.0f;  // d(total loss) seeds the backward pass with this (accumulation, loss scaling)
+  uint64_t dropout_stream = 0;  // distinct per micro-batch: dropout masks are a function of (seed, stream)
+};
+
+struct PassResult {
+  double loss = 0;  // mlm + nsp, or the classification loss
+  double mlm_loss = 0, nsp_loss = 0, classification_loss = 0;
+  int64_t mlm_correct = 0, mlm_count = 0, nsp_correct = 0, nsp_count = 0, class_correct = 0, class_count = 0;
+  std::vector<float> class_logits;  // (B, num_labels) for classification
+};
+
+struct ParamInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset = 0;  // in floats, into param_data() and grad_data()
+  int64_t size = 0;
+  bool no_decay = false;  // biases and LayerNorm parameters
+};
+
+class Engine {
+ public:
+  static Status create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Engine>* out);
+  ~Engine();
+
+  Status run(const Batch& batch, const std::vector<LayerGate>& gates, const PassOptions& pass, PassResult* result);
+
+  const ModelConfig& config() const;
+  const std::vector<ParamInfo>& params() const;
+  const ParamInfo* find_param(const std::string& name) const;
+  int64_t num_params() const;
+  float* param_data();  // fp32 master weights
+  float* grad_data();
+  void zero_grads();
+  // Re-derive low-precision weight copies after the fp32 weights changed (optimizer step, loading).
+  void refresh_low_precision_weights();
+  void refresh_low_precision_weights(const ParamInfo& param);  // after one tensor changed
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bert

@@ -1,0 +1,321 @@
+#include "addon/engine_wrap.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace bert::addon {
+
+void throw_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  throw error;
+}
+
+void throw_status(Napi::Env env, const bert::Status& status) {
+  throw_error(env, bert::status_code_name(status.code()), status.message());
+}
+
+namespace {
+
+// --- reading JS values (the TS layer validates first; these are the last line of defence) ---
+
+int get_int(Napi::Env env, const Napi::Object& o, const char* key, int fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber() || std::floor(v.As<Napi::Number>().DoubleValue()) != v.As<Napi::Number>().DoubleValue())
+    throw_error(env, "ERR_INVALID_CONFIG", std::string("Expected an integer for ") + key);
+  return v.As<Napi::Number>().Int32Value();
+}
+
+double get_number(Napi::Env env, const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw_error(env, "ERR_INVALID_CONFIG", std::string("Expected a number for ") + key);
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bert::ModelConfig read_config(Napi::Env env, const Napi::Object& o) {
+  bert::ModelConfig c;
+  c.vocab_size = get_int(env, o, "vocab_size", c.vocab_size);
+  c.hidden_size = get_int(env, o, "hidden_size", c.hidden_size);
+  c.num_hidden_layers = get_int(env, o, "num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = get_int(env, o, "num_attention_heads", c.num_attention_heads);
+  c.intermediate_size = get_int(env, o, "intermediate_size", c.intermediate_size);
+  c.max_position_embeddings = get_int(env, o, "max_position_embeddings", c.max_position_embeddings);
+  c.type_vocab_size = get_int(env, o, "type_vocab_size", c.type_vocab_size);
+  c.hidden_dropout_prob = static_cast<float>(get_number(env, o, "hidden_dropout_prob", c.hidden_dropout_prob));
+  c.attention_probs_dropout_prob =
+      static_cast<float>(get_number(env, o, "attention_probs_dropout_prob", c.attention_probs_dropout_prob));
+  c.layer_norm_eps = static_cast<float>(get_number(env, o, "layer_norm_eps", c.layer_norm_eps));
+  c.num_labels = get_int(env, o, "num_labels", c.num_labels);
+  Napi::Value act = o.Get("hidden_act");
+  if (!act.IsUndefined()) {
+    std::string name = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";
+    if (name == "gelu") c.gelu = bert::GeluForm::kErf;
+    else if (name == "gelu_tanh" || name == "gelu_new") c.gelu = bert::GeluForm::kTanh;
+    else throw_error(env, "ERR_INVALID_CONFIG", "hidden_act must be \"gelu\" (erf) or \"gelu_tanh\"");
+  }
+  Napi::Value pre = o.Get("pre_layer_norm");
+  if (!pre.IsUndefined()) {
+    if (!pre.IsBoolean()) throw_error(env, "ERR_INVALID_CONFIG", "Expected a boolean for pre_layer_norm");
+    c.layer_norm = pre.As<Napi::Boolean>().Value() ? bert::LayerNormPlacement::kPre : bert::LayerNormPlacement::kPost;
+  }
+  return c;
+}
+
+template <typename T, typename Array>
+const T* typed_data(Napi::Env env, const Napi::Object& batch, const char* key, size_t min_length, bool required) {
+  Napi::Value v = batch.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) throw_error(env, "ERR_INVALID_ARGUMENT", std::string("batch.") + key + " is required");
+    return nullptr;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != Array::unchecked_type())
+    throw_error(env, "ERR_INVALID_ARGUMENT", std::string("batch.") + key + " must be a " + Array::type_name());
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  if (arr.ElementLength() < min_length)
+    throw_error(env, "ERR_INVALID_ARGUMENT", std::string("batch.") + key + " has " +
+                                                 std::to_string(arr.ElementLength()) + " elements, expected " +
+                                                 std::to_string(min_length));
+  return arr.Data();
+}
+
+struct Int32 {
+  static napi_typedarray_type unchecked_type() { return napi_int32_array; }
+  static const char* type_name() { return "Int32Array"; }
+};
+struct Float32 {
+  static napi_typedarray_type unchecked_type() { return napi_float32_array; }
+  static const char* type_name() { return "Float32Array"; }
+};
+
+Napi::Object result_to_js(Napi::Env env, const bert::PassResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("mlmLoss", r.mlm_loss);
+  o.Set("nspLoss", r.nsp_loss);
+  o.Set("classificationLoss", r.classification_loss);
+  o.Set("mlmCorrect", static_cast<double>(r.mlm_correct));
+  o.Set("mlmCount", static_cast<double>(r.mlm_count));
+  o.Set("nspCorrect", static_cast<double>(r.nsp_correct));
+  o.Set("nspCount", static_cast<double>(r.nsp_count));
+  o.Set("classCorrect", static_cast<double>(r.class_correct));
+  o.Set("classCount", static_cast<double>(r.class_count));
+  auto logits = Napi::Float32Array::New(env, r.class_logits.size());
+  if (!r.class_logits.empty()) std::memcpy(logits.Data(), r.class_logits.data(), r.class_logits.size() * 4);
+  o.Set("classLogits", logits);
+  return o;
+}
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, EngineWrap* wrap, Napi::Object owner, Napi::Object batch_js, bert::Batch batch,
+            std::vector<bert::LayerGate> gates, bert::PassOptions pass)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        wrap_(wrap),
+        batch_(batch),
+        gates_(std::move(gates)),
+        pass_(pass) {
+    owner_ = Napi::Persistent(owner);      // keeps the engine alive
+    batch_ref_ = Napi::Persistent(batch_js);  // keeps the typed arrays alive while the worker reads them
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { status_ = wrap_->engine()->run(batch_, gates_, pass_, &result_); }
+  void OnOK() override {
+    wrap_->busy = false;
+    if (status_.is_ok()) {
+      deferred_.Resolve(result_to_js(Env(), result_));
+      return;
+    }
+    Napi::Error error = Napi::Error::New(Env(), status_.message());
+    error.Set("code", Napi::String::New(Env(), bert::status_code_name(status_.code())));
+    deferred_.Reject(error.Value());
+  }
+  void OnError(const Napi::Error& e) override {
+    wrap_->busy = false;
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  EngineWrap* wrap_;
+  Napi::ObjectReference owner_, batch_ref_;
+  bert::Batch batch_;
+  std::vector<bert::LayerGate> gates_;
+  bert::PassOptions pass_;
+  bert::PassResult result_;
+  bert::Status status_;
+};
+
+}  // namespace
+
+Napi::Function EngineWrap::define(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {
+                         InstanceMethod("run", &EngineWrap::run),
+                         InstanceMethod("paramInfos", &EngineWrap::param_infos),
+                         InstanceMethod("getParam", &EngineWrap::get_param),
+                         InstanceMethod("setParam", &EngineWrap::set_param),
+                         InstanceMethod("getGrad", &EngineWrap::get_grad),
+                         InstanceMethod("zeroGrads", &EngineWrap::zero_grads),
+                         InstanceMethod("numParams", &EngineWrap::num_params),
+                     });
+}
+
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "new Engine(options) expects an options object");
+  Napi::Object options = info[0].As<Napi::Object>();
+  Napi::Value config_js = options.Get("config");
+  if (!config_js.IsObject()) throw_error(env, "ERR_INVALID_CONFIG", "options.config must be an object");
+  bert::ModelConfig config = read_config(env, config_js.As<Napi::Object>());
+  bert::EngineOptions eo;
+  Napi::Value precision = options.Get("precision");
+  std::string p = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "fp32";
+  if (p == "bf16") eo.precision = bert::Precision::kBf16;
+  else if (p != "fp32") throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\" or \"bf16\"");
+  eo.seed = static_cast<uint64_t>(get_number(env, options, "seed", 42));
+  eo.threads = get_int(env, options, "threads", 0);
+  Napi::Value kernels = options.Get("kernels");
+  if (kernels.IsString() && kernels.As<Napi::String>().Utf8Value() == "reference")
+    eo.kernels = bert::CpuKernelChoice::kReference;
+  bert::Status status = bert::Engine::create(config, eo, &engine_);
+  if (!status.is_ok()) throw_status(env, status);
+}
+
+void EngineWrap::check_idle(Napi::Env env) const {
+  if (busy) throw_error(env, "ERR_ENGINE_BUSY", "the engine is running a batch; await it before this call");
+}
+
+Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_idle(env);
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "run(batch, gates, pass?) expects a batch object and a gates object");
+  Napi::Object b = info[0].As<Napi::Object>();
+  const bert::ModelConfig& c = engine_->config();
+  bert::Batch batch;
+  batch.batch_size = get_int(env, b, "batchSize", 0);
+  batch.seq_len = get_int(env, b, "seqLen", 0);
+  if (batch.batch_size < 1 || batch.seq_len < 1)
+    throw_error(env, "ERR_INVALID_ARGUMENT", "batch.batchSize and batch.seqLen must be positive integers");
+  const size_t BT = static_cast<size_t>(batch.batch_size) * batch.seq_len;
+  const size_t B = batch.batch_size;
+  batch.input_ids = typed_data<int32_t, Int32>(env, b, "inputIds", BT, true);
+  batch.segment_ids = typed_data<int32_t, Int32>(env, b, "segmentIds", BT, true);
+  batch.input_mask = typed_data<int32_t, Int32>(env, b, "inputMask", BT, true);
+  if (c.num_labels == 0) {
+    batch.num_masked = get_int(env, b, "numMasked", 0);
+    batch.masked_positions = typed_data<int32_t, Int32>(env, b, "maskedPositions", batch.num_masked, batch.num_masked > 0);
+    batch.masked_labels = typed_data<int32_t, Int32>(env, b, "maskedLabels", batch.num_masked, batch.num_masked > 0);
+    batch.next_sentence_labels = typed_data<int32_t, Int32>(env, b, "nextSentenceLabels", B, true);
+  } else if (c.num_labels == 1) {
+    batch.regression_targets = typed_data<float, Float32>(env, b, "regressionTargets", B, true);
+  } else {
+    batch.class_labels = typed_data<int32_t, Int32>(env, b, "classLabels", B, true);
+  }
+
+  Napi::Object g = info[1].As<Napi::Object>();
+  Napi::Value keep = g.Get("keep"), scale = g.Get("scale");
+  if (!keep.IsArray() || !scale.IsArray())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "gates must be {keep: boolean[], scale: number[]}");
+  auto keep_arr = keep.As<Napi::Array>(), scale_arr = scale.As<Napi::Array>();
+  if (keep_arr.Length() != static_cast<uint32_t>(c.num_hidden_layers) || scale_arr.Length() != keep_arr.Length())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "gates.keep and gates.scale need one entry per layer (" +
+                                                 std::to_string(c.num_hidden_layers) + ")");
+  std::vector<bert::LayerGate> gates(keep_arr.Length());
+  for (uint32_t l = 0; l < keep_arr.Length(); l++) {
+    gates[l].keep = keep_arr.Get(l).ToBoolean().Value();
+    gates[l].scale = static_cast<float>(scale_arr.Get(l).ToNumber().DoubleValue());
+  }
+
+  bert::PassOptions pass;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object po = info[2].As<Napi::Object>();
+    if (po.Has("train")) pass.train = po.Get("train").ToBoolean().Value();
+    if (po.Has("backward")) pass.backward = po.Get("backward").ToBoolean().Value();
+    pass.grad_scale = static_cast<float>(get_number(env, po, "gradScale", 1.0));
+    pass.dropout_stream = static_cast<uint64_t>(get_number(env, po, "dropoutStream", 0));
+  }
+  busy = true;
+  auto* worker = new RunWorker(env, this, info.This().As<Napi::Object>(), b, batch, std::move(gates), pass);
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value EngineWrap::param_infos(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& params = engine_->params();
+  Napi::Array out = Napi::Array::New(env, params.size());
+  for (size_t i = 0; i < params.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", params[i].name);
+    Napi::Array shape = Napi::Array::New(env, params[i].shape.size());
+    for (size_t d = 0; d < params[i].shape.size(); d++) shape.Set(d, static_cast<double>(params[i].shape[d]));
+    o.Set("shape", shape);
+    o.Set("size", static_cast<double>(params[i].size));
+    o.Set("noDecay", params[i].no_decay);
+    out.Set(i, o);
+  }
+  return out;
+}
+
+const bert::ParamInfo& EngineWrap::lookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_idle(env);
+  if (info.Length() < 1 || !info[0].IsString()) throw_error(env, "ERR_INVALID_ARGUMENT", "expected a parameter name");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  const bert::ParamInfo* p = engine_->find_param(name);
+  if (!p) throw_error(env, "ERR_NOT_FOUND", "no parameter named \"" + name + "\"");
+  return *p;
+}
+
+Napi::Value EngineWrap::get_param(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  auto out = Napi::Float32Array::New(info.Env(), p.size);
+  std::memcpy(out.Data(), engine_->param_data() + p.offset, p.size * sizeof(float));
+  return out;
+}
+
+Napi::Value EngineWrap::get_grad(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  auto out = Napi::Float32Array::New(info.Env(), p.size);
+  std::memcpy(out.Data(), engine_->grad_data() + p.offset, p.size * sizeof(float));
+  return out;
+}
+
+Napi::Value EngineWrap::set_param(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_error(env, "ERR_INVALID_ARGUMENT", "setParam(name, values) expects a Float32Array");
+  auto values = info[1].As<Napi::Float32Array>();
+  if (static_cast<int64_t>(values.ElementLength()) != p.size)
+    throw_error(env, "ERR_INVALID_ARGUMENT", "\"" + p.name + "\" has " + std::to_string(p.size) +
+                                                 " elements, got " + std::to_string(values.ElementLength()));
+  for (size_t i = 0; i < values.ElementLength(); i++)
+    if (!std::isfinite(values[i]))
+      throw_error(env, "ERR_NON_FINITE", "\"" + p.name + "\"[" + std::to_string(i) + "] is not finite");
+  std::memcpy(engine_->param_data() + p.offset, values.Data(), p.size * sizeof(float));
+  engine_->refresh_low_precision_weights(p);
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::zero_grads(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  engine_->zero_grads();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::num_params(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(engine_->num_params()));
+}
+
+}  // namespace bert::addon

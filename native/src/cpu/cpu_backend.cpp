@@ -1,0 +1,80 @@
+// The CPU backend: oneDNN for GEMMs, the fast (or reference) kernel table for everything else. In bf16 mode
+// GEMM operands without a caller-held bf16 copy are converted into scratch buffers owned here.
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "bert/backend.h"
+#include "cpu/kernels.h"
+#include "cpu/onednn_gemm.h"
+
+namespace bert {
+
+const Kernels& cpu_reference_kernels() {
+  static const Kernels table = {
+#define BERT_KERNEL(ret, name, params) ref::name,
+#include "bert/kernel_list.inc"
+#undef BERT_KERNEL
+  };
+  return table;
+}
+
+const Kernels& cpu_fast_kernels() {
+  static const Kernels table = {
+#define BERT_KERNEL(ret, name, params) fast::name,
+#include "bert/kernel_list.inc"
+#undef BERT_KERNEL
+  };
+  return table;
+}
+
+namespace {
+
+int64_t operand_elements(int batch, int64_t rows, int64_t cols, bool transposed, int64_t ld, int64_t stride) {
+  // Elements spanned by a (batch, rows, cols) operand, so a bf16 copy covers exactly what oneDNN reads.
+  int64_t last_row = transposed ? (cols - 1) * ld + rows : (rows - 1) * ld + cols;
+  return static_cast<int64_t>(batch - 1) * stride + last_row;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(CpuKernelChoice choice)
+      : kernels_(choice == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()) {}
+
+  const char* name() const override { return "cpu"; }
+  void set_precision(Precision precision) override { precision_ = precision; }
+  const Kernels& kernels() const override { return kernels_; }
+
+  Status gemm(const GemmArgs& g, GemmOperand a, GemmOperand b, float* c) override {
+    if (precision_ == Precision::kFp32) return gemm_.run(g, false, a.f32, b.f32, c);
+    const uint16_t* a16 = a.bf16 ? a.bf16 : convert(a.f32, operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a), scratch_a_);
+    const uint16_t* b16 = b.bf16 ? b.bf16 : convert(b.f32, operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b), scratch_b_);
+    return gemm_.run(g, true, a16, b16, c);
+  }
+
+  void* alloc_bytes(size_t bytes) override {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (p) std::memset(p, 0, rounded);
+    return p;
+  }
+  void free_bytes(void* p) override { std::free(p); }
+
+ private:
+  const uint16_t* convert(const float* src, int64_t n, std::vector<uint16_t>& scratch) {
+    if (static_cast<int64_t>(scratch.size()) < n) scratch.resize(n);
+    kernels_.convert_to_bf16(src, scratch.data(), n);
+    return scratch.data();
+  }
+
+  const Kernels& kernels_;
+  Precision precision_ = Precision::kFp32;
+  OneDnnGemm gemm_;
+  std::vector<uint16_t> scratch_a_, scratch_b_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(CpuKernelChoice choice) { return std::make_unique<CpuBackend>(choice); }
+
+}  // namespace bert

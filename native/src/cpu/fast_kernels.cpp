@@ -1,0 +1,453 @@
+// Fast CPU kernels: the same ops as reference_kernels.cpp, threaded with OpenMP (the pool oneDNN also uses) and
+// vectorised with AVX-512 where the op is bound by arithmetic (exp, erf, dropout bits). Loops whose inner
+// dimension is contiguous are left to the compiler's vectoriser (`omp simd`). Built without AVX-512, the
+// arithmetic-bound kernels fall back to the reference code, so results stay correct everywhere.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/vec_math.h"
+
+namespace bert::fast {
+namespace {
+
+// Sums rows of x(N,F) into out(F) with one partial row per thread, then adds the partials in thread order (so
+// the result does not depend on scheduling, only on the thread count).
+template <typename RowFn>
+void accumulate_rows(int64_t N, int F, int outputs, float* const* out, RowFn row_fn) {
+  int threads = omp_get_max_threads();
+  std::vector<float> partial(static_cast<size_t>(threads) * outputs * F, 0.0f);
+#pragma omp parallel num_threads(threads)
+  {
+    int tid = omp_get_thread_num();
+    float* mine = partial.data() + static_cast<size_t>(tid) * outputs * F;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) row_fn(n, mine);
+  }
+  for (int t = 0; t < threads; t++)
+    for (int o = 0; o < outputs; o++) {
+      const float* src = partial.data() + (static_cast<size_t>(t) * outputs + o) * F;
+      float* dst = out[o];
+#pragma omp simd
+      for (int f = 0; f < F; f++) dst[f] += src[f];
+    }
+}
+
+}  // namespace
+
+void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
+                        const float* pos, const float* type, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < static_cast<int64_t>(B) * T; row++) {
+    const float* w = word + static_cast<int64_t>(ids[row]) * C;
+    const float* p = pos + (row % T) * C;
+    const float* s = type + static_cast<int64_t>(segments[row]) * C;
+    float* o = out + row * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) o[c] = w[c] + p[c] + s[c];
+  }
+}
+
+void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
+                         float* dword, float* dpos, float* dtype) {
+  // Tokens repeat, so threads split the columns, never the rows: no two threads touch one gradient element.
+  int64_t rows = static_cast<int64_t>(B) * T;
+#pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), tid = omp_get_thread_num();
+    int c0 = static_cast<int>(static_cast<int64_t>(C) * tid / threads);
+    int c1 = static_cast<int>(static_cast<int64_t>(C) * (tid + 1) / threads);
+    for (int64_t row = 0; row < rows; row++) {
+      const float* g = dout + row * C;
+      float* w = dword + static_cast<int64_t>(ids[row]) * C;
+      float* p = dpos + (row % T) * C;
+      float* s = dtype + static_cast<int64_t>(segments[row]) * C;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) {
+        w[c] += g[c];
+        p[c] += g[c];
+        s[c] += g[c];
+      }
+    }
+  }
+}
+
+void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
+                       int64_t N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = in + n * C;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int c = 0; c < C; c++) sum += x[c];
+    float m = sum / C;
+    float var = 0.0f;
+#pragma omp simd reduction(+ : var)
+    for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
+    float r = 1.0f / std::sqrt(var / C + eps);
+    float* y = out + n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+    mean[n] = m;
+    rstd[n] = r;
+  }
+}
+
+void layernorm_backward(const float* dout, const float* in, const float* w, const float* mean, const float* rstd,
+                        float* din, float* dw, float* db, int64_t N, int C) {
+  float* outs[2] = {dw, db};
+  accumulate_rows(N, C, 2, outs, [&](int64_t n, float* partial) {
+    const float* x = in + n * C;
+    const float* dy = dout + n * C;
+    float* pdw = partial;
+    float* pdb = partial + C;
+    const float m = mean[n], r = rstd[n];
+    float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
+    for (int c = 0; c < C; c++) {
+      float xhat = (x[c] - m) * r;
+      float dxhat = dy[c] * w[c];
+      sum_dxhat += dxhat;
+      sum_dxhat_xhat += dxhat * xhat;
+      pdw[c] += dy[c] * xhat;
+      pdb[c] += dy[c];
+    }
+    const float a = sum_dxhat / C, bb = sum_dxhat_xhat / C;
+    float* dx = din + n * C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) {
+      float xhat = (x[c] - m) * r;
+      dx[c] += r * (dy[c] * w[c] - a - xhat * bb);
+    }
+  });
+}
+
+void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+#ifdef __AVX512F__
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    float* u = pre + n * F;
+    float* g = act + n * F;
+    for (int f = 0; f < F; f += 16) {
+      __mmask16 k = vec::tail_mask(F - f);
+      __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(k, u + f), _mm512_maskz_loadu_ps(k, bias + f));
+      _mm512_mask_storeu_ps(u + f, k, x);
+      __m512 inner;
+      if (form == GeluForm::kErf) {
+        inner = vec::erf(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+      } else {
+        __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        inner = vec::tanh(_mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                        _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x)));
+      }
+      __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), inner));
+      _mm512_mask_storeu_ps(g + f, k, y);
+    }
+  }
+#else
+  ref::bias_gelu_forward(pre, bias, act, N, F, form);
+#endif
+}
+
+void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+#ifdef __AVX512F__
+  int64_t total = N * F;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < total; i += 16) {
+    __mmask16 k = vec::tail_mask(total - i);
+    __m512 x = _mm512_maskz_loadu_ps(k, pre + i);
+    __m512 d;
+    if (form == GeluForm::kErf) {
+      __m512 cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f),
+                                 _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                               vec::erf(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)))));
+      __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(0.3989422804014327f),
+                                 vec::exp(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(x, x))));
+      d = _mm512_fmadd_ps(x, pdf, cdf);
+    } else {
+      __m512 x2 = _mm512_mul_ps(x, x);
+      __m512 u = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                               _mm512_fmadd_ps(_mm512_mul_ps(x2, x), _mm512_set1_ps(0.044715f), x));
+      __m512 t = vec::tanh(u);
+      __m512 du = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+                                _mm512_fmadd_ps(x2, _mm512_set1_ps(3.0f * 0.044715f), _mm512_set1_ps(1.0f)));
+      __m512 one_minus_t2 = _mm512_fnmadd_ps(t, t, _mm512_set1_ps(1.0f));
+      d = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_minus_t2), du,
+                          _mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(_mm512_set1_ps(1.0f), t)));
+    }
+    _mm512_mask_storeu_ps(dpre + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dact + i), d));
+  }
+#else
+  ref::gelu_backward(dact, pre, dpre, N, F, form);
+#endif
+}
+
+void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int F) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++)
+    for (int f = 0; f < F; f++) {
+      float x = pre[n * F + f] + bias[f];
+      pre[n * F + f] = x;
+      act[n * F + f] = std::tanh(x);
+    }
+}
+
+void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, int F) {
+  int64_t total = N * F;
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < total; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
+}
+
+void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out,
+                                   int64_t N, int C, float scale, float p, DropoutKey key) {
+#ifdef __AVX512F__
+  const uint64_t base = dropout_base(key);
+  const uint32_t threshold = dropout_threshold(p);
+  const __m512 keep_scale = _mm512_set1_ps(p > 0 ? scale / (1.0f - p) : scale);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    for (int c = 0; c < C; c += 16) {
+      int64_t i = n * C + c;
+      __mmask16 k = vec::tail_mask(C - c);
+      if (p > 0) k &= vec::dropout_keep16(base, static_cast<uint64_t>(i), threshold);
+      __m512 y = _mm512_add_ps(_mm512_maskz_loadu_ps(k, branch + i), _mm512_maskz_loadu_ps(k, bias + c));
+      __mmask16 all = vec::tail_mask(C - c);
+      __m512 r = _mm512_maskz_loadu_ps(all, residual + i);
+      _mm512_mask_storeu_ps(out + i, all, _mm512_fmadd_ps(y, keep_scale, r));
+    }
+  }
+#else
+  ref::bias_dropout_residual_forward(branch, bias, residual, out, N, C, scale, p, key);
+#endif
+}
+
+void dropout_apply(const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+#ifdef __AVX512F__
+  const uint64_t base = dropout_base(key);
+  const uint32_t threshold = dropout_threshold(p);
+  const __m512 keep_scale = _mm512_set1_ps(p > 0 ? scale / (1.0f - p) : scale);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 all = vec::tail_mask(n - i);
+    __mmask16 k = p > 0 ? static_cast<__mmask16>(all & vec::dropout_keep16(base, i, threshold)) : all;
+    __m512 x = _mm512_maskz_loadu_ps(k, in + i);
+    _mm512_mask_storeu_ps(out + i, all, _mm512_mul_ps(x, keep_scale));
+  }
+#else
+  ref::dropout_apply(in, out, n, scale, p, key);
+#endif
+}
+
+void add_bias(float* x, const float* bias, int64_t N, int F) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    float* row = x + n * F;
+#pragma omp simd
+    for (int f = 0; f < F; f++) row[f] += bias[f];
+  }
+}
+
+void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
+  float* outs[1] = {out};
+  accumulate_rows(N, F, 1, outs, [&](int64_t n, float* partial) {
+    const float* row = x + n * F;
+#pragma omp simd
+    for (int f = 0; f < F; f++) partial[f] += row[f];
+  });
+}
+
+void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
+                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+#ifdef __AVX512F__
+  const uint64_t base = dropout_base(key);
+  const uint32_t threshold = dropout_threshold(p);
+  const __m512 keep_scale = _mm512_set1_ps(p > 0 ? 1.0f / (1.0f - p) : 1.0f);
+  const int64_t rows = static_cast<int64_t>(B) * NH * T;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int b = static_cast<int>(r / (static_cast<int64_t>(NH) * T));
+    const float* s = scores + r * T;
+    const float* m = mask + static_cast<int64_t>(b) * T;
+    float* out = probs + r * T;
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < T; j += 16) {
+      __mmask16 k = vec::tail_mask(T - j);
+      __m512 bias = _mm512_mul_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_maskz_loadu_ps(k, m + j)),
+                                  _mm512_set1_ps(-10000.0f));
+      __m512 z = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, s + j), _mm512_set1_ps(attn_scale), bias);
+      _mm512_mask_storeu_ps(out + j, k, z);
+      vmax = _mm512_mask_max_ps(vmax, k, vmax, z);
+    }
+    const __m512 mx = _mm512_set1_ps(vec::reduce_max(vmax));
+    __m512 vsum = _mm512_setzero_ps();
+    for (int j = 0; j < T; j += 16) {
+      __mmask16 k = vec::tail_mask(T - j);
+      __m512 e = vec::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, out + j), mx));
+      _mm512_mask_storeu_ps(out + j, k, e);
+      vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / vec::reduce_add(vsum));
+    for (int j = 0; j < T; j += 16) {
+      __mmask16 k = vec::tail_mask(T - j);
+      __m512 pr = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + j), inv);
+      _mm512_mask_storeu_ps(out + j, k, pr);
+      if (p > 0) {
+        __mmask16 keep = k & vec::dropout_keep16(base, static_cast<uint64_t>(r * T + j), threshold);
+        _mm512_mask_storeu_ps(probs_dropped + r * T + j, k, _mm512_maskz_mul_ps(keep, pr, keep_scale));
+      }
+    }
+  }
+#else
+  ref::softmax_dropout_forward(scores, mask, probs, probs_dropped, B, NH, T, attn_scale, p, key);
+#endif
+}
+
+void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH, int T,
+                              float attn_scale, float p, DropoutKey key) {
+#ifdef __AVX512F__
+  const uint64_t base = dropout_base(key);
+  const uint32_t threshold = dropout_threshold(p);
+  const __m512 keep_scale = _mm512_set1_ps(p > 0 ? 1.0f / (1.0f - p) : 1.0f);
+  const int64_t rows = static_cast<int64_t>(B) * NH * T;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dpd = dprobs_dropped + r * T;
+    const float* pr = probs + r * T;
+    float* ds = dscores + r * T;
+    __m512 vdot = _mm512_setzero_ps();
+    for (int j = 0; j < T; j += 16) {
+      __mmask16 k = vec::tail_mask(T - j);
+      if (p > 0) k &= vec::dropout_keep16(base, static_cast<uint64_t>(r * T + j), threshold);
+      __m512 dp = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dpd + j), keep_scale);
+      vdot = _mm512_fmadd_ps(dp, _mm512_maskz_loadu_ps(k, pr + j), vdot);
+    }
+    const __m512 dot = _mm512_set1_ps(vec::reduce_add(vdot));
+    for (int j = 0; j < T; j += 16) {
+      __mmask16 all = vec::tail_mask(T - j);
+      __mmask16 k = p > 0 ? static_cast<__mmask16>(all & vec::dropout_keep16(base, r * T + j, threshold)) : all;
+      __m512 dp = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dpd + j), keep_scale);
+      __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(all, pr + j), _mm512_sub_ps(dp, dot)),
+                               _mm512_set1_ps(attn_scale));
+      _mm512_mask_storeu_ps(ds + j, all, g);
+    }
+  }
+#else
+  ref::softmax_dropout_backward(dprobs_dropped, probs, dscores, B, NH, T, attn_scale, p, key);
+#endif
+}
+
+void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+  const int64_t blocks = static_cast<int64_t>(G) * B * NH;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int h = static_cast<int>(blk % NH);
+    const int b = static_cast<int>((blk / NH) % B);
+    const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
+    float* dst = out + blk * T * HS;
+    for (int t = 0; t < T; t++)
+      std::memcpy(dst + static_cast<int64_t>(t) * HS,
+                  in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS, sizeof(float) * HS);
+  }
+}
+
+void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+  const int64_t blocks = static_cast<int64_t>(G) * B * NH;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int h = static_cast<int>(blk % NH);
+    const int b = static_cast<int>((blk / NH) % B);
+    const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
+    const float* src = in + blk * T * HS;
+    for (int t = 0; t < T; t++)
+      std::memcpy(out + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS,
+                  src + static_cast<int64_t>(t) * HS, sizeof(float) * HS);
+  }
+}
+
+void gather_rows(const float* src, const int32_t* index, int64_t n, int C, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);
+}
+
+void scatter_add_rows(const float* src, const int32_t* index, int64_t n, int C, float* dst) {
+  // Indices may repeat: threads split the columns.
+#pragma omp parallel
+  {
+    int threads = omp_get_num_threads(), tid = omp_get_thread_num();
+    int c0 = static_cast<int>(static_cast<int64_t>(C) * tid / threads);
+    int c1 = static_cast<int>(static_cast<int64_t>(C) * (tid + 1) / threads);
+    for (int64_t i = 0; i < n; i++) {
+      float* d = dst + static_cast<int64_t>(index[i]) * C;
+      const float* s = src + i * C;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) d[c] += s[c];
+    }
+  }
+}
+
+void cross_entropy_forward_backward(const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
+                                    float* dlogits, double* loss_sum, int64_t* correct) {
+#ifdef __AVX512F__
+  double loss = 0.0;
+  int64_t hits = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss, hits)
+  for (int64_t m = 0; m < M; m++) {
+    const float* z = logits + m * V;
+    float* dz = dlogits + m * V;
+    const int label = labels[m];
+    if (label < 0) {
+      std::memset(dz, 0, sizeof(float) * V);
+      continue;
+    }
+    // argmax with the lowest index on ties, as the reference
+    float mx = z[0];
+    int arg = 0;
+    for (int v = 1; v < V; v++)
+      if (z[v] > mx) mx = z[v], arg = v;
+    const __m512 vmx = _mm512_set1_ps(mx);
+    __m512 vsum = _mm512_setzero_ps();
+    for (int v = 0; v < V; v += 16) {
+      __mmask16 k = vec::tail_mask(V - v);
+      vsum = _mm512_mask_add_ps(vsum, k, vsum, vec::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, z + v), vmx)));
+    }
+    const float logsum = mx + std::log(vec::reduce_add(vsum));
+    const float zl = z[label];
+    loss += static_cast<double>(logsum) - zl;
+    hits += arg == label;
+    const __m512 vlog = _mm512_set1_ps(logsum), vscale = _mm512_set1_ps(dscale);
+    for (int v = 0; v < V; v += 16) {
+      __mmask16 k = vec::tail_mask(V - v);
+      __m512 prob = vec::exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, z + v), vlog));
+      _mm512_mask_storeu_ps(dz + v, k, _mm512_mul_ps(prob, vscale));
+    }
+    dz[label] -= dscale;
+  }
+  *loss_sum += loss;
+  *correct += hits;
+#else
+  ref::cross_entropy_forward_backward(logits, labels, M, V, dscale, dlogits, loss_sum, correct);
+#endif
+}
+
+void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+#if defined(__AVX512BF16__)
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i += 32) {
+    __mmask16 k0 = vec::tail_mask(n - i);
+    __mmask16 k1 = vec::tail_mask(std::max<int64_t>(n - i - 16, 0));
+    __m512 a = _mm512_maskz_loadu_ps(k0, src + i);
+    __m512 b = _mm512_maskz_loadu_ps(k1, src + i + 16);
+    __m512bh packed = _mm512_cvtne2ps_pbh(b, a);
+    __mmask32 k = (static_cast<__mmask32>(k1) << 16) | k0;
+    _mm512_mask_storeu_epi16(dst + i, k, reinterpret_cast<__m512i&>(packed));
+  }
+#else
+  ref::convert_to_bf16(src, dst, n);
+#endif
+}
+
+}  // namespace bert::fast

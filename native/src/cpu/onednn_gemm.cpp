@@ -1,0 +1,63 @@
+#include "cpu/onednn_gemm.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+
+namespace bert {
+
+OneDnnGemm::OneDnnGemm()
+    : engine_(std::make_unique<dnnl::engine>(dnnl::engine::kind::cpu, 0)),
+      stream_(std::make_unique<dnnl::stream>(*engine_)) {}
+
+OneDnnGemm::~OneDnnGemm() = default;
+
+namespace {
+
+using dims = dnnl::memory::dims;
+
+// A (batch, rows, cols) view of a row-major matrix that may be read transposed.
+dnnl::memory::desc matrix_desc(const GemmArgs& g, int64_t rows, int64_t cols, bool transposed, int64_t ld,
+                               int64_t batch_stride, dnnl::memory::data_type dt) {
+  if (g.batch == 1) {
+    return dnnl::memory::desc(dims{rows, cols}, dt, transposed ? dims{1, ld} : dims{ld, 1});
+  }
+  return dnnl::memory::desc(dims{g.batch, rows, cols}, dt,
+                            transposed ? dims{batch_stride, 1, ld} : dims{batch_stride, ld, 1});
+}
+
+}  // namespace
+
+Status OneDnnGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* b, float* c) {
+  using dt = dnnl::memory::data_type;
+  const dt operand_type = bf16 ? dt::bf16 : dt::f32;
+  auto a_desc = matrix_desc(g, g.M, g.K, g.trans_a, g.lda, g.stride_a, operand_type);
+  auto b_desc = matrix_desc(g, g.K, g.N, g.trans_b, g.ldb, g.stride_b, operand_type);
+  auto c_desc = matrix_desc(g, g.M, g.N, false, g.ldc, g.stride_c, dt::f32);
+  try {
+    Key key{g.batch, g.M, g.N, g.K, g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c,
+            g.accumulate, bf16};
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      dnnl::primitive_attr attr;
+      if (g.accumulate) {
+        dnnl::post_ops ops;
+        ops.append_sum(1.0f);
+        attr.set_post_ops(ops);
+      }
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, *engine_);
+      it = cache_.emplace(key, std::make_shared<dnnl::matmul>(pd)).first;
+    }
+    dnnl::memory a_mem(a_desc, *engine_, const_cast<void*>(a));
+    dnnl::memory b_mem(b_desc, *engine_, const_cast<void*>(b));
+    dnnl::memory c_mem(c_desc, *engine_, c);
+    it->second->execute(*stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    stream_->wait();
+  } catch (const dnnl::error& e) {
+    return Status(StatusCode::kBackendError, std::string("oneDNN matmul failed (M=") + std::to_string(g.M) +
+                                                 ", N=" + std::to_string(g.N) + ", K=" + std::to_string(g.K) +
+                                                 "): " + e.what());
+  }
+  return Status::ok();
+}
+
+}  // namespace bert

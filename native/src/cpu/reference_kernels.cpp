@@ -1,0 +1,270 @@
+// Reference CPU kernels: the plainest loops that implement each op, single-threaded, with double accumulators.
+// They define what the fast kernels must compute.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/kernels.h"
+
+namespace bert::ref {
+namespace {
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+
+double gelu(double x, GeluForm form) {
+  if (form == GeluForm::kErf) return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+}
+
+double gelu_derivative(double x, GeluForm form) {
+  if (form == GeluForm::kErf) {
+    double cdf = 0.5 * (1.0 + std::erf(x / std::sqrt(2.0)));
+    double pdf = std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI);
+    return cdf + x * pdf;
+  }
+  double u = kSqrt2OverPi * (x + 0.044715 * x * x * x);
+  double t = std::tanh(u);
+  double du = kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * x * x);
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du;
+}
+
+float dropout_factor(uint64_t base, uint64_t i, uint32_t threshold, float p) {
+  if (p <= 0.0f) return 1.0f;
+  return dropout_bits(base, i) >= threshold ? 1.0f / (1.0f - p) : 0.0f;
+}
+
+}  // namespace
+
+void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
+                        const float* pos, const float* type, float* out) {
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      int64_t row = static_cast<int64_t>(b) * T + t;
+      const float* w = word + static_cast<int64_t>(ids[row]) * C;
+      const float* p = pos + static_cast<int64_t>(t) * C;
+      const float* s = type + static_cast<int64_t>(segments[row]) * C;
+      for (int c = 0; c < C; c++) out[row * C + c] = w[c] + p[c] + s[c];
+    }
+}
+
+void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
+                         float* dword, float* dpos, float* dtype) {
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      int64_t row = static_cast<int64_t>(b) * T + t;
+      for (int c = 0; c < C; c++) {
+        float g = dout[row * C + c];
+        dword[static_cast<int64_t>(ids[row]) * C + c] += g;
+        dpos[static_cast<int64_t>(t) * C + c] += g;
+        dtype[static_cast<int64_t>(segments[row]) * C + c] += g;
+      }
+    }
+}
+
+void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
+                       int64_t N, int C, float eps) {
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = in + n * C;
+    double m = 0;
+    for (int c = 0; c < C; c++) m += x[c];
+    m /= C;
+    double v = 0;
+    for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+    v /= C;
+    double r = 1.0 / std::sqrt(v + eps);
+    for (int c = 0; c < C; c++) out[n * C + c] = static_cast<float>((x[c] - m) * r * w[c] + b[c]);
+    mean[n] = static_cast<float>(m);
+    rstd[n] = static_cast<float>(r);
+  }
+}
+
+void layernorm_backward(const float* dout, const float* in, const float* w, const float* mean, const float* rstd,
+                        float* din, float* dw, float* db, int64_t N, int C) {
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = in + n * C;
+    const float* dy = dout + n * C;
+    double sum_dxhat = 0, sum_dxhat_xhat = 0;
+    for (int c = 0; c < C; c++) {
+      double xhat = (x[c] - mean[n]) * rstd[n];
+      double dxhat = static_cast<double>(dy[c]) * w[c];
+      sum_dxhat += dxhat;
+      sum_dxhat_xhat += dxhat * xhat;
+      dw[c] += static_cast<float>(dy[c] * xhat);
+      db[c] += dy[c];
+    }
+    for (int c = 0; c < C; c++) {
+      double xhat = (x[c] - mean[n]) * rstd[n];
+      double dxhat = static_cast<double>(dy[c]) * w[c];
+      din[n * C + c] += static_cast<float>(rstd[n] * (dxhat - sum_dxhat / C - xhat * sum_dxhat_xhat / C));
+    }
+  }
+}
+
+void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+  for (int64_t n = 0; n < N; n++)
+    for (int f = 0; f < F; f++) {
+      float x = pre[n * F + f] + bias[f];
+      pre[n * F + f] = x;
+      act[n * F + f] = static_cast<float>(gelu(x, form));
+    }
+}
+
+void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+  for (int64_t i = 0; i < N * F; i++) dpre[i] = static_cast<float>(dact[i] * gelu_derivative(pre[i], form));
+}
+
+void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int F) {
+  for (int64_t n = 0; n < N; n++)
+    for (int f = 0; f < F; f++) {
+      float x = pre[n * F + f] + bias[f];
+      pre[n * F + f] = x;
+      act[n * F + f] = std::tanh(x);
+    }
+}
+
+void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, int F) {
+  for (int64_t i = 0; i < N * F; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
+}
+
+void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out,
+                                   int64_t N, int C, float scale, float p, DropoutKey key) {
+  uint64_t base = dropout_base(key);
+  uint32_t threshold = dropout_threshold(p);
+  for (int64_t n = 0; n < N; n++)
+    for (int c = 0; c < C; c++) {
+      int64_t i = n * C + c;
+      out[i] = residual[i] + scale * dropout_factor(base, i, threshold, p) * (branch[i] + bias[c]);
+    }
+}
+
+void dropout_apply(const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+  uint64_t base = dropout_base(key);
+  uint32_t threshold = dropout_threshold(p);
+  for (int64_t i = 0; i < n; i++) out[i] = in[i] * scale * dropout_factor(base, i, threshold, p);
+}
+
+void add_bias(float* x, const float* bias, int64_t N, int F) {
+  for (int64_t n = 0; n < N; n++)
+    for (int f = 0; f < F; f++) x[n * F + f] += bias[f];
+}
+
+void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
+  for (int f = 0; f < F; f++) {
+    double s = 0;
+    for (int64_t n = 0; n < N; n++) s += x[n * F + f];
+    out[f] += static_cast<float>(s);
+  }
+}
+
+void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
+                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+  uint64_t base = dropout_base(key);
+  uint32_t threshold = dropout_threshold(p);
+  std::vector<double> row(T);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++)
+      for (int i = 0; i < T; i++) {
+        int64_t off = ((static_cast<int64_t>(b) * NH + h) * T + i) * T;
+        double mx = -1e300;
+        for (int j = 0; j < T; j++) {
+          row[j] = static_cast<double>(scores[off + j]) * attn_scale + (1.0 - mask[b * T + j]) * -10000.0;
+          mx = row[j] > mx ? row[j] : mx;
+        }
+        double sum = 0;
+        for (int j = 0; j < T; j++) sum += (row[j] = std::exp(row[j] - mx));
+        for (int j = 0; j < T; j++) {
+          probs[off + j] = static_cast<float>(row[j] / sum);
+          if (p > 0) probs_dropped[off + j] = probs[off + j] * dropout_factor(base, off + j, threshold, p);
+        }
+      }
+}
+
+void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH, int T,
+                              float attn_scale, float p, DropoutKey key) {
+  uint64_t base = dropout_base(key);
+  uint32_t threshold = dropout_threshold(p);
+  std::vector<double> dp(T);
+  int64_t rows = static_cast<int64_t>(B) * NH * T;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t off = r * T;
+    double dot = 0;
+    for (int j = 0; j < T; j++) {
+      dp[j] = dprobs_dropped[off + j] * dropout_factor(base, off + j, threshold, p);
+      dot += dp[j] * probs[off + j];
+    }
+    for (int j = 0; j < T; j++) dscores[off + j] = static_cast<float>(attn_scale * probs[off + j] * (dp[j] - dot));
+  }
+}
+
+void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+  for (int g = 0; g < G; g++)
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < T; t++)
+        for (int h = 0; h < NH; h++)
+          for (int d = 0; d < HS; d++) {
+            int64_t src = ((((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS) + d;
+            int64_t dst = ((((static_cast<int64_t>(g) * B + b) * NH + h) * T + t) * HS) + d;
+            out[dst] = in[src];
+          }
+}
+
+void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+  for (int g = 0; g < G; g++)
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < T; t++)
+        for (int h = 0; h < NH; h++)
+          for (int d = 0; d < HS; d++) {
+            int64_t dst = ((((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS) + d;
+            int64_t src = ((((static_cast<int64_t>(g) * B + b) * NH + h) * T + t) * HS) + d;
+            out[dst] = in[src];
+          }
+}
+
+void gather_rows(const float* src, const int32_t* index, int64_t n, int C, float* out) {
+  for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);
+}
+
+void scatter_add_rows(const float* src, const int32_t* index, int64_t n, int C, float* dst) {
+  for (int64_t i = 0; i < n; i++)
+    for (int c = 0; c < C; c++) dst[static_cast<int64_t>(index[i]) * C + c] += src[i * C + c];
+}
+
+void cross_entropy_forward_backward(const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
+                                    float* dlogits, double* loss_sum, int64_t* correct) {
+  for (int64_t m = 0; m < M; m++) {
+    const float* z = logits + m * V;
+    float* dz = dlogits + m * V;
+    if (labels[m] < 0) {
+      for (int v = 0; v < V; v++) dz[v] = 0.0f;
+      continue;
+    }
+    double mx = z[0];
+    int arg = 0;
+    for (int v = 1; v < V; v++)
+      if (z[v] > mx) mx = z[v], arg = v;
+    double sum = 0;
+    for (int v = 0; v < V; v++) sum += std::exp(z[v] - mx);
+    double logsum = mx + std::log(sum);
+    *loss_sum += logsum - z[labels[m]];
+    *correct += arg == labels[m];
+    for (int v = 0; v < V; v++) {
+      double prob = std::exp(z[v] - logsum);
+      dz[v] = static_cast<float>((prob - (v == labels[m] ? 1.0 : 0.0)) * dscale);
+    }
+  }
+}
+
+void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t bits;
+    std::memcpy(&bits, &src[i], 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {  // NaN stays NaN
+      dst[i] = static_cast<uint16_t>((bits >> 16) | 0x40);
+      continue;
+    }
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    dst[i] = static_cast<uint16_t>(bits >> 16);
+  }
+}
+
+}  // namespace bert::ref

@@ -1,0 +1,111 @@
+#include "model/activations.h"
+
+#include <algorithm>
+
+namespace bert {
+
+Status Arena::allocate() {
+  release();
+  int64_t total = 0;
+  for (const Request& r : requests_) total += (r.count + 15) / 16 * 16;
+  block_ = backend_->alloc_bytes(static_cast<size_t>(std::max<int64_t>(total, 16)) * sizeof(float));
+  if (!block_) {
+    requests_.clear();
+    return Status(StatusCode::kOutOfMemory,
+                  "could not allocate " + std::to_string(total * 4 / (1 << 20)) + " MiB of activations");
+  }
+  float* next = static_cast<float*>(block_);
+  for (const Request& r : requests_) {
+    *r.slot = next;
+    next += (r.count + 15) / 16 * 16;
+  }
+  requests_.clear();
+  return Status::ok();
+}
+
+void Arena::release() {
+  if (block_) backend_->free_bytes(block_);
+  block_ = nullptr;
+}
+
+void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool train, LayerActs* a) {
+  const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
+  const int64_t NH = c.num_attention_heads;
+  const bool pre = c.pre_ln();
+  *a = LayerActs{};
+  if (pre) arena.request(&a->ln1, BT * C);
+  arena.request(&a->ln1_mean, BT);
+  arena.request(&a->ln1_rstd, BT);
+  arena.request(&a->qkv_heads, 3 * BT * C);
+  arena.request(&a->probs, BT * NH * T);
+  arena.request(&a->ctx, BT * C);
+  arena.request(&a->resid1, BT * C);
+  if (!pre) arena.request(&a->x_post, BT * C);
+  if (pre) arena.request(&a->ln2, BT * C);
+  arena.request(&a->ln2_mean, BT);
+  arena.request(&a->ln2_rstd, BT);
+  arena.request(&a->ffn_pre, BT * F);
+  arena.request(&a->ffn_act, BT * F);
+  arena.request(&a->resid2, BT * C);
+  if (!pre) arena.request(&a->out_post, BT * C);
+}
+
+void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, LayerScratch* s) {
+  const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
+  const int64_t NH = c.num_attention_heads;
+  arena.request(&s->qkv, BT * 3 * C);
+  arena.request(&s->probs_dropped, BT * NH * T);
+  arena.request(&s->ctx_heads, BT * C);
+  arena.request(&s->proj, BT * C);
+  arena.request(&s->d_ffn, BT * F);
+  arena.request(&s->d_x, BT * C);
+  arena.request(&s->d_branch, BT * C);
+  arena.request(&s->d_ln, BT * C);
+  arena.request(&s->d_ctx, BT * C);
+  arena.request(&s->d_qkv, BT * 3 * C);
+  arena.request(&s->d_qkv_heads, BT * 3 * C);
+  arena.request(&s->d_probs, BT * NH * T);
+  arena.request(&s->d_ctx_heads, BT * C);
+}
+
+void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h) {
+  const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size;
+  *h = HeadActs{};
+  arena.request(&h->mask, BT);
+  arena.request(&h->emb_sum, BT * C);
+  arena.request(&h->emb_ln, BT * C);
+  arena.request(&h->emb_mean, BT);
+  arena.request(&h->emb_rstd, BT);
+  arena.request(&h->emb_out, BT * C);
+  if (c.pre_ln()) {
+    arena.request(&h->final_ln, BT * C);
+    arena.request(&h->final_mean, BT);
+    arena.request(&h->final_rstd, BT);
+  }
+  arena.request(&h->d_seq, BT * C);
+  arena.request(&h->d_layer_a, BT * C);
+  arena.request(&h->d_layer_b, BT * C);
+  arena.request(&h->cls_rows, B * C);
+  arena.request(&h->pool_pre, B * C);
+  arena.request(&h->pooled, B * C);
+  arena.request(&h->pooled_dropped, B * C);
+  arena.request(&h->head_logits, B * std::max(2, c.num_labels));
+  arena.request(&h->d_pooled, B * C);
+  arena.request(&h->d_pool_pre, B * C);
+  arena.request(&h->d_cls_rows, B * C);
+}
+
+void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, MlmActs* m) {
+  const int64_t C = c.hidden_size, V = c.vocab_size;
+  arena.request(&m->gathered, M * C);
+  arena.request(&m->pre, M * C);
+  arena.request(&m->act, M * C);
+  arena.request(&m->ln, M * C);
+  arena.request(&m->mean, M);
+  arena.request(&m->rstd, M);
+  arena.request(&m->logits, M * V);
+  arena.request(&m->d_a, M * C);
+  arena.request(&m->d_b, M * C);
+}
+
+}  // namespace bert

@@ -1,0 +1,216 @@
+// One transformer encoder layer, forward and backward, Pre-LN (switchable, PLD) or Post-LN:
+//   Pre-LN:  x = h + s*Drop(Attn(LN1(h)));  out = x + s*Drop(FFN(LN2(x)))
+//   Post-LN: x = LN1(h + s*Drop(Attn(h)));  out = LN2(x + s*Drop(FFN(x)))
+// A dropped layer never reaches these functions: the engine passes its input through.
+#include <cmath>
+#include <cstring>
+
+#include "model/bert_model.h"
+
+namespace bert {
+
+GemmOperand weight_operand(const LayerContext& ctx, const float* w) {
+  GemmOperand op;
+  op.f32 = w;
+  if (ctx.bf16_base) op.bf16 = ctx.bf16_base + (w - ctx.param_base);
+  return op;
+}
+
+DropoutKey dropout_key(const LayerContext& ctx, int layer, int site) {
+  return DropoutKey{ctx.seed, mix64(ctx.dropout_stream + 0x9d2c5680ULL) + static_cast<uint64_t>(layer) * 8 + site};
+}
+
+Status linear_forward(const LayerContext& ctx, const float* x, const float* w, float* y, int64_t N, int in, int out) {
+  GemmArgs g;
+  g.M = N, g.N = out, g.K = in;
+  g.trans_b = true;
+  g.lda = in, g.ldb = in, g.ldc = out;
+  return ctx.backend->gemm(g, GemmOperand{x, nullptr}, weight_operand(ctx, w), y);
+}
+
+Status linear_backward_input(const LayerContext& ctx, const float* dy, const float* w, float* dx, int64_t N, int in,
+                             int out, bool accumulate) {
+  GemmArgs g;
+  g.M = N, g.N = in, g.K = out;
+  g.lda = out, g.ldb = in, g.ldc = in;
+  g.accumulate = accumulate;
+  return ctx.backend->gemm(g, GemmOperand{dy, nullptr}, weight_operand(ctx, w), dx);
+}
+
+Status linear_backward_weight(const LayerContext& ctx, const float* dy, const float* x, float* dw, int64_t N, int in,
+                              int out) {
+  GemmArgs g;
+  g.M = out, g.N = in, g.K = N;
+  g.trans_a = true;
+  g.lda = out, g.ldb = in, g.ldc = in;
+  g.accumulate = true;
+  return ctx.backend->gemm(g, GemmOperand{dy, nullptr}, GemmOperand{x, nullptr}, dw);
+}
+
+namespace {
+
+enum DropoutSite { kAttentionProbs = 0, kAttentionOutput = 1, kFfnOutput = 2 };
+
+// Batched attention GEMM over the B*NH heads: C(T, n) = op(A)(T, k) . op(B)(k, n)
+Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bool trans_b, const float* a,
+                 int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
+                 int64_t stride_c) {
+  GemmArgs g;
+  g.batch = ctx.B * ctx.config->num_attention_heads;
+  g.M = ctx.T, g.N = n, g.K = k;
+  g.trans_a = trans_a, g.trans_b = trans_b;
+  g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+  g.stride_a = stride_a, g.stride_b = stride_b, g.stride_c = stride_c;
+  return ctx.backend->gemm(g, GemmOperand{a, nullptr}, GemmOperand{b, nullptr}, c);
+}
+
+}  // namespace
+
+Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerGate& gate,
+                             const float* h, LayerActs& a, const float** out) {
+  const ModelConfig& c = *ctx.config;
+  const Kernels& k = ctx.backend->kernels();
+  LayerScratch& s = *ctx.scratch;
+  const int B = ctx.B, T = ctx.T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_attention_heads;
+  const int HS = c.head_size();
+  const int64_t BT = static_cast<int64_t>(B) * T;
+  const int64_t head_block = BT * C;  // one of q, k, v in head-major layout
+  const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
+  const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
+  const bool pre = c.pre_ln();
+
+  // attention block
+  const float* attn_in = h;
+  if (pre) {
+    k.layernorm_forward(h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
+    attn_in = a.ln1;
+  }
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
+  k.add_bias(s.qkv, p.qkv_b, BT, 3 * C);
+  k.tokens_to_heads(s.qkv, a.qkv_heads, 3, B, T, NH, HS);
+  const float* q = a.qkv_heads;
+  const float* kk = a.qkv_heads + head_block;
+  const float* v = a.qkv_heads + 2 * head_block;
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, q, HS, T * HS, kk, HS, T * HS, a.probs, T, T * T));
+  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  k.softmax_dropout_forward(a.probs, ctx.mask, a.probs, s.probs_dropped, B, NH, T, attn_scale, p_attn,
+                            dropout_key(ctx, layer, kAttentionProbs));
+  const float* pd = p_attn > 0 ? s.probs_dropped : a.probs;
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, v, HS, T * HS, s.ctx_heads, HS, T * HS));
+  k.heads_to_tokens(s.ctx_heads, a.ctx, 1, B, T, NH, HS);
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ctx, p.attn_out_w, s.proj, BT, C, C));
+  k.bias_dropout_residual_forward(s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
+                                  dropout_key(ctx, layer, kAttentionOutput));
+  const float* x = a.resid1;
+  if (!pre) {
+    k.layernorm_forward(a.resid1, p.ln1_w, p.ln1_b, a.x_post, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
+    x = a.x_post;
+  }
+
+  // feed-forward block
+  const float* ffn_in = x;
+  if (pre) {
+    k.layernorm_forward(x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
+    ffn_in = a.ln2;
+  }
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, ffn_in, p.ffn_in_w, a.ffn_pre, BT, C, F));
+  k.bias_gelu_forward(a.ffn_pre, p.ffn_in_b, a.ffn_act, BT, F, c.gelu);
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ffn_act, p.ffn_out_w, s.proj, BT, F, C));
+  k.bias_dropout_residual_forward(s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
+                                  dropout_key(ctx, layer, kFfnOutput));
+  *out = a.resid2;
+  if (!pre) {
+    k.layernorm_forward(a.resid2, p.ln2_w, p.ln2_b, a.out_post, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
+    *out = a.out_post;
+  }
+  return Status::ok();
+}
+
+Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
+                              const LayerGate& gate, const float* h, const LayerActs& a, const float* d_out,
+                              float* d_h) {
+  const ModelConfig& c = *ctx.config;
+  const Kernels& k = ctx.backend->kernels();
+  LayerScratch& s = *ctx.scratch;
+  const int B = ctx.B, T = ctx.T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_attention_heads;
+  const int HS = c.head_size();
+  const int64_t BT = static_cast<int64_t>(B) * T;
+  const int64_t head_block = BT * C;
+  const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
+  const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
+  const bool pre = c.pre_ln();
+  const size_t row_bytes = sizeof(float) * BT * C;
+
+  // feed-forward block, backward: d_resid2 is the gradient at the second residual sum
+  const float* d_resid2 = d_out;
+  if (!pre) {
+    std::memset(s.d_ln, 0, row_bytes);
+    k.layernorm_backward(d_out, a.resid2, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_ln, g.ln2_w, g.ln2_b, BT, C);
+    d_resid2 = s.d_ln;
+  }
+  const float* x = pre ? a.resid1 : a.x_post;
+  const float* ffn_in = pre ? a.ln2 : x;
+  k.dropout_apply(d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
+  k.column_sum_accumulate(s.d_branch, BT, C, g.ffn_out_b);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ffn_act, g.ffn_out_w, BT, F, C));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
+  k.gelu_backward(s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
+  k.column_sum_accumulate(s.d_ffn, BT, F, g.ffn_in_b);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_ffn, ffn_in, g.ffn_in_w, BT, C, F));
+  std::memcpy(s.d_x, d_resid2, row_bytes);
+  if (pre) {
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_ln, BT, C, F, false));
+    k.layernorm_backward(s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
+  } else {
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_x, BT, C, F, true));
+  }
+
+  // attention block, backward: d_resid1 is the gradient at the first residual sum
+  const float* d_resid1 = s.d_x;
+  if (!pre) {
+    std::memset(s.d_ln, 0, row_bytes);
+    k.layernorm_backward(s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
+    d_resid1 = s.d_ln;
+  }
+  k.dropout_apply(d_resid1, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kAttentionOutput));
+  k.column_sum_accumulate(s.d_branch, BT, C, g.attn_out_b);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ctx, g.attn_out_w, BT, C, C));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
+  k.tokens_to_heads(s.d_ctx, s.d_ctx_heads, 1, B, T, NH, HS);
+
+  const float* q = a.qkv_heads;
+  const float* kk = a.qkv_heads + head_block;
+  const float* v = a.qkv_heads + 2 * head_block;
+  float* dq = s.d_qkv_heads;
+  float* dk = s.d_qkv_heads + head_block;
+  float* dv = s.d_qkv_heads + 2 * head_block;
+  const float* pd = a.probs;
+  if (p_attn > 0) {  // regenerate the dropped probabilities instead of having stored them
+    k.dropout_apply(a.probs, s.probs_dropped, BT * NH * T, 1.0f, p_attn, dropout_key(ctx, layer, kAttentionProbs));
+    pd = s.probs_dropped;
+  }
+  // d_probs_dropped = d_ctx . V^T ; dV = Pd^T . d_ctx
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, s.d_ctx_heads, HS, T * HS, v, HS, T * HS, s.d_probs, T,
+                                 T * T));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, pd, T, T * T, s.d_ctx_heads, HS, T * HS, dv, HS, T * HS));
+  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
+  k.softmax_dropout_backward(s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,
+                             dropout_key(ctx, layer, kAttentionProbs));
+  // dQ = dS . K ; dK = dS^T . Q
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, s.d_probs, T, T * T, kk, HS, T * HS, dq, HS, T * HS));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, s.d_probs, T, T * T, q, HS, T * HS, dk, HS, T * HS));
+  k.heads_to_tokens(s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
+  k.column_sum_accumulate(s.d_qkv, BT, 3 * C, g.qkv_b);
+  const float* attn_in = pre ? a.ln1 : h;
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
+  std::memcpy(d_h, d_resid1, row_bytes);
+  if (pre) {
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
+    k.layernorm_backward(s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
+  } else {
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true));
+  }
+  return Status::ok();
+}
+
+}  // namespace bert

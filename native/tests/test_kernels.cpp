@@ -1,0 +1,202 @@
+// Every fast CPU kernel against its reference at odd sizes (tails of the 16-wide vectors, one-row inputs).
+#include <cstring>
+
+#include "bert/backend.h"
+#include "test_util.h"
+
+using namespace bert;
+using namespace bert::test;
+
+namespace {
+
+const Kernels& R = cpu_reference_kernels();
+const Kernels& X = cpu_fast_kernels();
+double kRel = 0, kAbs = 0;
+
+void expect_close(const char* what, const std::vector<float>& fast, const std::vector<float>& ref) {
+  // Relative to the tensor's scale, but never to less than kAbs / kRel (all-zero references compare absolutely).
+  double err = fast.size() == ref.size()
+                   ? rel_error(fast.data(), ref.data(), static_cast<int64_t>(ref.size()), kAbs / kRel)
+                   : INFINITY;
+  CHECK_MSG(err <= kRel, "%s: fast vs reference relative error %.3g > %.3g", what, err, kRel);
+}
+
+void test_embeddings(int B, int T, int C) {
+  const int V = 37, TV = 3;
+  auto ids = random_ints(B * T, 1, 0, V), seg = random_ints(B * T, 2, 0, TV);
+  auto word = random_floats(V * C, 3), pos = random_floats(T * C, 4), type = random_floats(TV * C, 5);
+  std::vector<float> r(B * T * C), f(B * T * C);
+  R.embeddings_forward(ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), r.data());
+  X.embeddings_forward(ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), f.data());
+  expect_close("embeddings_forward", f, r);
+  auto dout = random_floats(B * T * C, 6);
+  std::vector<float> rw(V * C, 0.5f), rp(T * C), rt(TV * C), fw(V * C, 0.5f), fp(T * C), ft(TV * C);
+  R.embeddings_backward(dout.data(), ids.data(), seg.data(), B, T, C, rw.data(), rp.data(), rt.data());
+  X.embeddings_backward(dout.data(), ids.data(), seg.data(), B, T, C, fw.data(), fp.data(), ft.data());
+  expect_close("embeddings_backward word", fw, rw);
+  expect_close("embeddings_backward pos", fp, rp);
+  expect_close("embeddings_backward type", ft, rt);
+}
+
+void test_layernorm(int64_t N, int C) {
+  auto in = random_floats(N * C, 10, -3, 5), w = random_floats(C, 11), b = random_floats(C, 12);
+  std::vector<float> ro(N * C), rm(N), rr(N), fo(N * C), fm(N), fr(N);
+  R.layernorm_forward(in.data(), w.data(), b.data(), ro.data(), rm.data(), rr.data(), N, C, 1e-12f);
+  X.layernorm_forward(in.data(), w.data(), b.data(), fo.data(), fm.data(), fr.data(), N, C, 1e-12f);
+  expect_close("layernorm_forward out", fo, ro);
+  expect_close("layernorm_forward rstd", fr, rr);
+  auto dout = random_floats(N * C, 13);
+  std::vector<float> rdi(N * C, 0.25f), rdw(C, 1.0f), rdb(C), fdi(N * C, 0.25f), fdw(C, 1.0f), fdb(C);
+  R.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), rdi.data(), rdw.data(), rdb.data(), N, C);
+  X.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), fdi.data(), fdw.data(), fdb.data(), N, C);
+  expect_close("layernorm_backward din", fdi, rdi);
+  expect_close("layernorm_backward dw", fdw, rdw);
+  expect_close("layernorm_backward db", fdb, rdb);
+}
+
+void test_activations(int64_t N, int F, GeluForm form) {
+  auto pre = random_floats(N * F, 20, -6, 6), bias = random_floats(F, 21);
+  auto rpre = pre, fpre = pre;
+  std::vector<float> ra(N * F), fa(N * F);
+  R.bias_gelu_forward(rpre.data(), bias.data(), ra.data(), N, F, form);
+  X.bias_gelu_forward(fpre.data(), bias.data(), fa.data(), N, F, form);
+  expect_close("bias_gelu_forward pre", fpre, rpre);
+  expect_close("bias_gelu_forward act", fa, ra);
+  auto dact = random_floats(N * F, 22);
+  std::vector<float> rd(N * F), fd(N * F);
+  R.gelu_backward(dact.data(), rpre.data(), rd.data(), N, F, form);
+  X.gelu_backward(dact.data(), rpre.data(), fd.data(), N, F, form);
+  expect_close("gelu_backward", fd, rd);
+
+  rpre = pre, fpre = pre;
+  R.bias_tanh_forward(rpre.data(), bias.data(), ra.data(), N, F);
+  X.bias_tanh_forward(fpre.data(), bias.data(), fa.data(), N, F);
+  expect_close("bias_tanh_forward", fa, ra);
+  R.tanh_backward(dact.data(), ra.data(), rd.data(), N, F);
+  X.tanh_backward(dact.data(), ra.data(), fd.data(), N, F);
+  expect_close("tanh_backward", fd, rd);
+}
+
+void test_dropout_ops(int64_t N, int C, float p) {
+  auto branch = random_floats(N * C, 30), bias = random_floats(C, 31), resid = random_floats(N * C, 32);
+  DropoutKey key{7, 99};
+  std::vector<float> r(N * C), f(N * C);
+  R.bias_dropout_residual_forward(branch.data(), bias.data(), resid.data(), r.data(), N, C, 1.7f, p, key);
+  X.bias_dropout_residual_forward(branch.data(), bias.data(), resid.data(), f.data(), N, C, 1.7f, p, key);
+  expect_close("bias_dropout_residual_forward", f, r);
+  R.dropout_apply(branch.data(), r.data(), N * C, 1.3f, p, key);
+  X.dropout_apply(branch.data(), f.data(), N * C, 1.3f, p, key);
+  expect_close("dropout_apply", f, r);
+  std::vector<float> rs(C, 1.0f), fs(C, 1.0f);
+  R.column_sum_accumulate(branch.data(), N, C, rs.data());
+  X.column_sum_accumulate(branch.data(), N, C, fs.data());
+  expect_close("column_sum_accumulate", fs, rs);
+  auto rb = branch, fb = branch;
+  R.add_bias(rb.data(), bias.data(), N, C);
+  X.add_bias(fb.data(), bias.data(), N, C);
+  expect_close("add_bias", fb, rb);
+}
+
+void test_softmax(int B, int NH, int T, float p) {
+  const int64_t n = static_cast<int64_t>(B) * NH * T * T;
+  auto scores = random_floats(n, 40, -8, 8);
+  auto mask_i = random_ints(B * T, 41, 0, 4);
+  std::vector<float> mask(B * T);
+  for (int i = 0; i < B * T; i++) mask[i] = mask_i[i] == 0 ? 0.0f : 1.0f;
+  mask[0] = 1.0f;
+  DropoutKey key{3, 5};
+  std::vector<float> rp(n), rpd(n), fp(n), fpd(n);
+  R.softmax_dropout_forward(scores.data(), mask.data(), rp.data(), rpd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_forward(scores.data(), mask.data(), fp.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  expect_close("softmax_dropout_forward probs", fp, rp);
+  if (p > 0) expect_close("softmax_dropout_forward dropped", fpd, rpd);
+  auto dpd = random_floats(n, 42);
+  std::vector<float> rd(n), fd(n);
+  R.softmax_dropout_backward(dpd.data(), rp.data(), rd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_backward(dpd.data(), rp.data(), fd.data(), B, NH, T, 0.3f, p, key);
+  expect_close("softmax_dropout_backward", fd, rd);
+  // in place, as the model calls it
+  auto inplace = scores;
+  X.softmax_dropout_forward(inplace.data(), mask.data(), inplace.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  expect_close("softmax_dropout_forward in place", inplace, rp);
+}
+
+void test_permutes(int G, int B, int T, int NH, int HS) {
+  const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
+  auto in = random_floats(n, 50);
+  std::vector<float> r(n), f(n), back(n);
+  R.tokens_to_heads(in.data(), r.data(), G, B, T, NH, HS);
+  X.tokens_to_heads(in.data(), f.data(), G, B, T, NH, HS);
+  expect_close("tokens_to_heads", f, r);
+  X.heads_to_tokens(f.data(), back.data(), G, B, T, NH, HS);
+  expect_close("heads_to_tokens inverts tokens_to_heads", back, in);
+  R.heads_to_tokens(in.data(), r.data(), G, B, T, NH, HS);
+  X.heads_to_tokens(in.data(), f.data(), G, B, T, NH, HS);
+  expect_close("heads_to_tokens", f, r);
+}
+
+void test_rows(int64_t rows, int C) {
+  auto src = random_floats(rows * C, 60);
+  auto idx = random_ints(23, 61, 0, static_cast<int32_t>(rows));
+  idx[1] = idx[0];  // a repeated index must accumulate twice
+  std::vector<float> r(23 * C), f(23 * C);
+  R.gather_rows(src.data(), idx.data(), 23, C, r.data());
+  X.gather_rows(src.data(), idx.data(), 23, C, f.data());
+  expect_close("gather_rows", f, r);
+  std::vector<float> rd(rows * C, 1.0f), fd(rows * C, 1.0f);
+  R.scatter_add_rows(r.data(), idx.data(), 23, C, rd.data());
+  X.scatter_add_rows(r.data(), idx.data(), 23, C, fd.data());
+  expect_close("scatter_add_rows", fd, rd);
+}
+
+void test_cross_entropy(int64_t M, int V) {
+  auto logits = random_floats(M * V, 70, -10, 10);
+  auto labels = random_ints(M, 71, 0, V);
+  labels[M / 2] = -1;
+  std::vector<float> rd(M * V), fd(M * V);
+  double rl = 0, fl = 0;
+  int64_t rc = 0, fc = 0;
+  R.cross_entropy_forward_backward(logits.data(), labels.data(), M, V, 0.5f, rd.data(), &rl, &rc);
+  X.cross_entropy_forward_backward(logits.data(), labels.data(), M, V, 0.5f, fd.data(), &fl, &fc);
+  CHECK_MSG(std::fabs(fl - rl) <= kRel * std::fabs(rl), "cross_entropy loss %.9g vs %.9g", fl, rl);
+  CHECK(fc == rc);
+  expect_close("cross_entropy dlogits", fd, rd);
+}
+
+void test_bf16(int64_t n) {
+  auto src = random_floats(n, 80, -1e3f, 1e3f);
+  std::vector<uint16_t> r(n), f(n);
+  R.convert_to_bf16(src.data(), r.data(), n);
+  X.convert_to_bf16(src.data(), f.data(), n);
+  CHECK_MSG(std::memcmp(r.data(), f.data(), n * 2) == 0, "convert_to_bf16 differs from the reference (n=%ld)", (long)n);
+}
+
+}  // namespace
+
+int main() {
+  kRel = tolerance("kernel_fp32_rel");
+  kAbs = tolerance("kernel_fp32_abs");
+  for (int C : {1, 17, 48, 96}) test_embeddings(3, 7, C);
+  for (int C : {5, 48, 131, 768}) test_layernorm(19, C);
+  test_layernorm(1, 33);
+  for (GeluForm form : {GeluForm::kErf, GeluForm::kTanh}) {
+    test_activations(7, 37, form);
+    test_activations(3, 3072, form);
+  }
+  for (float p : {0.0f, 0.1f, 0.5f}) test_dropout_ops(13, 51, p);
+  for (float p : {0.0f, 0.1f}) {
+    test_softmax(2, 3, 19, p);
+    test_softmax(1, 2, 128, p);
+    test_softmax(1, 1, 1, p);
+  }
+  test_permutes(3, 2, 19, 3, 16);
+  test_permutes(1, 3, 5, 2, 7);
+  test_rows(41, 48);
+  test_rows(30, 7);
+  test_cross_entropy(9, 101);
+  test_cross_entropy(5, 30522);
+  test_cross_entropy(4, 2);
+  test_bf16(1000);
+  test_bf16(16 * 5 + 3);
+  return finish("test_kernels");
+}

@@ -1,0 +1,97 @@
+// A tiny test harness for the CTest executables: CHECK macros that count failures, deterministic random arrays,
+// relative-error helpers, and the tolerances read from test/tolerances.json (the one place they live).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bert/dropout_rng.h"
+
+#ifndef BERT_TOLERANCES_JSON
+#define BERT_TOLERANCES_JSON "test/tolerances.json"
+#endif
+
+namespace bert::test {
+
+inline int& failures() {
+  static int count = 0;
+  return count;
+}
+
+#define CHECK(cond)                                                             \
+  do {                                                                          \
+    if (!(cond)) {                                                              \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ::bert::test::failures()++;                                               \
+    }                                                                           \
+  } while (0)
+
+#define CHECK_MSG(cond, ...)                                       \
+  do {                                                             \
+    if (!(cond)) {                                                 \
+      std::fprintf(stderr, "%s:%d: CHECK failed: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                           \
+      std::fprintf(stderr, "\n");                                  \
+      ::bert::test::failures()++;                                  \
+    }                                                              \
+  } while (0)
+
+inline int finish(const char* name) {
+  if (failures() == 0) {
+    std::printf("%s: all checks passed\n", name);
+    return 0;
+  }
+  std::printf("%s: %d checks failed\n", name, failures());
+  return 1;
+}
+
+// A value from test/tolerances.json: a flat object of "key": number pairs.
+inline double tolerance(const std::string& key) {
+  std::ifstream f(BERT_TOLERANCES_JSON);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string text = ss.str();
+  const size_t at = text.find("\"" + key + "\"");
+  if (at == std::string::npos) {
+    std::fprintf(stderr, "tolerance %s missing from %s\n", key.c_str(), BERT_TOLERANCES_JSON);
+    failures()++;
+    return 0.0;
+  }
+  return std::stod(text.substr(text.find(':', at) + 1));
+}
+
+inline std::vector<float> random_floats(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; i++) {
+    double u = static_cast<double>(mix64(seed * 0x9e3779b97f4a7c15ULL + i) >> 11) / 9007199254740992.0;
+    v[i] = static_cast<float>(lo + (hi - lo) * u);
+  }
+  return v;
+}
+
+inline std::vector<int32_t> random_ints(int64_t n, uint64_t seed, int32_t lo, int32_t hi) {
+  std::vector<int32_t> v(n);
+  for (int64_t i = 0; i < n; i++) v[i] = lo + static_cast<int32_t>(mix64(seed * 31 + i) % (hi - lo));
+  return v;
+}
+
+// max|a-b| / max(max|b|, floor): the error relative to the tensor's scale.
+inline double rel_error(const float* a, const float* b, int64_t n, double floor = 1e-12) {
+  double diff = 0, scale = floor;
+  for (int64_t i = 0; i < n; i++) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+    diff = std::fmax(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+    scale = std::fmax(scale, std::fabs(static_cast<double>(b[i])));
+  }
+  return diff / scale;
+}
+
+inline double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() ? rel_error(a.data(), b.data(), static_cast<int64_t>(a.size())) : INFINITY;
+}
+
+}  // namespace bert::test

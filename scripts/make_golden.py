@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Writes the golden files the parity tests compare the native engine against.
+
+Run with Debian's PyTorch 1.13 (package python3-torch):  /usr/bin/python3 scripts/make_golden.py
+Output: test/golden/<case>.safetensors, each holding the weights (param/<name>), the inputs (input/<name>), the
+losses (output/<name>) and every parameter gradient (grad/<name>), with a metadata header that records this
+script's format version and the torch version that produced it.
+
+The model here is written from DESIGN.md §3-4 with plain torch ops and autograd, independently of the C++ code:
+Pre-LN (switchable, PLD) or Post-LN BERT, erf or tanh GELU, MLM at the masked positions with the decoder tied to
+the word embeddings, NSP, or a sequence-classification head (CE, or MSE for one output). Dropout is 0 so results
+are deterministic; dropout itself is tested statistically on the native side.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+FORMAT_VERSION = "1"
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "golden")
+
+TINY = dict(vocab_size=101, hidden_size=48, num_hidden_layers=3, num_attention_heads=3, intermediate_size=80,
+            max_position_embeddings=24, type_vocab_size=2, hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0, hidden_act="gelu", layer_norm_eps=1e-12)
+
+
+def param_names(cfg, pre_ln, num_labels):
+    """(name, shape) in the engine's order; the names are DESIGN.md §3's."""
+    C, F, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    ln1, ffn_in, ln2, pooler, transform = (
+        ("PreAttentionLayerNorm", "intermediate.dense_act", "PostAttentionLayerNorm", "bert.pooler.dense_act",
+         "cls.predictions.transform.dense_act") if pre_ln else
+        ("attention.output.LayerNorm", "intermediate.dense", "output.LayerNorm", "bert.pooler.dense",
+         "cls.predictions.transform.dense"))
+    out = [("bert.embeddings.word_embeddings.weight", (V, C)),
+           ("bert.embeddings.position_embeddings.weight", (cfg["max_position_embeddings"], C)),
+           ("bert.embeddings.token_type_embeddings.weight", (cfg["type_vocab_size"], C)),
+           ("bert.embeddings.LayerNorm.weight", (C,)), ("bert.embeddings.LayerNorm.bias", (C,))]
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"bert.encoder.layer.{l}."
+        for part in ("query", "key", "value"):
+            out.append((p + f"attention.self.{part}.weight", (C, C)))
+        for part in ("query", "key", "value"):
+            out.append((p + f"attention.self.{part}.bias", (C,)))
+        out += [(p + "attention.output.dense.weight", (C, C)), (p + "attention.output.dense.bias", (C,)),
+                (p + ln1 + ".weight", (C,)), (p + ln1 + ".bias", (C,)),
+                (p + ffn_in + ".weight", (F, C)), (p + ffn_in + ".bias", (F,)),
+                (p + "output.dense.weight", (C, F)), (p + "output.dense.bias", (C,)),
+                (p + ln2 + ".weight", (C,)), (p + ln2 + ".bias", (C,))]
+    if pre_ln:
+        out += [("bert.encoder.FinalLayerNorm.weight", (C,)), ("bert.encoder.FinalLayerNorm.bias", (C,))]
+    out += [(pooler + ".weight", (C, C)), (pooler + ".bias", (C,))]
+    if num_labels == 0:
+        out += [(transform + ".weight", (C, C)), (transform + ".bias", (C,)),
+                ("cls.predictions.transform.LayerNorm.weight", (C,)),
+                ("cls.predictions.transform.LayerNorm.bias", (C,)),
+                ("cls.predictions.bias", (V,)), ("cls.seq_relationship.weight", (2, C)),
+                ("cls.seq_relationship.bias", (2,))]
+    else:
+        out += [("classifier.weight", (num_labels, C)), ("classifier.bias", (num_labels,))]
+    return out, dict(ln1=ln1, ffn_in=ffn_in, ln2=ln2, pooler=pooler, transform=transform)
+
+
+def make_weights(cfg, pre_ln, num_labels, gen):
+    names, _ = param_names(cfg, pre_ln, num_labels)
+    weights = {}
+    for name, shape in names:
+        if name.endswith("LayerNorm.weight"):
+            # not exactly 1, so LayerNorm weight gradients and scaling are exercised
+            t = 1.0 + 0.1 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        elif name.endswith("bias"):
+            t = 0.05 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        else:
+            t = 0.2 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        weights[name] = t.float().requires_grad_(True)
+    return weights
+
+
+def gelu(x, act):
+    if act == "gelu":
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def forward(cfg, pre_ln, num_labels, W, n, inputs, gates):
+    """Returns a dict of losses; the total is under 'loss'."""
+    C, NH = cfg["hidden_size"], cfg["num_attention_heads"]
+    HS = C // NH
+    eps = cfg["layer_norm_eps"]
+    ids, seg, mask = inputs["input_ids"].long(), inputs["segment_ids"].long(), inputs["input_mask"].float()
+    B, T = ids.shape
+    ln = lambda x, p: torch.nn.functional.layer_norm(x, (C,), W[p + ".weight"], W[p + ".bias"], eps)
+    lin = lambda x, p: x @ W[p + ".weight"].t() + W[p + ".bias"]
+
+    h = (W["bert.embeddings.word_embeddings.weight"][ids] +
+         W["bert.embeddings.position_embeddings.weight"][torch.arange(T)][None] +
+         W["bert.embeddings.token_type_embeddings.weight"][seg])
+    h = ln(h, "bert.embeddings.LayerNorm")
+    additive = ((1.0 - mask) * -10000.0)[:, None, None, :]
+    for l in range(cfg["num_hidden_layers"]):
+        keep, s = gates["keep"][l], gates["scale"][l]
+        if not keep:
+            continue
+        p = f"bert.encoder.layer.{l}."
+
+        def attention(x):
+            heads = lambda t: t.view(B, T, NH, HS).permute(0, 2, 1, 3)
+            q, k, v = (heads(lin(x, p + f"attention.self.{part}")) for part in ("query", "key", "value"))
+            probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(HS) + additive, dim=-1)
+            ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, T, C)
+            return lin(ctx, p + "attention.output.dense")
+
+        ffn = lambda x: lin(gelu(lin(x, p + n["ffn_in"]), cfg["hidden_act"]), p + "output.dense")
+        if pre_ln:
+            x = h + s * attention(ln(h, p + n["ln1"]))
+            h = x + s * ffn(ln(x, p + n["ln2"]))
+        else:
+            x = ln(h + s * attention(h), p + n["ln1"])
+            h = ln(x + s * ffn(x), p + n["ln2"])
+    if pre_ln:
+        h = ln(h, "bert.encoder.FinalLayerNorm")
+    pooled = torch.tanh(lin(h[:, 0], n["pooler"]))
+    out = {}
+    if num_labels == 0:
+        rows = h.reshape(B * T, C)[inputs["masked_positions"].long()]
+        t = ln(gelu(lin(rows, n["transform"]), cfg["hidden_act"]), "cls.predictions.transform.LayerNorm")
+        logits = t @ W["bert.embeddings.word_embeddings.weight"].t() + W["cls.predictions.bias"]
+        labels = inputs["masked_labels"].long()
+        out["mlm_loss"] = torch.nn.functional.cross_entropy(logits, labels, ignore_index=-1)
+        nsp = lin(pooled, "cls.seq_relationship")
+        out["nsp_loss"] = torch.nn.functional.cross_entropy(nsp, inputs["next_sentence_labels"].long())
+        out["loss"] = out["mlm_loss"] + out["nsp_loss"]
+    else:
+        logits = lin(pooled, "classifier")
+        if num_labels == 1:
+            out["classification_loss"] = torch.mean((logits[:, 0] - inputs["regression_targets"]) ** 2)
+        else:
+            out["classification_loss"] = torch.nn.functional.cross_entropy(logits, inputs["class_labels"].long())
+        out["class_logits"] = logits
+        out["loss"] = out["classification_loss"]
+    return out
+
+
+def make_inputs(cfg, num_labels, gen, B=3, T=19):
+    V = cfg["vocab_size"]
+    ids = torch.randint(5, V, (B, T), generator=gen, dtype=torch.int32)
+    ids[:, 0] = 2  # a [CLS]-like id
+    lengths = [T, 13, 7]  # padding in the mask
+    mask = torch.zeros(B, T, dtype=torch.int32)
+    seg = torch.zeros(B, T, dtype=torch.int32)
+    for b, n in enumerate(lengths):
+        mask[b, :n] = 1
+        seg[b, n // 2:n] = 1
+        ids[b, n:] = 0
+    inputs = dict(input_ids=ids, segment_ids=seg, input_mask=mask)
+    if num_labels == 0:
+        positions = [1, 4, 5, 17, T + 2, T + 3, T + 11, 2 * T + 1, 2 * T + 5, 2 * T + 6, 2 * T + 2]
+        labels = torch.randint(0, V, (len(positions),), generator=gen, dtype=torch.int32)
+        labels[3] = -1  # ignored
+        inputs.update(masked_positions=torch.tensor(positions, dtype=torch.int32), masked_labels=labels,
+                      next_sentence_labels=torch.tensor([0, 1, 1], dtype=torch.int32))
+    elif num_labels == 1:
+        inputs["regression_targets"] = torch.tensor([0.5, 3.2, 4.9], dtype=torch.float32)
+    else:
+        inputs["class_labels"] = torch.tensor([2, 0, 1], dtype=torch.int32)[:B] % num_labels
+    return inputs
+
+
+CASES = [
+    # name, pre_ln, num_labels, gates, hidden_act
+    ("preln_pretrain_all_kept", True, 0, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+    ("preln_pretrain_layer1_dropped", True, 0, dict(keep=[1, 0, 1], scale=[1.0 / 0.9, 1.0, 1.0 / 0.7]), "gelu"),
+    ("preln_pretrain_tanh_gelu", True, 0, dict(keep=[1, 1, 0], scale=[1.25, 1.1, 1.0]), "gelu_tanh"),
+    ("postln_pretrain_all_kept", False, 0, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+    ("postln_pretrain_layer0_dropped", False, 0, dict(keep=[0, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+    ("preln_classify_3", True, 3, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+    ("postln_regression", False, 1, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+]
+
+
+def write_safetensors(path, tensors, metadata):
+    dtypes = {torch.float32: "F32", torch.int32: "I32", torch.float64: "F64"}
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name, t in tensors.items():
+        data = t.detach().contiguous().numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * ((8 - len(head) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for blob in blobs:
+            f.write(blob)
+    os.replace(tmp, path)
+
+
+def main():
+    torch.set_num_threads(1)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for index, (name, pre_ln, num_labels, gates, act) in enumerate(CASES):
+        cfg = dict(TINY, hidden_act=act)
+        gen = torch.Generator().manual_seed(1234 + index)
+        W = make_weights(cfg, pre_ln, num_labels, gen)
+        _, n = param_names(cfg, pre_ln, num_labels)
+        inputs = make_inputs(cfg, num_labels, gen)
+        out = forward(cfg, pre_ln, num_labels, W, n, inputs, gates)
+        out["loss"].backward()
+        tensors = {f"param/{k}": v for k, v in W.items()}
+        tensors.update({f"input/{k}": v for k, v in inputs.items()})
+        tensors.update({f"output/{k}": (v.detach().double().reshape(-1) if k != "class_logits" else v.detach())
+                        for k, v in out.items()})
+        for k, v in W.items():
+            tensors[f"grad/{k}"] = v.grad if v.grad is not None else torch.zeros_like(v)
+        metadata = {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
+                    "torch_version": torch.__version__, "python_version": sys.version.split()[0],
+                    "config": json.dumps(dict(cfg, pre_layer_norm=pre_ln, num_labels=num_labels)),
+                    "gates": json.dumps(gates)}
+        path = os.path.join(OUT_DIR, name + ".safetensors")
+        write_safetensors(path, tensors, metadata)
+        print(f"{path}: loss {out['loss'].item():.6f}")
+
+
+if __name__ == "__main__":
+    main()
