@@ -1,0 +1,36 @@
+// The command line: one yargs command module per subcommand. Exit codes: 0 success, 1 failure while running,
+// 2 bad usage or configuration (reported as one clear message, no stack trace).
+import yargs from "yargs";
+
+import { benchCommand } from "./bench.js";
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  try {
+    await yargs(argv)
+      .scriptName("bert-train")
+      .command(benchCommand)
+      .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
+      .strict()
+      .fail((message, error) => {
+        if (error) throw error;
+        throw new UsageError(message);
+      })
+      .help()
+      .parseAsync();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (err instanceof UsageError || code === "ERR_INVALID_CONFIG" || code === "ERR_INVALID_ARGUMENT") {
+      process.stderr.write(`bert-train: ${(err as Error).message}\n`);
+      exitCode = 2;
+    } else {
+      process.stderr.write(`bert-train: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      exitCode = 1;
+    }
+  }
+  return exitCode;
+}
