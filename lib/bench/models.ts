@@ -33,7 +33,12 @@ export function benchConfig(model: BenchModel): Partial<ModelConfig> {
  * encoder's projections and attention, the pooler/NSP and the MLM head at the masked positions. Element-wise work
  * is not counted, as is usual for model FLOP utilisation.
  */
-export function trainingFlopsPerSequence(model: BenchModel, seq: number, masked: number, keptLayers = model.layers): number {
+export function trainingFlopsPerSequence(
+  model: BenchModel,
+  seq: number,
+  masked: number,
+  keptLayers = model.layers,
+): number {
   const H = model.hidden;
   const F = 4 * H;
   const perToken = 2 * (4 * H * H + 2 * H * F); // QKV, output projection, the two FFN GEMMs

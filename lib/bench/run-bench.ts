@@ -5,9 +5,23 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 
-import { allLayersKept, createEngine, type Batch, type LayerGates, type NativeEngine, type Precision } from "../native/engine.js";
+import {
+  allLayersKept,
+  createEngine,
+  type Batch,
+  type LayerGates,
+  type NativeEngine,
+  type Precision,
+} from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
-import { BENCH_MODELS, BENCH_VOCAB, benchConfig, MASKED_PER_SEQUENCE, trainingFlopsPerSequence, type BenchModel } from "./models.js";
+import {
+  BENCH_MODELS,
+  BENCH_VOCAB,
+  benchConfig,
+  MASKED_PER_SEQUENCE,
+  trainingFlopsPerSequence,
+  type BenchModel,
+} from "./models.js";
 
 export interface BenchOptions {
   models: string[];
@@ -52,7 +66,13 @@ export function syntheticBatch(batchSize: number, seqLen: number): Batch {
   };
 }
 
-export async function secondsPerStep(engine: NativeEngine, batch: Batch, gates: LayerGates, warmup: number, steps: number): Promise<number> {
+export async function secondsPerStep(
+  engine: NativeEngine,
+  batch: Batch,
+  gates: LayerGates,
+  warmup: number,
+  steps: number,
+): Promise<number> {
   let stream = 0;
   for (let i = 0; i < warmup; i++) await engine.run(batch, gates, { dropoutStream: stream++ });
   const start = process.hrtime.bigint();
@@ -60,26 +80,42 @@ export async function secondsPerStep(engine: NativeEngine, batch: Batch, gates: 
   return Number(process.hrtime.bigint() - start) / 1e9 / steps;
 }
 
-function torchSamplesPerSecond(model: BenchModel, precision: Precision, o: BenchOptions, threads: number): number | string {
+function torchSamplesPerSecond(
+  model: BenchModel,
+  precision: Precision,
+  o: BenchOptions,
+  threads: number,
+): number | string {
   const script = join(projectRoot(), "scripts", "torch_bench.py");
   const args = [
     script,
-    "--layers", String(model.layers),
-    "--hidden", String(model.hidden),
-    "--precision", precision,
-    "--batch", String(o.batch),
-    "--seq", String(o.seq),
-    "--masked", String(MASKED_PER_SEQUENCE),
-    "--steps", String(o.steps),
-    "--warmup", String(o.warmup),
-    "--threads", String(threads),
+    "--layers",
+    String(model.layers),
+    "--hidden",
+    String(model.hidden),
+    "--precision",
+    precision,
+    "--batch",
+    String(o.batch),
+    "--seq",
+    String(o.seq),
+    "--masked",
+    String(MASKED_PER_SEQUENCE),
+    "--steps",
+    String(o.steps),
+    "--warmup",
+    String(o.warmup),
+    "--threads",
+    String(threads),
   ];
   const python = process.env.BERT_TRAIN_PYTHON ?? "/usr/bin/python3";
   const run = spawnSync(python, args, { encoding: "utf8", maxBuffer: 1 << 20 });
   if (run.error) return `could not start ${python}: ${run.error.message}`;
   if (run.status !== 0) {
     const last = run.stderr.trim().split("\n").pop() ?? "";
-    return /No module named 'torch'/.test(run.stderr) ? "PyTorch is not installed (scripts/setup.sh installs python3-torch)" : `torch_bench.py failed: ${last}`;
+    return /No module named 'torch'/.test(run.stderr)
+      ? "PyTorch is not installed (scripts/setup.sh installs python3-torch)"
+      : `torch_bench.py failed: ${last}`;
   }
   const line = run.stdout.trim().split("\n").pop() ?? "{}";
   return (JSON.parse(line) as { samples_per_s: number }).samples_per_s;
@@ -96,9 +132,16 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
   const results: BenchResult[] = [];
   for (const name of o.models) {
     const model = BENCH_MODELS[name];
-    if (!model) throw Object.assign(new Error(`unknown model "${name}": expected one of ${Object.keys(BENCH_MODELS).join(", ")}`), { code: "ERR_INVALID_ARGUMENT" });
+    if (!model)
+      throw Object.assign(
+        new Error(`unknown model "${name}": expected one of ${Object.keys(BENCH_MODELS).join(", ")}`),
+        { code: "ERR_INVALID_ARGUMENT" },
+      );
     for (const p of o.precisions) {
-      if (p !== "fp32" && p !== "bf16") throw Object.assign(new Error(`unknown precision "${p}": expected fp32 or bf16`), { code: "ERR_INVALID_ARGUMENT" });
+      if (p !== "fp32" && p !== "bf16")
+        throw Object.assign(new Error(`unknown precision "${p}": expected fp32 or bf16`), {
+          code: "ERR_INVALID_ARGUMENT",
+        });
       const precision: Precision = p;
       const engine = createEngine({ config: benchConfig(model), precision, threads });
       const batch = syntheticBatch(o.batch, o.seq);
@@ -106,7 +149,9 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
       const seconds = await secondsPerStep(engine, batch, gates, o.warmup, o.steps);
       const samples = o.batch / seconds;
       const gflops = (trainingFlopsPerSequence(model, o.seq, MASKED_PER_SEQUENCE) * samples) / 1e9;
-      print(`${name} ${precision}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s, ${((100 * gflops) / PEAK_GFLOPS[precision]).toFixed(0)}% of the ${PEAK_GFLOPS[precision]} GFLOP/s peak)`);
+      print(
+        `${name} ${precision}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s, ${((100 * gflops) / PEAK_GFLOPS[precision]).toFixed(0)}% of the ${PEAK_GFLOPS[precision]} GFLOP/s peak)`,
+      );
 
       if (o.layerSkip && model.layers >= 2) {
         const half = await secondsPerStep(engine, batch, gatesDroppingEvery(model.layers, 2), o.warmup, o.steps);
@@ -124,7 +169,9 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
         const t = torchSamplesPerSecond(model, precision, o, threads);
         if (typeof t === "number") {
           torch = t;
-          print(`${name} ${precision}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`);
+          print(
+            `${name} ${precision}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`,
+          );
         } else {
           print(`${name} ${precision}: PyTorch not measured: ${t}`);
         }

@@ -21,7 +21,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   describe: "Measure forward+backward samples/s (ours and PyTorch's) for BERT-mini/small/base",
   builder: (y) =>
     y
-      .option("models", { type: "string", default: "mini,small,base", describe: `comma-separated: ${Object.keys(BENCH_MODELS).join(", ")}` })
+      .option("models", {
+        type: "string",
+        default: "mini,small,base",
+        describe: `comma-separated: ${Object.keys(BENCH_MODELS).join(", ")}`,
+      })
       .option("precisions", { type: "string", default: "fp32,bf16", describe: "comma-separated: fp32, bf16" })
       .option("batch", { type: "number", default: 32 })
       .option("seq", { type: "number", default: 128 })
@@ -29,7 +33,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("warmup", { type: "number", default: 1 })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
       .option("torch", { type: "boolean", default: true, describe: "also time PyTorch (--no-torch to skip)" })
-      .option("layer-skip", { type: "boolean", default: true, describe: "also measure what dropping half the layers saves" }),
+      .option("layer-skip", {
+        type: "boolean",
+        default: true,
+        describe: "also measure what dropping half the layers saves",
+      }),
   handler: async (args) => {
     const options: BenchOptions = {
       models: args.models.split(",").map((s) => s.trim()),

@@ -49,9 +49,14 @@ export function parseSafetensors(buffer: Uint8Array, source = "<buffer>"): Safet
     if (width === undefined) fail(`tensor ${name} has an unknown dtype ${String(entry.dtype)}`);
     const [begin, end] = entry.data_offsets;
     const count = entry.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * width) fail(`tensor ${name}: ${end - begin} bytes for shape [${entry.shape.join(", ")}]`);
+    if (end - begin !== count * width)
+      fail(`tensor ${name}: ${end - begin} bytes for shape [${entry.shape.join(", ")}]`);
     if (dataStart + end > buffer.byteLength) fail(`tensor ${name} runs past the end of the file`);
-    tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: buffer.subarray(dataStart + begin, dataStart + end) });
+    tensors.set(name, {
+      dtype: entry.dtype,
+      shape: entry.shape,
+      data: buffer.subarray(dataStart + begin, dataStart + end),
+    });
   }
   return { metadata, tensors };
 }
@@ -97,7 +102,11 @@ export interface TensorToWrite {
   data: ArrayBufferView;
 }
 
-export function writeSafetensors(path: string, tensors: Map<string, TensorToWrite>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -114,7 +123,8 @@ export function writeSafetensors(path: string, tensors: Map<string, TensorToWrit
   try {
     writeSync(fd, length);
     writeSync(fd, head);
-    for (const t of tensors.values()) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const t of tensors.values())
+      writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -3,7 +3,16 @@
 import { loadNative } from "./load.js";
 import type { EngineOptions, LayerGates, ModelConfig, NativeEngine, Precision } from "./types.js";
 
-export type { Batch, LayerGates, ModelConfig, NativeEngine, ParamInfo, PassOptions, PassResult, Precision } from "./types.js";
+export type {
+  Batch,
+  LayerGates,
+  ModelConfig,
+  NativeEngine,
+  ParamInfo,
+  PassOptions,
+  PassResult,
+  Precision,
+} from "./types.js";
 
 export class EngineConfigError extends Error {
   readonly code = "ERR_INVALID_CONFIG";
@@ -62,7 +71,9 @@ export function resolveModelConfig(partial: Partial<ModelConfig>): ModelConfig {
   if (!["gelu", "gelu_tanh", "gelu_new"].includes(c.hidden_act))
     throw new EngineConfigError(`Expected "gelu" or "gelu_tanh" for hidden_act but received ${describe(c.hidden_act)}`);
   if (typeof c.layer_norm_eps !== "number" || !(c.layer_norm_eps > 0))
-    throw new EngineConfigError(`Expected a positive number for layer_norm_eps but received ${describe(c.layer_norm_eps)}`);
+    throw new EngineConfigError(
+      `Expected a positive number for layer_norm_eps but received ${describe(c.layer_norm_eps)}`,
+    );
   if (typeof c.pre_layer_norm !== "boolean")
     throw new EngineConfigError(`Expected a boolean for pre_layer_norm but received ${describe(c.pre_layer_norm)}`);
   return c;

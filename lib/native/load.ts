@@ -50,13 +50,16 @@ export function loadNative(): NativeAddon {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const hints: string[] = [];
-    if (/libdnnl/.test(message)) hints.push("- Install oneDNN: sudo apt-get install libdnnl-dev (or run scripts/setup.sh).");
+    if (/libdnnl/.test(message))
+      hints.push("- Install oneDNN: sudo apt-get install libdnnl-dev (or run scripts/setup.sh).");
     if (/libgomp/.test(message)) hints.push("- Install the OpenMP runtime: sudo apt-get install libgomp1.");
     if (/NODE_MODULE_VERSION|was compiled against a different Node/.test(message))
       hints.push("- The addon was built for another Node.js: rebuild it with npm run build:native.");
     if (/illegal instruction|invalid ELF/i.test(message))
       hints.push("- The addon was built for another CPU or system: rebuild it here with npm run build:native.");
     if (hints.length === 0) hints.push("- Rebuild it: npm run build:native, and check the build output for errors.");
-    throw new NativeLoadError(`bert-train: could not load the native addon ${found}: ${message}\nPossible solutions:\n${hints.join("\n")}`);
+    throw new NativeLoadError(
+      `bert-train: could not load the native addon ${found}: ${message}\nPossible solutions:\n${hints.join("\n")}`,
+    );
   }
 }

@@ -47,8 +47,10 @@ void test_layernorm(int64_t N, int C) {
   expect_close("layernorm_forward rstd", fr, rr);
   auto dout = random_floats(N * C, 13);
   std::vector<float> rdi(N * C, 0.25f), rdw(C, 1.0f), rdb(C), fdi(N * C, 0.25f), fdw(C, 1.0f), fdb(C);
-  R.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), rdi.data(), rdw.data(), rdb.data(), N, C);
-  X.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), fdi.data(), fdw.data(), fdb.data(), N, C);
+  R.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), rdi.data(), rdw.data(), rdb.data(), N,
+                       C);
+  X.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), fdi.data(), fdw.data(), fdb.data(), N,
+                       C);
   expect_close("layernorm_backward din", fdi, rdi);
   expect_close("layernorm_backward dw", fdw, rdw);
   expect_close("layernorm_backward db", fdb, rdb);

@@ -22,22 +22,22 @@ inline int& failures() {
   return count;
 }
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ::bert::test::failures()++;                                               \
-    }                                                                           \
+      ::bert::test::failures()++;                                                   \
+    }                                                                               \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                       \
-  do {                                                             \
-    if (!(cond)) {                                                 \
+#define CHECK_MSG(cond, ...)                                             \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
       std::fprintf(stderr, "%s:%d: CHECK failed: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                           \
-      std::fprintf(stderr, "\n");                                  \
-      ::bert::test::failures()++;                                  \
-    }                                                              \
+      std::fprintf(stderr, __VA_ARGS__);                                 \
+      std::fprintf(stderr, "\n");                                        \
+      ::bert::test::failures()++;                                        \
+    }                                                                    \
   } while (0)
 
 inline int finish(const char* name) {

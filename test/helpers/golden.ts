@@ -1,9 +1,22 @@
 // Loads a golden file written by scripts/make_golden.py into an engine-ready form.
 import { join } from "node:path";
 
-import { createEngine, type Batch, type LayerGates, type ModelConfig, type NativeEngine, type Precision } from "../../lib/native/engine.js";
+import {
+  createEngine,
+  type Batch,
+  type LayerGates,
+  type ModelConfig,
+  type NativeEngine,
+  type Precision,
+} from "../../lib/native/engine.js";
 import { projectRoot } from "../../lib/native/load.js";
-import { readSafetensors, tensorFloat32, tensorFloat64, tensorInt32, type SafetensorsFile } from "../../lib/formats/safetensors.js";
+import {
+  readSafetensors,
+  tensorFloat32,
+  tensorFloat64,
+  tensorInt32,
+  type SafetensorsFile,
+} from "../../lib/formats/safetensors.js";
 
 export const GOLDEN_FORMAT_VERSION = "1";
 
@@ -28,7 +41,9 @@ export interface GoldenCase {
 export function loadGolden(name: string): GoldenCase {
   const file = readSafetensors(join(projectRoot(), "test", "golden", `${name}.safetensors`));
   if (file.metadata.format_version !== GOLDEN_FORMAT_VERSION)
-    throw new Error(`${name}: golden format ${file.metadata.format_version}, expected ${GOLDEN_FORMAT_VERSION}: rerun scripts/make_golden.py`);
+    throw new Error(
+      `${name}: golden format ${file.metadata.format_version}, expected ${GOLDEN_FORMAT_VERSION}: rerun scripts/make_golden.py`,
+    );
   const config = JSON.parse(file.metadata.config ?? "{}") as ModelConfig;
   const rawGates = JSON.parse(file.metadata.gates ?? "{}") as { keep: number[]; scale: number[] };
   const gates: LayerGates = { keep: rawGates.keep.map((k) => k !== 0), scale: rawGates.scale };
@@ -57,7 +72,11 @@ export function loadGolden(name: string): GoldenCase {
 }
 
 /** An engine holding the golden weights. */
-export function engineFor(golden: GoldenCase, precision: Precision, kernels: "fast" | "reference" = "fast"): NativeEngine {
+export function engineFor(
+  golden: GoldenCase,
+  precision: Precision,
+  kernels: "fast" | "reference" = "fast",
+): NativeEngine {
   const engine = createEngine({ config: golden.config, precision, kernels });
   for (const name of golden.paramNames) engine.setParam(name, tensorFloat32(golden.file, `param/${name}`));
   return engine;

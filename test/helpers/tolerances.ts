@@ -13,7 +13,10 @@ export type ToleranceKey =
   | "golden_fp32_grad_floor_of_largest"
   | "golden_bf16_grad_floor_of_largest";
 
-const table = JSON.parse(readFileSync(join(projectRoot(), "test", "tolerances.json"), "utf8")) as Record<string, number>;
+const table = JSON.parse(readFileSync(join(projectRoot(), "test", "tolerances.json"), "utf8")) as Record<
+  string,
+  number
+>;
 
 export function tolerance(key: ToleranceKey): number {
   const value = table[key];

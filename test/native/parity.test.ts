@@ -15,25 +15,40 @@ function relative(a: number, b: number): number {
 for (const precision of ["fp32", "bf16"] as Precision[]) {
   const lossTol = tolerance(precision === "fp32" ? "golden_fp32_loss_rel" : "golden_bf16_loss_rel");
   const gradTol = tolerance(precision === "fp32" ? "golden_fp32_grad_rel" : "golden_bf16_grad_rel");
-  const floorOfLargest = tolerance(precision === "fp32" ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest");
+  const floorOfLargest = tolerance(
+    precision === "fp32" ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest",
+  );
   describe(`parity with PyTorch (${precision})`, () => {
     for (const name of GOLDEN_CASES) {
       it(name, async () => {
         const golden = loadGolden(name);
         const engine = engineFor(golden, precision);
         assert.deepEqual(
-          engine.paramInfos().map((p) => p.name).sort(),
+          engine
+            .paramInfos()
+            .map((p) => p.name)
+            .sort(),
           [...golden.paramNames].sort(),
           "the engine's parameter names are the reference model's",
         );
         const result = await engine.run(golden.batch, golden.gates, { train: false });
         const losses: [string, number][] =
           golden.config.num_labels === 0
-            ? [["loss", result.loss], ["mlm_loss", result.mlmLoss], ["nsp_loss", result.nspLoss]]
-            : [["loss", result.loss], ["classification_loss", result.classificationLoss]];
+            ? [
+                ["loss", result.loss],
+                ["mlm_loss", result.mlmLoss],
+                ["nsp_loss", result.nspLoss],
+              ]
+            : [
+                ["loss", result.loss],
+                ["classification_loss", result.classificationLoss],
+              ];
         for (const [key, value] of losses) {
           const err = relative(value, goldenScalar(golden, key));
-          assert.ok(err <= lossTol, `${key}: ${value} vs ${goldenScalar(golden, key)} (relative error ${err.toExponential(2)} > ${lossTol})`);
+          assert.ok(
+            err <= lossTol,
+            `${key}: ${value} vs ${goldenScalar(golden, key)} (relative error ${err.toExponential(2)} > ${lossTol})`,
+          );
         }
         if (golden.config.num_labels > 0) {
           const err = relativeError(result.classLogits, tensorFloat32(golden.file, "output/class_logits"));
@@ -59,7 +74,11 @@ describe("dropped layers", () => {
     await engine.run(golden.batch, golden.gates, { train: false });
     const dropped = golden.paramNames.filter((n) => n.startsWith("bert.encoder.layer.1."));
     assert.ok(dropped.length > 0);
-    for (const name of dropped) assert.ok(engine.getGrad(name).every((g) => g === 0), `${name} has a non-zero gradient`);
+    for (const name of dropped)
+      assert.ok(
+        engine.getGrad(name).every((g) => g === 0),
+        `${name} has a non-zero gradient`,
+      );
   });
 });
 
@@ -71,7 +90,9 @@ describe("reference kernels", () => {
     await fast.run(golden.batch, golden.gates, { train: false });
     await reference.run(golden.batch, golden.gates, { train: false });
     const tol = tolerance("fast_vs_reference_engine_grad_rel");
-    const floor = tolerance("golden_fp32_grad_floor_of_largest") * largestMagnitude(golden.paramNames.map((n) => reference.getGrad(n)));
+    const floor =
+      tolerance("golden_fp32_grad_floor_of_largest") *
+      largestMagnitude(golden.paramNames.map((n) => reference.getGrad(n)));
     for (const name of golden.paramNames) {
       const err = relativeError(fast.getGrad(name), reference.getGrad(name), floor);
       assert.ok(err <= tol, `${name}: ${err.toExponential(2)}`);

@@ -44,9 +44,9 @@ struct LayerGate {
 };
 
 struct PassOptions {
-  bool train = true;        // dropout on
-  bool backward = true;     // compute and accumulate gradients
-  float grad_scale = 1.0f;  // d(total loss) seeds the backward pass with this (accumulation, loss scaling)
+  bool train = true;            // dropout on
+  bool backward = true;         // compute and accumulate gradients
+  float grad_scale = 1.0f;      // d(total loss) seeds the backward pass with this (accumulation, loss scaling)
   uint64_t dropout_stream = 0;  // distinct per micro-batch: dropout masks are a function of (seed, stream)
 };
 

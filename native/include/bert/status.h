@@ -8,23 +8,30 @@ namespace bert {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidConfig,     // a model config value that cannot work (heads not dividing hidden, ...)
-  kInvalidArgument,   // a batch or call argument that disagrees with the model (ids out of range, shapes, ...)
-  kOutOfMemory,       // an allocation failed
-  kBackendError,      // oneDNN (or a future backend) refused a primitive
-  kNotFound,          // a parameter name that does not exist
-  kNonFinite,         // a NaN or Inf where none may be
+  kInvalidConfig,    // a model config value that cannot work (heads not dividing hidden, ...)
+  kInvalidArgument,  // a batch or call argument that disagrees with the model (ids out of range, shapes, ...)
+  kOutOfMemory,      // an allocation failed
+  kBackendError,     // oneDNN (or a future backend) refused a primitive
+  kNotFound,         // a parameter name that does not exist
+  kNonFinite,        // a NaN or Inf where none may be
 };
 
 inline const char* status_code_name(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidConfig: return "ERR_INVALID_CONFIG";
-    case StatusCode::kInvalidArgument: return "ERR_INVALID_ARGUMENT";
-    case StatusCode::kOutOfMemory: return "ERR_OUT_OF_MEMORY";
-    case StatusCode::kBackendError: return "ERR_BACKEND";
-    case StatusCode::kNotFound: return "ERR_NOT_FOUND";
-    case StatusCode::kNonFinite: return "ERR_NON_FINITE";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidConfig:
+      return "ERR_INVALID_CONFIG";
+    case StatusCode::kInvalidArgument:
+      return "ERR_INVALID_ARGUMENT";
+    case StatusCode::kOutOfMemory:
+      return "ERR_OUT_OF_MEMORY";
+    case StatusCode::kBackendError:
+      return "ERR_BACKEND";
+    case StatusCode::kNotFound:
+      return "ERR_NOT_FOUND";
+    case StatusCode::kNonFinite:
+      return "ERR_NON_FINITE";
   }
   return "ERR_UNKNOWN";
 }
@@ -43,10 +50,10 @@ class Status {
   std::string message_;
 };
 
-#define BERT_RETURN_IF_ERROR(expr)         \
-  do {                                     \
-    ::bert::Status status_ = (expr);       \
-    if (!status_.is_ok()) return status_;  \
+#define BERT_RETURN_IF_ERROR(expr)        \
+  do {                                    \
+    ::bert::Status status_ = (expr);      \
+    if (!status_.is_ok()) return status_; \
   } while (0)
 
 }  // namespace bert

@@ -53,9 +53,12 @@ bert::ModelConfig read_config(Napi::Env env, const Napi::Object& o) {
   Napi::Value act = o.Get("hidden_act");
   if (!act.IsUndefined()) {
     std::string name = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";
-    if (name == "gelu") c.gelu = bert::GeluForm::kErf;
-    else if (name == "gelu_tanh" || name == "gelu_new") c.gelu = bert::GeluForm::kTanh;
-    else throw_error(env, "ERR_INVALID_CONFIG", "hidden_act must be \"gelu\" (erf) or \"gelu_tanh\"");
+    if (name == "gelu")
+      c.gelu = bert::GeluForm::kErf;
+    else if (name == "gelu_tanh" || name == "gelu_new")
+      c.gelu = bert::GeluForm::kTanh;
+    else
+      throw_error(env, "ERR_INVALID_CONFIG", "hidden_act must be \"gelu\" (erf) or \"gelu_tanh\"");
   }
   Napi::Value pre = o.Get("pre_layer_norm");
   if (!pre.IsUndefined()) {
@@ -76,9 +79,9 @@ const T* typed_data(Napi::Env env, const Napi::Object& batch, const char* key, s
     throw_error(env, "ERR_INVALID_ARGUMENT", std::string("batch.") + key + " must be a " + Array::type_name());
   auto arr = v.As<Napi::TypedArrayOf<T>>();
   if (arr.ElementLength() < min_length)
-    throw_error(env, "ERR_INVALID_ARGUMENT", std::string("batch.") + key + " has " +
-                                                 std::to_string(arr.ElementLength()) + " elements, expected " +
-                                                 std::to_string(min_length));
+    throw_error(env, "ERR_INVALID_ARGUMENT",
+                std::string("batch.") + key + " has " + std::to_string(arr.ElementLength()) + " elements, expected " +
+                    std::to_string(min_length));
   return arr.Data();
 }
 
@@ -119,7 +122,7 @@ class RunWorker : public Napi::AsyncWorker {
         batch_(batch),
         gates_(std::move(gates)),
         pass_(pass) {
-    owner_ = Napi::Persistent(owner);      // keeps the engine alive
+    owner_ = Napi::Persistent(owner);         // keeps the engine alive
     batch_ref_ = Napi::Persistent(batch_js);  // keeps the typed arrays alive while the worker reads them
   }
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -177,8 +180,10 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   bert::EngineOptions eo;
   Napi::Value precision = options.Get("precision");
   std::string p = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "fp32";
-  if (p == "bf16") eo.precision = bert::Precision::kBf16;
-  else if (p != "fp32") throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\" or \"bf16\"");
+  if (p == "bf16")
+    eo.precision = bert::Precision::kBf16;
+  else if (p != "fp32")
+    throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\" or \"bf16\"");
   eo.seed = static_cast<uint64_t>(get_number(env, options, "seed", 42));
   eo.threads = get_int(env, options, "threads", 0);
   Napi::Value kernels = options.Get("kernels");
@@ -211,7 +216,8 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
   batch.input_mask = typed_data<int32_t, Int32>(env, b, "inputMask", BT, true);
   if (c.num_labels == 0) {
     batch.num_masked = get_int(env, b, "numMasked", 0);
-    batch.masked_positions = typed_data<int32_t, Int32>(env, b, "maskedPositions", batch.num_masked, batch.num_masked > 0);
+    batch.masked_positions =
+        typed_data<int32_t, Int32>(env, b, "maskedPositions", batch.num_masked, batch.num_masked > 0);
     batch.masked_labels = typed_data<int32_t, Int32>(env, b, "maskedLabels", batch.num_masked, batch.num_masked > 0);
     batch.next_sentence_labels = typed_data<int32_t, Int32>(env, b, "nextSentenceLabels", B, true);
   } else if (c.num_labels == 1) {
@@ -226,8 +232,8 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
     throw_error(env, "ERR_INVALID_ARGUMENT", "gates must be {keep: boolean[], scale: number[]}");
   auto keep_arr = keep.As<Napi::Array>(), scale_arr = scale.As<Napi::Array>();
   if (keep_arr.Length() != static_cast<uint32_t>(c.num_hidden_layers) || scale_arr.Length() != keep_arr.Length())
-    throw_error(env, "ERR_INVALID_ARGUMENT", "gates.keep and gates.scale need one entry per layer (" +
-                                                 std::to_string(c.num_hidden_layers) + ")");
+    throw_error(env, "ERR_INVALID_ARGUMENT",
+                "gates.keep and gates.scale need one entry per layer (" + std::to_string(c.num_hidden_layers) + ")");
   std::vector<bert::LayerGate> gates(keep_arr.Length());
   for (uint32_t l = 0; l < keep_arr.Length(); l++) {
     gates[l].keep = keep_arr.Get(l).ToBoolean().Value();
@@ -298,8 +304,9 @@ Napi::Value EngineWrap::set_param(const Napi::CallbackInfo& info) {
     throw_error(env, "ERR_INVALID_ARGUMENT", "setParam(name, values) expects a Float32Array");
   auto values = info[1].As<Napi::Float32Array>();
   if (static_cast<int64_t>(values.ElementLength()) != p.size)
-    throw_error(env, "ERR_INVALID_ARGUMENT", "\"" + p.name + "\" has " + std::to_string(p.size) +
-                                                 " elements, got " + std::to_string(values.ElementLength()));
+    throw_error(env, "ERR_INVALID_ARGUMENT",
+                "\"" + p.name + "\" has " + std::to_string(p.size) + " elements, got " +
+                    std::to_string(values.ElementLength()));
   for (size_t i = 0; i < values.ElementLength(); i++)
     if (!std::isfinite(values[i]))
       throw_error(env, "ERR_NON_FINITE", "\"" + p.name + "\"[" + std::to_string(i) + "] is not finite");

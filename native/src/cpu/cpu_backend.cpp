@@ -47,8 +47,10 @@ class CpuBackend final : public Backend {
 
   Status gemm(const GemmArgs& g, GemmOperand a, GemmOperand b, float* c) override {
     if (precision_ == Precision::kFp32) return gemm_.run(g, false, a.f32, b.f32, c);
-    const uint16_t* a16 = a.bf16 ? a.bf16 : convert(a.f32, operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a), scratch_a_);
-    const uint16_t* b16 = b.bf16 ? b.bf16 : convert(b.f32, operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b), scratch_b_);
+    const uint16_t* a16 =
+        a.bf16 ? a.bf16 : convert(a.f32, operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a), scratch_a_);
+    const uint16_t* b16 =
+        b.bf16 ? b.bf16 : convert(b.f32, operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b), scratch_b_);
     return gemm_.run(g, true, a16, b16, c);
   }
 

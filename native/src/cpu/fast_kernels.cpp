@@ -76,8 +76,8 @@ void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* s
   }
 }
 
-void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
-                       int64_t N, int C, float eps) {
+void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd, int64_t N,
+                       int C, float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
@@ -141,8 +141,8 @@ void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int
         inner = vec::erf(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
       } else {
         __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-        inner = vec::tanh(_mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
-                                        _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x)));
+        inner = vec::tanh(
+            _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x)));
       }
       __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), inner));
       _mm512_mask_storeu_ps(g + f, k, y);
@@ -162,9 +162,9 @@ void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, 
     __m512 x = _mm512_maskz_loadu_ps(k, pre + i);
     __m512 d;
     if (form == GeluForm::kErf) {
-      __m512 cdf = _mm512_mul_ps(_mm512_set1_ps(0.5f),
-                                 _mm512_add_ps(_mm512_set1_ps(1.0f),
-                                               vec::erf(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)))));
+      __m512 cdf = _mm512_mul_ps(
+          _mm512_set1_ps(0.5f),
+          _mm512_add_ps(_mm512_set1_ps(1.0f), vec::erf(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)))));
       __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(0.3989422804014327f),
                                  vec::exp(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(x, x))));
       d = _mm512_fmadd_ps(x, pdf, cdf);
@@ -202,8 +202,8 @@ void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, 
   for (int64_t i = 0; i < total; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
 }
 
-void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out,
-                                   int64_t N, int C, float scale, float p, DropoutKey key) {
+void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out, int64_t N,
+                                   int C, float scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -260,8 +260,8 @@ void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
   });
 }
 
-void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
-                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B, int NH,
+                             int T, float attn_scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -349,8 +349,8 @@ void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, i
     const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
     float* dst = out + blk * T * HS;
     for (int t = 0; t < T; t++)
-      std::memcpy(dst + static_cast<int64_t>(t) * HS,
-                  in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS, sizeof(float) * HS);
+      std::memcpy(dst + static_cast<int64_t>(t) * HS, in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS,
+                  sizeof(float) * HS);
   }
 }
 
@@ -363,8 +363,8 @@ void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, i
     const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
     const float* src = in + blk * T * HS;
     for (int t = 0; t < T; t++)
-      std::memcpy(out + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS,
-                  src + static_cast<int64_t>(t) * HS, sizeof(float) * HS);
+      std::memcpy(out + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS, src + static_cast<int64_t>(t) * HS,
+                  sizeof(float) * HS);
   }
 }
 

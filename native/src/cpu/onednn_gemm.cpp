@@ -34,8 +34,8 @@ Status OneDnnGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* 
   auto b_desc = matrix_desc(g, g.K, g.N, g.trans_b, g.ldb, g.stride_b, operand_type);
   auto c_desc = matrix_desc(g, g.M, g.N, false, g.ldc, g.stride_c, dt::f32);
   try {
-    Key key{g.batch, g.M, g.N, g.K, g.trans_a, g.trans_b, g.lda, g.ldb, g.ldc, g.stride_a, g.stride_b, g.stride_c,
-            g.accumulate, bf16};
+    Key key{g.batch, g.M,   g.N,        g.K,        g.trans_a,  g.trans_b,    g.lda,
+            g.ldb,   g.ldc, g.stride_a, g.stride_b, g.stride_c, g.accumulate, bf16};
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       dnnl::primitive_attr attr;
@@ -53,9 +53,8 @@ Status OneDnnGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* 
     it->second->execute(*stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
     stream_->wait();
   } catch (const dnnl::error& e) {
-    return Status(StatusCode::kBackendError, std::string("oneDNN matmul failed (M=") + std::to_string(g.M) +
-                                                 ", N=" + std::to_string(g.N) + ", K=" + std::to_string(g.K) +
-                                                 "): " + e.what());
+    return Status(StatusCode::kBackendError, std::string("oneDNN matmul failed (M=") + std::to_string(g.M) + ", N=" +
+                                                 std::to_string(g.N) + ", K=" + std::to_string(g.K) + "): " + e.what());
   }
   return Status::ok();
 }

@@ -61,8 +61,8 @@ void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* s
     }
 }
 
-void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
-                       int64_t N, int C, float eps) {
+void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd, int64_t N,
+                       int C, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
     double m = 0;
@@ -126,8 +126,8 @@ void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, 
   for (int64_t i = 0; i < N * F; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
 }
 
-void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out,
-                                   int64_t N, int C, float scale, float p, DropoutKey key) {
+void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out, int64_t N,
+                                   int C, float scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   for (int64_t n = 0; n < N; n++)
@@ -156,8 +156,8 @@ void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
   }
 }
 
-void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
-                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B, int NH,
+                             int T, float attn_scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   std::vector<double> row(T);

@@ -49,8 +49,8 @@ inline __m512 erf(__m512 x) {
 inline __m512 tanh(__m512 x) {
   // tanh(x) = 1 - 2 / (exp(2x) + 1); for small |x| the odd Taylor series is more accurate.
   __m512 e = exp(_mm512_add_ps(x, x));
-  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                             _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  __m512 big =
+      _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
   __m512 x2 = _mm512_mul_ps(x, x);
   __m512 s = _mm512_set1_ps(-17.0f / 315.0f);
   s = _mm512_fmadd_ps(s, x2, _mm512_set1_ps(2.0f / 15.0f));

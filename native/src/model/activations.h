@@ -32,26 +32,26 @@ class Arena {
 // Buffers outside the encoder layers: embeddings, the final LayerNorm, the pooler and heads, the gradient flowing
 // between layers.
 struct HeadActs {
-  float* mask;                                     // (B, T)
-  float* emb_sum;                                  // (B*T, C)
-  float* emb_ln, *emb_mean, *emb_rstd;             // (B*T, C), (B*T), (B*T)
-  float* emb_out;                                  // (B*T, C) after dropout
-  float* final_ln, *final_mean, *final_rstd;       // Pre-LN only
-  float* d_seq;                                    // (B*T, C) gradient at the encoder output
-  float* d_layer_a, *d_layer_b;                    // (B*T, C) gradient between layers, ping-pong
-  float* cls_rows;                                 // (B, C) [CLS] hidden states
-  float* pool_pre, *pooled, *pooled_dropped;       // (B, C)
-  float* head_logits;                              // (B, max(2, num_labels))
-  float* d_pooled, *d_pool_pre, *d_cls_rows;       // (B, C)
+  float* mask;                                // (B, T)
+  float* emb_sum;                             // (B*T, C)
+  float *emb_ln, *emb_mean, *emb_rstd;        // (B*T, C), (B*T), (B*T)
+  float* emb_out;                             // (B*T, C) after dropout
+  float *final_ln, *final_mean, *final_rstd;  // Pre-LN only
+  float* d_seq;                               // (B*T, C) gradient at the encoder output
+  float *d_layer_a, *d_layer_b;               // (B*T, C) gradient between layers, ping-pong
+  float* cls_rows;                            // (B, C) [CLS] hidden states
+  float *pool_pre, *pooled, *pooled_dropped;  // (B, C)
+  float* head_logits;                         // (B, max(2, num_labels))
+  float *d_pooled, *d_pool_pre, *d_cls_rows;  // (B, C)
 };
 
 // Buffers of the MLM head, sized by the number of masked positions M.
 struct MlmActs {
-  float* gathered;             // (M, C)
-  float* pre, *act;            // (M, C) dense before / after GELU
-  float* ln, *mean, *rstd;     // (M, C), (M), (M)
-  float* logits;               // (M, V), overwritten by its gradient
-  float* d_a, *d_b;            // (M, C)
+  float* gathered;          // (M, C)
+  float *pre, *act;         // (M, C) dense before / after GELU
+  float *ln, *mean, *rstd;  // (M, C), (M), (M)
+  float* logits;            // (M, V), overwritten by its gradient
+  float *d_a, *d_b;         // (M, C)
 };
 
 void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool train, LayerActs* a);

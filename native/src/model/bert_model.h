@@ -12,18 +12,18 @@
 namespace bert {
 
 struct LayerParams {
-  float* qkv_w;      // (3C, C) query, key, value weights stacked
-  float* qkv_b;      // (3C)
-  float* attn_out_w; // (C, C)
-  float* attn_out_b; // (C)
-  float* ln1_w;      // (C) PreAttentionLayerNorm (Pre-LN) or attention.output.LayerNorm (Post-LN)
-  float* ln1_b;      // (C)
-  float* ffn_in_w;   // (F, C)
-  float* ffn_in_b;   // (F)
-  float* ffn_out_w;  // (C, F)
-  float* ffn_out_b;  // (C)
-  float* ln2_w;      // (C) PostAttentionLayerNorm (Pre-LN) or output.LayerNorm (Post-LN)
-  float* ln2_b;      // (C)
+  float* qkv_w;       // (3C, C) query, key, value weights stacked
+  float* qkv_b;       // (3C)
+  float* attn_out_w;  // (C, C)
+  float* attn_out_b;  // (C)
+  float* ln1_w;       // (C) PreAttentionLayerNorm (Pre-LN) or attention.output.LayerNorm (Post-LN)
+  float* ln1_b;       // (C)
+  float* ffn_in_w;    // (F, C)
+  float* ffn_in_b;    // (F)
+  float* ffn_out_w;   // (C, F)
+  float* ffn_out_b;   // (C)
+  float* ln2_w;       // (C) PostAttentionLayerNorm (Pre-LN) or output.LayerNorm (Post-LN)
+  float* ln2_b;       // (C)
 };
 
 struct ModelParams {
@@ -77,10 +77,10 @@ struct LayerActs {
 
 // Buffers used by one layer at a time, in either direction.
 struct LayerScratch {
-  float* qkv;           // (B*T, 3C)
-  float* probs_dropped; // (B, NH, T, T)
-  float* ctx_heads;     // (B, NH, T, HS)
-  float* proj;          // (B*T, C) output of a projection GEMM before bias
+  float* qkv;            // (B*T, 3C)
+  float* probs_dropped;  // (B, NH, T, T)
+  float* ctx_heads;      // (B, NH, T, HS)
+  float* proj;           // (B*T, C) output of a projection GEMM before bias
   // backward
   float* d_ffn;        // (B*T, F)
   float* d_x;          // (B*T, C)
@@ -102,8 +102,8 @@ struct LayerContext {
   bool train;
   uint64_t seed;
   uint64_t dropout_stream;
-  const float* param_base;     // to find a weight's bf16 copy
-  const uint16_t* bf16_base;   // nullptr in fp32
+  const float* param_base;    // to find a weight's bf16 copy
+  const uint16_t* bf16_base;  // nullptr in fp32
   LayerScratch* scratch;
 };
 

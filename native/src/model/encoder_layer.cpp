@@ -52,8 +52,8 @@ namespace {
 enum DropoutSite { kAttentionProbs = 0, kAttentionOutput = 1, kFfnOutput = 2 };
 
 // Batched attention GEMM over the B*NH heads: C(T, n) = op(A)(T, k) . op(B)(k, n)
-Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bool trans_b, const float* a,
-                 int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
+Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bool trans_b, const float* a, int64_t lda,
+                 int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
                  int64_t stride_c) {
   GemmArgs g;
   g.batch = ctx.B * ctx.config->num_attention_heads;
@@ -190,8 +190,8 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
     pd = s.probs_dropped;
   }
   // d_probs_dropped = d_ctx . V^T ; dV = Pd^T . d_ctx
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, s.d_ctx_heads, HS, T * HS, v, HS, T * HS, s.d_probs, T,
-                                 T * T));
+  BERT_RETURN_IF_ERROR(
+      head_gemm(ctx, T, HS, false, true, s.d_ctx_heads, HS, T * HS, v, HS, T * HS, s.d_probs, T, T * T));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, pd, T, T * T, s.d_ctx_heads, HS, T * HS, dv, HS, T * HS));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
   k.softmax_dropout_backward(s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,

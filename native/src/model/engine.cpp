@@ -68,8 +68,8 @@ Status Engine::create(const ModelConfig& config, const EngineOptions& options, s
   if (options.precision == Precision::kBf16)
     impl->params_bf16 = static_cast<uint16_t*>(impl->backend->alloc_bytes(bytes / 2));
   if (!impl->params || !impl->grads || (options.precision == Precision::kBf16 && !impl->params_bf16))
-    return Status(StatusCode::kOutOfMemory, "could not allocate " + std::to_string(bytes >> 20) +
-                                                " MiB for the parameters and gradients");
+    return Status(StatusCode::kOutOfMemory,
+                  "could not allocate " + std::to_string(bytes >> 20) + " MiB for the parameters and gradients");
   bind_params(config, impl->layout, impl->params, &impl->p);
   bind_params(config, impl->layout, impl->grads, &impl->g);
   init_params(config, impl->layout, options.seed, impl->params);
@@ -152,7 +152,8 @@ Status Engine::Impl::validate(const Batch& b, const std::vector<LayerGate>& gate
   } else if (c.num_labels == 1) {
     if (!b.regression_targets) return bad("regression_targets are required when num_labels is 1");
     for (int i = 0; i < b.batch_size; i++)
-      if (!std::isfinite(b.regression_targets[i])) return bad("regression_targets[" + std::to_string(i) + "] is not finite");
+      if (!std::isfinite(b.regression_targets[i]))
+        return bad("regression_targets[" + std::to_string(i) + "] is not finite");
   } else {
     if (!b.class_labels) return bad("class_labels are required for classification");
     for (int i = 0; i < b.batch_size; i++)
@@ -272,8 +273,8 @@ Status Engine::Impl::run(const Batch& batch, const std::vector<LayerGate>& gates
   }
   float* d_sum = (d_emb_ln == head.d_seq) ? spare[0] : head.d_seq;
   std::memset(d_sum, 0, sizeof(float) * BT * C);
-  k.layernorm_backward(d_emb_ln, head.emb_sum, p.emb_ln_w, head.emb_mean, head.emb_rstd, d_sum, g.emb_ln_w,
-                       g.emb_ln_b, BT, C);
+  k.layernorm_backward(d_emb_ln, head.emb_sum, p.emb_ln_w, head.emb_mean, head.emb_rstd, d_sum, g.emb_ln_w, g.emb_ln_b,
+                       BT, C);
   k.embeddings_backward(d_sum, batch.input_ids, batch.segment_ids, B, T, C, g.word_emb, g.pos_emb, g.type_emb);
   return Status::ok();
 }

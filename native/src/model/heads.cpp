@@ -53,8 +53,8 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   const int64_t nsp_count = count_labels(batch.next_sentence_labels, B);
   double nsp_sum = 0;
   const float nsp_dscale = nsp_count > 0 ? in.grad_scale / static_cast<float>(nsp_count) : 0.0f;
-  k.cross_entropy_forward_backward(h.head_logits, batch.next_sentence_labels, B, 2, nsp_dscale, h.head_logits,
-                                   &nsp_sum, &r->nsp_correct);
+  k.cross_entropy_forward_backward(h.head_logits, batch.next_sentence_labels, B, 2, nsp_dscale, h.head_logits, &nsp_sum,
+                                   &r->nsp_correct);
   r->nsp_count = nsp_count;
   r->nsp_loss = nsp_count > 0 ? nsp_sum / nsp_count : 0.0;
 

@@ -35,8 +35,9 @@ struct Names {
 };
 
 Names names_for(const ModelConfig& c) {
-  if (c.pre_ln()) return {"PreAttentionLayerNorm", "intermediate.dense_act", "PostAttentionLayerNorm",
-                          "bert.pooler.dense_act", "cls.predictions.transform.dense_act"};
+  if (c.pre_ln())
+    return {"PreAttentionLayerNorm", "intermediate.dense_act", "PostAttentionLayerNorm", "bert.pooler.dense_act",
+            "cls.predictions.transform.dense_act"};
   return {"attention.output.LayerNorm", "intermediate.dense", "output.LayerNorm", "bert.pooler.dense",
           "cls.predictions.transform.dense"};
 }
@@ -152,9 +153,9 @@ void init_params(const ModelConfig& c, const std::vector<ParamInfo>& layout, uin
       for (int64_t i = 0; i < p.size; i++) w[i] = is_ln_weight ? 1.0f : 0.0f;
       continue;
     }
-    const bool output_projection = p.name.find("attention.output.dense.weight") != std::string::npos ||
-                                   (p.name.find(".output.dense.weight") != std::string::npos &&
-                                    p.name.find("attention") == std::string::npos);
+    const bool output_projection =
+        p.name.find("attention.output.dense.weight") != std::string::npos ||
+        (p.name.find(".output.dense.weight") != std::string::npos && p.name.find("attention") == std::string::npos);
     const double sd = output_projection ? out_stddev : stddev;
     // Box-Muller on counter-based uniforms: the values depend only on (seed, tensor index, element).
     const uint64_t stream = mix64(seed ^ mix64(0x5eed0000ULL + t));

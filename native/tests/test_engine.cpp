@@ -1,0 +1,217 @@
+// The engine through its C++ API: bad configs and batches give a Status with the right code (never a crash),
+// gradients accumulate across calls and scale with grad_scale, runs are deterministic, dropped layers have zero
+// gradients, and bf16 stays close to fp32.
+#include "bert/engine.h"
+#include "test_util.h"
+
+using namespace bert;
+using namespace bert::test;
+
+namespace {
+
+ModelConfig tiny(LayerNormPlacement placement = LayerNormPlacement::kPre) {
+  ModelConfig c;
+  c.vocab_size = 53;
+  c.hidden_size = 32;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 4;
+  c.intermediate_size = 40;
+  c.max_position_embeddings = 16;
+  c.hidden_dropout_prob = 0.1f;
+  c.attention_probs_dropout_prob = 0.1f;
+  c.layer_norm = placement;
+  return c;
+}
+
+struct TinyBatch {
+  int B = 2, T = 9;
+  std::vector<int32_t> ids, seg, mask, pos = {1, 3, 10, 12}, labels = {4, 7, -1, 50}, nsp = {0, 1};
+  Batch batch;
+  TinyBatch() {
+    ids = random_ints(B * T, 1, 0, 53);
+    seg.assign(B * T, 0);
+    mask.assign(B * T, 1);
+    mask[B * T - 1] = 0;
+    batch.batch_size = B;
+    batch.seq_len = T;
+    batch.input_ids = ids.data();
+    batch.segment_ids = seg.data();
+    batch.input_mask = mask.data();
+    batch.num_masked = 4;
+    batch.masked_positions = pos.data();
+    batch.masked_labels = labels.data();
+    batch.next_sentence_labels = nsp.data();
+  }
+};
+
+std::unique_ptr<Engine> make(const ModelConfig& c, Precision precision = Precision::kFp32) {
+  EngineOptions o;
+  o.precision = precision;
+  o.seed = 7;
+  std::unique_ptr<Engine> e;
+  Status s = Engine::create(c, o, &e);
+  CHECK_MSG(s.is_ok(), "create: %s", s.message().c_str());
+  return e;
+}
+
+std::vector<LayerGate> all_kept(int L) { return std::vector<LayerGate>(L); }
+
+std::vector<float> grads(Engine& e) {
+  const ParamInfo& last = e.params().back();
+  return std::vector<float>(e.grad_data(), e.grad_data() + last.offset + last.size);
+}
+
+void expect_code(const char* what, const Status& s, StatusCode code) {
+  CHECK_MSG(!s.is_ok() && s.code() == code, "%s: expected %s, got %s (%s)", what, status_code_name(code),
+            status_code_name(s.code()), s.message().c_str());
+  CHECK_MSG(s.is_ok() || !s.message().empty(), "%s: error without a message", what);
+}
+
+void bad_configs() {
+  std::unique_ptr<Engine> e;
+  ModelConfig c = tiny();
+  c.num_attention_heads = 5;
+  expect_code("heads not dividing hidden", Engine::create(c, EngineOptions{}, &e), StatusCode::kInvalidConfig);
+  c = tiny();
+  c.hidden_dropout_prob = 1.0f;
+  expect_code("dropout of 1", Engine::create(c, EngineOptions{}, &e), StatusCode::kInvalidConfig);
+  c = tiny();
+  c.num_hidden_layers = 0;
+  expect_code("no layers", Engine::create(c, EngineOptions{}, &e), StatusCode::kInvalidConfig);
+}
+
+void bad_batches() {
+  auto e = make(tiny());
+  PassResult r;
+  {
+    TinyBatch t;
+    t.ids[5] = 53;
+    expect_code("id out of vocabulary", e->run(t.batch, all_kept(3), PassOptions{}, &r), StatusCode::kInvalidArgument);
+  }
+  {
+    TinyBatch t;
+    t.pos[2] = t.B * t.T;
+    expect_code("masked position outside the batch", e->run(t.batch, all_kept(3), PassOptions{}, &r),
+                StatusCode::kInvalidArgument);
+  }
+  {
+    TinyBatch t;
+    expect_code("wrong number of gates", e->run(t.batch, all_kept(2), PassOptions{}, &r), StatusCode::kInvalidArgument);
+  }
+  {
+    TinyBatch t;
+    t.batch.seq_len = 17;  // beyond max_position_embeddings; arrays are long enough not to matter
+    expect_code("sequence longer than the position table", e->run(t.batch, all_kept(3), PassOptions{}, &r),
+                StatusCode::kInvalidArgument);
+  }
+  {
+    TinyBatch t;
+    t.seg[0] = 2;
+    expect_code("segment id beyond type_vocab_size", e->run(t.batch, all_kept(3), PassOptions{}, &r),
+                StatusCode::kInvalidArgument);
+  }
+  {
+    TinyBatch t;
+    auto gates = all_kept(3);
+    gates[1].scale = -1.0f;
+    expect_code("negative residual scale", e->run(t.batch, gates, PassOptions{}, &r), StatusCode::kInvalidArgument);
+  }
+}
+
+void accumulation_and_scaling() {
+  auto e = make(tiny());
+  TinyBatch t;
+  PassResult r;
+  PassOptions pass;
+  pass.dropout_stream = 3;
+  e->zero_grads();
+  CHECK(e->run(t.batch, all_kept(3), pass, &r).is_ok());
+  auto once = grads(*e);
+  const double loss = r.loss;
+  CHECK(e->run(t.batch, all_kept(3), pass, &r).is_ok());
+  CHECK_MSG(r.loss == loss, "the same pass twice gave losses %.9g and %.9g", r.loss, loss);
+  auto twice = grads(*e);
+  for (auto& g : once) g *= 2;
+  CHECK_MSG(rel_error(twice, once) < 1e-6, "gradients do not accumulate: %.3g", rel_error(twice, once));
+  e->zero_grads();
+  pass.grad_scale = 0.25f;
+  CHECK(e->run(t.batch, all_kept(3), pass, &r).is_ok());
+  auto quarter = grads(*e);
+  for (auto& g : once) g *= 0.125f;  // once now holds 2x the gradient
+  CHECK_MSG(rel_error(quarter, once) < 1e-6, "grad_scale does not scale gradients: %.3g", rel_error(quarter, once));
+  pass.grad_scale = 1.0f;
+  pass.dropout_stream = 4;
+  CHECK(e->run(t.batch, all_kept(3), pass, &r).is_ok());
+  CHECK_MSG(r.loss != loss, "a different dropout stream gave the same loss");
+  pass.train = false;
+  PassResult eval1, eval2;
+  pass.dropout_stream = 5;
+  CHECK(e->run(t.batch, all_kept(3), pass, &eval1).is_ok());
+  pass.dropout_stream = 6;
+  CHECK(e->run(t.batch, all_kept(3), pass, &eval2).is_ok());
+  CHECK_MSG(eval1.loss == eval2.loss, "evaluation (no dropout) depends on the dropout stream");
+}
+
+void dropped_layers_have_zero_gradients() {
+  for (auto placement : {LayerNormPlacement::kPre, LayerNormPlacement::kPost}) {
+    auto e = make(tiny(placement));
+    TinyBatch t;
+    auto gates = all_kept(3);
+    gates[1].keep = false;
+    gates[0].scale = 1.5f;
+    PassResult r;
+    e->zero_grads();
+    CHECK(e->run(t.batch, gates, PassOptions{}, &r).is_ok());
+    for (const ParamInfo& p : e->params()) {
+      bool in_dropped = p.name.find("encoder.layer.1.") != std::string::npos;
+      double sum = 0;
+      for (int64_t i = 0; i < p.size; i++) sum += std::fabs(e->grad_data()[p.offset + i]);
+      if (in_dropped) CHECK_MSG(sum == 0, "%s has gradient %.3g though its layer was dropped", p.name.c_str(), sum);
+    }
+    gates[0].keep = gates[1].keep = gates[2].keep = false;  // all dropped: embeddings straight into the heads
+    CHECK(e->run(t.batch, gates, PassOptions{}, &r).is_ok());
+    CHECK(std::isfinite(r.loss));
+  }
+}
+
+void bf16_close_to_fp32() {
+  ModelConfig c = tiny();
+  auto f32 = make(c, Precision::kFp32);
+  auto b16 = make(c, Precision::kBf16);
+  TinyBatch t;
+  PassOptions pass;
+  pass.train = false;
+  PassResult a, b;
+  CHECK(f32->run(t.batch, all_kept(3), pass, &a).is_ok());
+  CHECK(b16->run(t.batch, all_kept(3), pass, &b).is_ok());
+  CHECK_MSG(std::fabs(a.loss - b.loss) <= tolerance("golden_bf16_loss_rel") * std::fabs(a.loss),
+            "bf16 loss %.6f vs fp32 %.6f", b.loss, a.loss);
+}
+
+void classification_heads() {
+  ModelConfig c = tiny(LayerNormPlacement::kPost);
+  c.num_labels = 3;
+  auto e = make(c);
+  TinyBatch t;
+  std::vector<int32_t> labels = {2, 5};
+  t.batch.class_labels = labels.data();
+  PassResult r;
+  expect_code("class label beyond num_labels", e->run(t.batch, all_kept(3), PassOptions{}, &r),
+              StatusCode::kInvalidArgument);
+  labels[1] = 0;
+  CHECK(e->run(t.batch, all_kept(3), PassOptions{}, &r).is_ok());
+  CHECK(r.class_logits.size() == 6 && r.class_count == 2);
+  CHECK(e->find_param("classifier.weight") != nullptr && e->find_param("cls.seq_relationship.weight") == nullptr);
+}
+
+}  // namespace
+
+int main() {
+  bad_configs();
+  bad_batches();
+  accumulation_and_scaling();
+  dropped_layers_have_zero_gradients();
+  bf16_close_to_fp32();
+  classification_heads();
+  return finish("test_engine");
+}
