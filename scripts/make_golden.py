@@ -200,6 +200,147 @@ def write_safetensors(path, tensors, metadata):
     os.replace(tmp, path)
 
 
+def zero_key_bias_grads(W):
+    """The key bias gradient is analytically zero (softmax ignores a per-row constant); autograd leaves rounding
+    noise there, which Adam would turn into steps of about lr in random directions. The engine writes exact zeros,
+    and so does this reference for the training curves."""
+    for name, t in W.items():
+        if name.endswith("attention.self.key.bias") and t.grad is not None:
+            t.grad.zero_()
+
+
+def lamb_or_adam_reference(W, no_decay, state, step, lr, kind, betas=(0.9, 0.999), eps=1e-8, wd=0.01,
+                           bias_correction=True, min_coeff=0.01, max_coeff=10.0):
+    """DESIGN.md §5, written out: Adam without bias correction (DeepSpeed's bias_correction: false) and LAMB."""
+    b1, b2 = betas
+    bc1 = 1 - b1 ** step if bias_correction else 1.0
+    bc2 = 1 - b2 ** step if bias_correction else 1.0
+    with torch.no_grad():
+        for name, p in W.items():
+            g = p.grad
+            m, v = state.setdefault(name, (torch.zeros_like(p), torch.zeros_like(p)))
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            decay = 0.0 if name in no_decay else wd
+            if kind == "adam":
+                p.sub_(lr * ((m / bc1) / ((v / bc2).sqrt() + eps) + decay * p))
+            else:
+                u = m / (v.sqrt() + eps) + decay * p
+                w_norm, u_norm = p.norm().item(), u.norm().item()
+                trust = min(max(w_norm / u_norm, min_coeff), max_coeff) if w_norm > 0 and u_norm > 0 else 1.0
+                p.sub_(lr * (math.sqrt(bc2) / bc1) * trust * u)
+
+
+TRAIN_CASES = [
+    # name, optimizer, options
+    ("adamw", "torch.optim.AdamW", dict(adam_w_mode=True, bias_correction=True)),
+    ("adam_l2", "torch.optim.Adam", dict(adam_w_mode=False, bias_correction=True)),
+    ("adam_no_bias_correction", "formula", dict(adam_w_mode=True, bias_correction=False)),
+    ("lamb", "formula", dict(bias_correction=True)),
+]
+TRAIN_STEPS, TRAIN_LR, TRAIN_WD, TRAIN_CLIP = 10, 2e-3, 0.01, 1.0
+
+
+def synthetic_grad(tensor_index, size, step):
+    """Gradients both sides can build bit-for-bit: integer hashing, one correctly rounded division, a power-of-two
+    scale per tensor spanning 2^0 .. 2^-9 (so clipping and Adam's per-element normalisation see a range of
+    magnitudes). Layer 1 gets all-zero gradients at steps 3 and 7, like a PLD-dropped layer: its moments must
+    still decay. Mirrored in test/helpers/synthetic-grad.ts."""
+    i = torch.arange(size, dtype=torch.int64)
+    h = (i * 2654435761 + step * 40503 + tensor_index * 97) % 2001
+    values = (h.double() - 1000.0) / 1000.0
+    return (values * 2.0 ** -(tensor_index % 10)).float()
+
+
+def make_optimizer_only_cases():
+    """Ten optimizer steps on synthetic gradients, isolating the optimizer and clipping from forward/backward
+    rounding: the same gradients go into PyTorch here and into the engine (setGrad) in the test."""
+    cfg = dict(TINY)
+    for name, impl, opts in TRAIN_CASES:
+        gen = torch.Generator().manual_seed(4242)
+        W = make_weights(cfg, True, 0, gen)
+        initial = {k: v.detach().clone() for k, v in W.items()}
+        no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
+        groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
+                  dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]
+        opt = (torch.optim.AdamW(groups, lr=TRAIN_LR) if impl == "torch.optim.AdamW" else
+               torch.optim.Adam(groups, lr=TRAIN_LR) if impl == "torch.optim.Adam" else None)
+        state = {}
+        for step in range(1, TRAIN_STEPS + 1):
+            for index, (k, t) in enumerate(W.items()):
+                dropped = ".layer.1." in k and step in (3, 7)
+                t.grad = torch.zeros_like(t) if dropped else synthetic_grad(index, t.numel(), step).view(t.shape)
+            torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
+            if opt is not None:
+                opt.step()
+            else:
+                lamb_or_adam_reference(W, no_decay, state, step, TRAIN_LR, "lamb" if name == "lamb" else "adam",
+                                       wd=TRAIN_WD, bias_correction=opts["bias_correction"])
+        tensors = {f"param/{k}": v for k, v in initial.items()}
+        tensors.update({f"final/{k}": v.detach() for k, v in W.items()})
+        optimizer = dict(opts, type="lamb" if name == "lamb" else "adam", lr=TRAIN_LR, weight_decay=TRAIN_WD,
+                         max_grad_norm=TRAIN_CLIP, betas=[0.9, 0.999], eps=1e-8, min_coeff=0.01, max_coeff=10.0,
+                         reference=impl)
+        metadata = {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
+                    "torch_version": torch.__version__, "python_version": sys.version.split()[0],
+                    "config": json.dumps(dict(cfg, pre_layer_norm=True, num_labels=0)),
+                    "optimizer": json.dumps(optimizer), "steps": str(TRAIN_STEPS),
+                    "dropped": json.dumps({"layer": 1, "steps": [3, 7]})}
+        path = os.path.join(OUT_DIR, f"optimizer_{name}.safetensors")
+        write_safetensors(path, tensors, metadata)
+        print(f"{path}: written")
+
+
+def make_training_curves():
+    """Ten optimizer steps (forward, backward, global-norm clipping, update) on the Pre-LN tiny model, one new
+    batch per step, for each optimizer; records the loss of every step and the weights after the last."""
+    cfg = dict(TINY)
+    for index, (name, impl, opts) in enumerate(TRAIN_CASES):
+        gen = torch.Generator().manual_seed(777)  # same weights and batches for every optimizer
+        W = make_weights(cfg, True, 0, gen)
+        _, n = param_names(cfg, True, 0)
+        batches = [make_inputs(cfg, 0, gen) for _ in range(TRAIN_STEPS)]
+        initial = {k: v.detach().clone() for k, v in W.items()}
+        no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
+        groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
+                  dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]
+        if impl == "torch.optim.AdamW":
+            opt = torch.optim.AdamW(groups, lr=TRAIN_LR, betas=(0.9, 0.999), eps=1e-8)
+        elif impl == "torch.optim.Adam":
+            opt = torch.optim.Adam(groups, lr=TRAIN_LR, betas=(0.9, 0.999), eps=1e-8)
+        else:
+            opt, state = None, {}
+        losses = []
+        for step in range(1, TRAIN_STEPS + 1):
+            for t in W.values():
+                t.grad = None
+            out = forward(cfg, True, 0, W, n, batches[step - 1], dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]))
+            out["loss"].backward()
+            zero_key_bias_grads(W)
+            torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
+            losses.append(out["loss"].item())
+            if opt is not None:
+                opt.step()
+            else:
+                lamb_or_adam_reference(W, no_decay, state, step, TRAIN_LR, "lamb" if name == "lamb" else "adam",
+                                       wd=TRAIN_WD, bias_correction=opts["bias_correction"])
+        tensors = {f"param/{k}": v for k, v in initial.items()}
+        tensors.update({f"final/{k}": v.detach() for k, v in W.items()})
+        for i, b in enumerate(batches):
+            tensors.update({f"input{i}/{k}": v for k, v in b.items()})
+        tensors["output/losses"] = torch.tensor(losses, dtype=torch.float64)
+        optimizer = dict(opts, type="lamb" if name == "lamb" else "adam", lr=TRAIN_LR, weight_decay=TRAIN_WD,
+                         max_grad_norm=TRAIN_CLIP, betas=[0.9, 0.999], eps=1e-8, min_coeff=0.01, max_coeff=10.0,
+                         reference=impl)
+        metadata = {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
+                    "torch_version": torch.__version__, "python_version": sys.version.split()[0],
+                    "config": json.dumps(dict(cfg, pre_layer_norm=True, num_labels=0)),
+                    "optimizer": json.dumps(optimizer), "steps": str(TRAIN_STEPS)}
+        path = os.path.join(OUT_DIR, f"train_{name}.safetensors")
+        write_safetensors(path, tensors, metadata)
+        print(f"{path}: losses {losses[0]:.5f} .. {losses[-1]:.5f}")
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
@@ -224,6 +365,8 @@ def main():
         path = os.path.join(OUT_DIR, name + ".safetensors")
         write_safetensors(path, tensors, metadata)
         print(f"{path}: loss {out['loss'].item():.6f}")
+    make_training_curves()
+    make_optimizer_only_cases()
 
 
 if __name__ == "__main__":

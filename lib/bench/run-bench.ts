@@ -36,7 +36,7 @@ export interface BenchOptions {
 }
 
 /** Peak matrix FLOP/s of this machine's 2 cores (AVX-512 FMA; AVX512-BF16 dot products), for utilisation. */
-export const PEAK_GFLOPS: Record<Precision, number> = { fp32: 440, bf16: 900 };
+export const PEAK_GFLOPS: Record<Precision, number> = { fp32: 440, bf16: 900, fp16: 440 };
 
 export interface BenchResult {
   model: string;

@@ -30,7 +30,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("batch", { type: "number", default: 32 })
       .option("seq", { type: "number", default: 128 })
       .option("steps", { type: "number", default: 3, describe: "timed steps per case" })
-      .option("warmup", { type: "number", default: 1 })
+      .option("warmup", { type: "number", default: 2, describe: "untimed steps first (both sides)" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
       .option("torch", { type: "boolean", default: true, describe: "also time PyTorch (--no-torch to skip)" })
       .option("layer-skip", {

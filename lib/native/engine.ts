@@ -8,10 +8,13 @@ export type {
   LayerGates,
   ModelConfig,
   NativeEngine,
+  OptimizerSettings,
   ParamInfo,
   PassOptions,
   PassResult,
   Precision,
+  StepOutcome,
+  StepSettings,
 } from "./types.js";
 
 export class EngineConfigError extends Error {
@@ -90,8 +93,8 @@ export interface CreateEngineOptions {
 export function createEngine(options: CreateEngineOptions): NativeEngine {
   const config = resolveModelConfig(options.config);
   const precision = options.precision ?? "fp32";
-  if (precision !== "fp32" && precision !== "bf16")
-    throw new EngineConfigError(`Expected "fp32" or "bf16" for precision but received ${describe(precision)}`);
+  if (precision !== "fp32" && precision !== "bf16" && precision !== "fp16")
+    throw new EngineConfigError(`Expected "fp32", "bf16" or "fp16" for precision but received ${describe(precision)}`);
   const full: EngineOptions = {
     config,
     precision,

@@ -20,7 +20,8 @@ export interface ModelConfig {
   num_labels: number;
 }
 
-export type Precision = "fp32" | "bf16";
+/** fp16 emulates GPU half precision: GEMM operands and results rounded to fp16 values, fp32 arithmetic. */
+export type Precision = "fp32" | "bf16" | "fp16";
 
 export interface EngineOptions {
   config: ModelConfig;
@@ -87,12 +88,50 @@ export interface ParamInfo {
   noDecay: boolean;
 }
 
+/** The optimizer as the engine takes it (DeepSpeed's `optimizer` block, resolved). */
+export interface OptimizerSettings {
+  type: "adam" | "lamb";
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Adam: decoupled weight decay (AdamW) when true, L2 when false. */
+  adamWMode: boolean;
+  biasCorrection: boolean;
+  /** LAMB trust-ratio clamp. */
+  minCoeff: number;
+  maxCoeff: number;
+}
+
+export interface StepSettings {
+  lr: number;
+  /** 1-based count of applied (not skipped) updates: drives bias correction. */
+  stepNumber: number;
+  /** The gradients hold lossScale x the true gradient. */
+  lossScale: number;
+  /** Global L2-norm clipping; 0 = off. */
+  maxGradNorm: number;
+}
+
+export interface StepOutcome {
+  /** A gradient was NaN or inf: nothing was updated, the gradients were cleared. */
+  overflow: boolean;
+  /** Global L2 norm of the unscaled gradient, before clipping. */
+  gradNorm: number;
+  clipFactor: number;
+}
+
 export interface NativeEngine {
   run(batch: Batch, gates: LayerGates, pass?: PassOptions): Promise<PassResult>;
+  /** Overflow check, clipping, optimizer update, refresh of low-precision copies, gradients cleared. */
+  step(optimizer: OptimizerSettings, settings: StepSettings): Promise<StepOutcome>;
+  getOptimizerState(name: string): { expAvg: Float32Array; expAvgSq: Float32Array };
   paramInfos(): ParamInfo[];
   getParam(name: string): Float32Array;
   setParam(name: string, values: Float32Array): void;
   getGrad(name: string): Float32Array;
+  /** Overwrites a gradient (tests; gradients computed elsewhere). */
+  setGrad(name: string, values: Float32Array): void;
   zeroGrads(): void;
   numParams(): number;
 }

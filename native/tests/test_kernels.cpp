@@ -173,6 +173,57 @@ void test_bf16(int64_t n) {
   CHECK_MSG(std::memcmp(r.data(), f.data(), n * 2) == 0, "convert_to_bf16 differs from the reference (n=%ld)", (long)n);
 }
 
+void test_fp16_rounding() {
+  std::vector<float> x = {0.0f,      -0.0f,      1.0f,           65504.0f,      65519.0f, 65520.0f,
+                          -70000.0f, 1e-8f,      3.0e-8f,        5.9604645e-8f, 6.1e-5f,  3.14159265f,
+                          -2.71828f, 1.0009766f, 1.00048828125f, INFINITY};
+  auto more = random_floats(1000, 90, -70000.0f, 70000.0f);
+  x.insert(x.end(), more.begin(), more.end());
+  auto tiny = random_floats(200, 91, -1e-4f, 1e-4f);
+  x.insert(x.end(), tiny.begin(), tiny.end());
+  std::vector<float> r(x.size()), f(x.size());
+  R.round_to_fp16(x.data(), r.data(), static_cast<int64_t>(x.size()));
+  X.round_to_fp16(x.data(), f.data(), static_cast<int64_t>(x.size()));
+  CHECK_MSG(std::memcmp(r.data(), f.data(), x.size() * 4) == 0, "round_to_fp16: fast and reference differ");
+  CHECK(r[3] == 65504.0f && r[4] == 65504.0f && std::isinf(r[5]) && std::isinf(r[6]) && r[6] < 0);
+  CHECK(r[7] == 0.0f && r[8] == 5.9604645e-8f &&
+        r[9] == 5.9604645e-8f);  // underflow, rounding up to the smallest subnormal, the subnormal itself
+  CHECK(r[13] == 1.0009766f && r[14] == 1.0f);  // exactly representable; a tie rounds to even
+}
+
+void test_optimizer_kernels(int64_t n) {
+  auto p = random_floats(n, 100), g = random_floats(n, 101, -0.1f, 0.1f);
+  auto m0 = random_floats(n, 102, -0.01f, 0.01f), v0 = random_floats(n, 103, 0.0f, 1e-3f);
+  double rs = R.sum_of_squares(g.data(), n), fs = X.sum_of_squares(g.data(), n);
+  CHECK_MSG(std::fabs(rs - fs) <= 1e-9 * rs, "sum_of_squares %.12g vs %.12g", fs, rs);
+  auto with_inf = g;
+  with_inf[n / 2] = INFINITY;
+  CHECK(!std::isfinite(X.sum_of_squares(with_inf.data(), n)));
+  with_inf[n / 2] = NAN;
+  CHECK(!std::isfinite(X.sum_of_squares(with_inf.data(), n)));
+  for (bool w_mode : {true, false}) {
+    AdamStepArgs a;
+    a.lr = 1e-3f, a.weight_decay = 0.01f, a.bias_correction1 = 0.19f, a.bias_correction2 = 0.0199f;
+    a.grad_mul = 0.5f, a.adam_w_mode = w_mode;
+    auto rp = p, rm = m0, rv = v0, fp = p, fm = m0, fv = v0;
+    R.adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, a);
+    X.adam_update(fp.data(), g.data(), fm.data(), fv.data(), n, a);
+    expect_close(w_mode ? "adam_update (AdamW) p" : "adam_update (L2) p", fp, rp);
+    expect_close("adam_update m", fm, rm);
+    expect_close("adam_update v", fv, rv);
+    std::vector<float> ru(n), fu(n);
+    rm = m0, rv = v0, fm = m0, fv = v0;
+    R.lamb_direction(p.data(), g.data(), rm.data(), rv.data(), ru.data(), n, a);
+    X.lamb_direction(p.data(), g.data(), fm.data(), fv.data(), fu.data(), n, a);
+    expect_close("lamb_direction u", fu, ru);
+    expect_close("lamb_direction v", fv, rv);
+  }
+  auto ry = p, fy = p;
+  R.axpy(ry.data(), g.data(), n, -0.3f);
+  X.axpy(fy.data(), g.data(), n, -0.3f);
+  expect_close("axpy", fy, ry);
+}
+
 }  // namespace
 
 int main() {
@@ -200,5 +251,8 @@ int main() {
   test_cross_entropy(4, 2);
   test_bf16(1000);
   test_bf16(16 * 5 + 3);
+  test_fp16_rounding();
+  test_optimizer_kernels(1);
+  test_optimizer_kernels(100003);
   return finish("test_kernels");
 }

@@ -11,7 +11,11 @@ export type ToleranceKey =
   | "golden_bf16_grad_rel"
   | "fast_vs_reference_engine_grad_rel"
   | "golden_fp32_grad_floor_of_largest"
-  | "golden_bf16_grad_floor_of_largest";
+  | "golden_bf16_grad_floor_of_largest"
+  | "optimizer_fp32_loss_rel"
+  | "optimizer_fp32_weight_rel"
+  | "accumulation_fp32_grad_rel"
+  | "training_curve_fp32_weight_rel";
 
 const table = JSON.parse(readFileSync(join(projectRoot(), "test", "tolerances.json"), "utf8")) as Record<
   string,

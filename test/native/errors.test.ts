@@ -65,7 +65,7 @@ describe("configuration errors", () => {
   it("an unknown precision", () => {
     assert.throws(
       () => createEngine({ config: tiny, precision: "fp8" as "fp32" }),
-      rejectsWith("ERR_INVALID_CONFIG", /"fp32" or "bf16" for precision/),
+      rejectsWith("ERR_INVALID_CONFIG", /"fp32", "bf16" or "fp16" for precision/),
     );
   });
 });

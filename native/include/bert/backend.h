@@ -8,6 +8,7 @@
 
 #include "bert/dropout_rng.h"
 #include "bert/model_config.h"
+#include "bert/optimizer_args.h"
 #include "bert/status.h"
 
 namespace bert {

@@ -57,6 +57,32 @@ struct PassResult {
   std::vector<float> class_logits;  // (B, num_labels) for classification
 };
 
+enum class OptimizerKind { kAdam, kLamb };
+
+// DeepSpeed's optimizer settings ("optimizer": {"type", "params"}). The learning rate comes per step.
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::kAdam;
+  // doubles, as users write them: derived constants (1 - beta, bias corrections) are computed before rounding
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0.0;  // applied to every parameter except biases and LayerNorm parameters
+  bool adam_w_mode = true;    // Adam: decoupled weight decay; false: L2 (decay added to the gradient)
+  bool bias_correction = true;
+  double min_coeff = 0.01, max_coeff = 10.0;  // LAMB trust-ratio clamp
+};
+
+struct StepOptions {
+  double lr = 0.0;
+  int64_t step_number = 1;     // 1-based count of applied (not skipped) updates: drives bias correction
+  float loss_scale = 1.0f;     // the gradients hold loss_scale x the true gradient
+  float max_grad_norm = 0.0f;  // global L2 clipping; 0 = off
+};
+
+struct StepResult {
+  bool overflow = false;     // a gradient was NaN or inf: nothing was updated (the caller's scaler decides)
+  double grad_norm = 0.0;    // global L2 norm of the unscaled gradient, before clipping
+  double clip_factor = 1.0;  // min(1, max_grad_norm / (grad_norm + 1e-6)) when clipping
+};
+
 struct ParamInfo {
   std::string name;
   std::vector<int64_t> shape;
@@ -79,6 +105,14 @@ class Engine {
   float* param_data();  // fp32 master weights
   float* grad_data();
   void zero_grads();
+  // Check the gradients for overflow, clip by global norm, update the weights with the optimizer, refresh the
+  // low-precision copies and clear the gradients. On overflow the gradients are cleared and nothing else changes.
+  Status optimizer_step(const OptimizerOptions& optimizer, const StepOptions& step, StepResult* result);
+  // Adam/LAMB moments (same layout as the parameters); allocated at the first step or by this call.
+  Status ensure_optimizer_state();
+  float* moment1_data();  // nullptr before ensure_optimizer_state()
+  float* moment2_data();
+
   // Re-derive low-precision weight copies after the fp32 weights changed (optimizer step, loading).
   void refresh_low_precision_weights();
   void refresh_low_precision_weights(const ParamInfo& param);  // after one tensor changed

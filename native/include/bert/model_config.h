@@ -8,7 +8,9 @@
 
 namespace bert {
 
-enum class Precision { kFp32, kBf16 };
+// kFp16 emulates GPU half precision on the CPU: GEMM operands and results are rounded to fp16 values (so they
+// overflow and underflow as in half precision) while the arithmetic runs in fp32.
+enum class Precision { kFp32, kBf16, kFp16 };
 enum class GeluForm { kErf, kTanh };
 enum class LayerNormPlacement { kPre, kPost };  // Pre-LN = the PLD paper's switchable transformer
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -112,26 +114,30 @@ Napi::Object result_to_js(Napi::Env env, const bert::PassResult& r) {
   return o;
 }
 
-class RunWorker : public Napi::AsyncWorker {
+// Runs one engine task on a worker thread and settles a Promise with its result. Holds references to the engine
+// object and to any JS values whose memory the task reads (the batch's typed arrays), so neither can be
+// collected while the task runs.
+class EngineTaskWorker : public Napi::AsyncWorker {
  public:
-  RunWorker(Napi::Env env, EngineWrap* wrap, Napi::Object owner, Napi::Object batch_js, bert::Batch batch,
-            std::vector<bert::LayerGate> gates, bert::PassOptions pass)
+  using Task = std::function<bert::Status()>;
+  using ToJs = std::function<Napi::Value(Napi::Env)>;
+
+  EngineTaskWorker(Napi::Env env, EngineWrap* wrap, Napi::Object owner, Napi::Object keep_alive, Task task, ToJs to_js)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         wrap_(wrap),
-        batch_(batch),
-        gates_(std::move(gates)),
-        pass_(pass) {
-    owner_ = Napi::Persistent(owner);         // keeps the engine alive
-    batch_ref_ = Napi::Persistent(batch_js);  // keeps the typed arrays alive while the worker reads them
+        task_(std::move(task)),
+        to_js_(std::move(to_js)) {
+    owner_ = Napi::Persistent(owner);
+    keep_alive_ = Napi::Persistent(keep_alive);
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
-  void Execute() override { status_ = wrap_->engine()->run(batch_, gates_, pass_, &result_); }
+  void Execute() override { status_ = task_(); }
   void OnOK() override {
     wrap_->busy = false;
     if (status_.is_ok()) {
-      deferred_.Resolve(result_to_js(Env(), result_));
+      deferred_.Resolve(to_js_(Env()));
       return;
     }
     Napi::Error error = Napi::Error::New(Env(), status_.message());
@@ -146,13 +152,32 @@ class RunWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   EngineWrap* wrap_;
-  Napi::ObjectReference owner_, batch_ref_;
-  bert::Batch batch_;
-  std::vector<bert::LayerGate> gates_;
-  bert::PassOptions pass_;
-  bert::PassResult result_;
+  Napi::ObjectReference owner_, keep_alive_;
+  Task task_;
+  ToJs to_js_;
   bert::Status status_;
 };
+
+bert::OptimizerOptions read_optimizer(Napi::Env env, const Napi::Object& o) {
+  bert::OptimizerOptions opt;
+  Napi::Value type = o.Get("type");
+  std::string name = type.IsString() ? type.As<Napi::String>().Utf8Value() : "";
+  if (name == "adam")
+    opt.kind = bert::OptimizerKind::kAdam;
+  else if (name == "lamb")
+    opt.kind = bert::OptimizerKind::kLamb;
+  else
+    throw_error(env, "ERR_INVALID_CONFIG", "optimizer.type must be \"adam\" or \"lamb\"");
+  opt.beta1 = get_number(env, o, "beta1", opt.beta1);
+  opt.beta2 = get_number(env, o, "beta2", opt.beta2);
+  opt.eps = get_number(env, o, "eps", opt.eps);
+  opt.weight_decay = get_number(env, o, "weightDecay", opt.weight_decay);
+  opt.min_coeff = get_number(env, o, "minCoeff", opt.min_coeff);
+  opt.max_coeff = get_number(env, o, "maxCoeff", opt.max_coeff);
+  if (o.Has("adamWMode")) opt.adam_w_mode = o.Get("adamWMode").ToBoolean().Value();
+  if (o.Has("biasCorrection")) opt.bias_correction = o.Get("biasCorrection").ToBoolean().Value();
+  return opt;
+}
 
 }  // namespace
 
@@ -160,10 +185,13 @@ Napi::Function EngineWrap::define(Napi::Env env) {
   return DefineClass(env, "Engine",
                      {
                          InstanceMethod("run", &EngineWrap::run),
+                         InstanceMethod("step", &EngineWrap::step),
+                         InstanceMethod("getOptimizerState", &EngineWrap::get_optimizer_state),
                          InstanceMethod("paramInfos", &EngineWrap::param_infos),
                          InstanceMethod("getParam", &EngineWrap::get_param),
                          InstanceMethod("setParam", &EngineWrap::set_param),
                          InstanceMethod("getGrad", &EngineWrap::get_grad),
+                         InstanceMethod("setGrad", &EngineWrap::set_grad),
                          InstanceMethod("zeroGrads", &EngineWrap::zero_grads),
                          InstanceMethod("numParams", &EngineWrap::num_params),
                      });
@@ -182,8 +210,10 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   std::string p = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "fp32";
   if (p == "bf16")
     eo.precision = bert::Precision::kBf16;
+  else if (p == "fp16")
+    eo.precision = bert::Precision::kFp16;
   else if (p != "fp32")
-    throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\" or \"bf16\"");
+    throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\", \"bf16\" or \"fp16\"");
   eo.seed = static_cast<uint64_t>(get_number(env, options, "seed", 42));
   eo.threads = get_int(env, options, "threads", 0);
   Napi::Value kernels = options.Get("kernels");
@@ -249,7 +279,44 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
     pass.dropout_stream = static_cast<uint64_t>(get_number(env, po, "dropoutStream", 0));
   }
   busy = true;
-  auto* worker = new RunWorker(env, this, info.This().As<Napi::Object>(), b, batch, std::move(gates), pass);
+  auto result = std::make_shared<bert::PassResult>();
+  bert::Engine* engine = engine_.get();
+  auto* worker = new EngineTaskWorker(
+      env, this, info.This().As<Napi::Object>(), b,
+      [engine, batch, gates = std::move(gates), pass, result]() {
+        return engine->run(batch, gates, pass, result.get());
+      },
+      [result](Napi::Env e) -> Napi::Value { return result_to_js(e, *result); });
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value EngineWrap::step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  check_idle(env);
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "step(optimizer, options) expects two objects");
+  bert::OptimizerOptions optimizer = read_optimizer(env, info[0].As<Napi::Object>());
+  Napi::Object so = info[1].As<Napi::Object>();
+  bert::StepOptions options;
+  options.lr = get_number(env, so, "lr", 0);
+  options.step_number = static_cast<int64_t>(get_number(env, so, "stepNumber", 1));
+  options.loss_scale = static_cast<float>(get_number(env, so, "lossScale", 1));
+  options.max_grad_norm = static_cast<float>(get_number(env, so, "maxGradNorm", 0));
+  busy = true;
+  auto result = std::make_shared<bert::StepResult>();
+  bert::Engine* engine = engine_.get();
+  auto* worker = new EngineTaskWorker(
+      env, this, info.This().As<Napi::Object>(), so,
+      [engine, optimizer, options, result]() { return engine->optimizer_step(optimizer, options, result.get()); },
+      [result](Napi::Env e) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(e);
+        o.Set("overflow", result->overflow);
+        o.Set("gradNorm", result->grad_norm);
+        o.Set("clipFactor", result->clip_factor);
+        return o;
+      });
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;
@@ -313,6 +380,37 @@ Napi::Value EngineWrap::set_param(const Napi::CallbackInfo& info) {
   std::memcpy(engine_->param_data() + p.offset, values.Data(), p.size * sizeof(float));
   engine_->refresh_low_precision_weights(p);
   return env.Undefined();
+}
+
+Napi::Value EngineWrap::set_grad(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_error(env, "ERR_INVALID_ARGUMENT", "setGrad(name, values) expects a Float32Array");
+  auto values = info[1].As<Napi::Float32Array>();
+  if (static_cast<int64_t>(values.ElementLength()) != p.size)
+    throw_error(env, "ERR_INVALID_ARGUMENT",
+                "\"" + p.name + "\" has " + std::to_string(p.size) + " elements, got " +
+                    std::to_string(values.ElementLength()));
+  std::memcpy(engine_->grad_data() + p.offset, values.Data(), p.size * sizeof(float));
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::get_optimizer_state(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  for (int which = 1; which <= 2; which++) {
+    float* base = which == 1 ? engine_->moment1_data() : engine_->moment2_data();
+    auto out = Napi::Float32Array::New(env, p.size);
+    if (base)
+      std::memcpy(out.Data(), base + p.offset, p.size * sizeof(float));
+    else
+      std::memset(out.Data(), 0, p.size * sizeof(float));
+    o.Set(which == 1 ? "expAvg" : "expAvgSq", out);
+  }
+  return o;
 }
 
 Napi::Value EngineWrap::zero_grads(const Napi::CallbackInfo& info) {

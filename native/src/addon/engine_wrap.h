@@ -19,10 +19,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
  private:
   Napi::Value run(const Napi::CallbackInfo& info);
+  Napi::Value step(const Napi::CallbackInfo& info);
+  Napi::Value get_optimizer_state(const Napi::CallbackInfo& info);
   Napi::Value param_infos(const Napi::CallbackInfo& info);
   Napi::Value get_param(const Napi::CallbackInfo& info);
   Napi::Value set_param(const Napi::CallbackInfo& info);
   Napi::Value get_grad(const Napi::CallbackInfo& info);
+  Napi::Value set_grad(const Napi::CallbackInfo& info);
   Napi::Value zero_grads(const Napi::CallbackInfo& info);
   Napi::Value num_params(const Napi::CallbackInfo& info);
   const bert::ParamInfo& lookup(const Napi::CallbackInfo& info);

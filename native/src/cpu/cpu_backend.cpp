@@ -47,6 +47,7 @@ class CpuBackend final : public Backend {
 
   Status gemm(const GemmArgs& g, GemmOperand a, GemmOperand b, float* c) override {
     if (precision_ == Precision::kFp32) return gemm_.run(g, false, a.f32, b.f32, c);
+    if (precision_ == Precision::kFp16) return gemm_fp16_emulated(g, a.f32, b.f32, c);
     const uint16_t* a16 =
         a.bf16 ? a.bf16 : convert(a.f32, operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a), scratch_a_);
     const uint16_t* b16 =
@@ -63,6 +64,28 @@ class CpuBackend final : public Backend {
   void free_bytes(void* p) override { std::free(p); }
 
  private:
+  // Half precision as a GPU would see it: operands rounded to fp16 values, fp32 accumulation, the result rounded
+  // to fp16 (overflowing to inf beyond 65504).
+  Status gemm_fp16_emulated(const GemmArgs& g, const float* a, const float* b, float* c) {
+    const int64_t na = operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a);
+    const int64_t nb = operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b);
+    if (static_cast<int64_t>(half_a_.size()) < na) half_a_.resize(na);
+    if (static_cast<int64_t>(half_b_.size()) < nb) half_b_.resize(nb);
+    kernels_.round_to_fp16(a, half_a_.data(), na);
+    kernels_.round_to_fp16(b, half_b_.data(), nb);
+    BERT_RETURN_IF_ERROR(gemm_.run(g, false, half_a_.data(), half_b_.data(), c));
+    if (g.ldc == g.N && (g.batch == 1 || g.stride_c == g.M * g.N)) {
+      kernels_.round_to_fp16(c, c, g.batch * g.M * g.N);
+      return Status::ok();
+    }
+    for (int batch = 0; batch < g.batch; batch++)
+      for (int64_t row = 0; row < g.M; row++) {
+        float* r = c + batch * g.stride_c + row * g.ldc;
+        kernels_.round_to_fp16(r, r, g.N);
+      }
+    return Status::ok();
+  }
+
   const uint16_t* convert(const float* src, int64_t n, std::vector<uint16_t>& scratch) {
     if (static_cast<int64_t>(scratch.size()) < n) scratch.resize(n);
     kernels_.convert_to_bf16(src, scratch.data(), n);
@@ -73,6 +96,7 @@ class CpuBackend final : public Backend {
   Precision precision_ = Precision::kFp32;
   OneDnnGemm gemm_;
   std::vector<uint16_t> scratch_a_, scratch_b_;
+  std::vector<float> half_a_, half_b_;
 };
 
 }  // namespace

@@ -450,4 +450,68 @@ void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
 #endif
 }
 
+void round_to_fp16(const float* in, float* out, int64_t n) {
+#ifdef __AVX512F__
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 k = vec::tail_mask(n - i);
+    __m256i half = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(k, in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(half));
+  }
+#else
+  ref::round_to_fp16(in, out, n);
+#endif
+}
+
+double sum_of_squares(const float* x, int64_t n) {
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (int64_t block = 0; block < n; block += 4096) {
+    const int64_t end = std::min(n, block + 4096);
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = block; i < end; i++) s += static_cast<double>(x[i]) * x[i];
+    total += s;
+  }
+  return total;
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+  const float b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
+  const float inv_bc1 = 1.0f / a.bias_correction1, inv_sqrt_bc2 = 1.0f / std::sqrt(a.bias_correction2);
+  const float lr = a.lr, eps = a.eps, wd = a.weight_decay, mul = a.grad_mul;
+  const bool w_mode = a.adam_w_mode;
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    float grad = g[i] * mul;
+    if (!w_mode) grad += wd * p[i];
+    const float mi = b1 * m[i] + c1 * grad;
+    const float vi = b2 * v[i] + c2 * grad * grad;
+    m[i] = mi;
+    v[i] = vi;
+    float update = (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    if (w_mode) update += wd * p[i];
+    p[i] -= lr * update;
+  }
+}
+
+void lamb_direction(const float* p, const float* g, float* m, float* v, float* u, int64_t n, const AdamStepArgs& a) {
+  const float b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
+  const float eps = a.eps, wd = a.weight_decay, mul = a.grad_mul;
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    const float grad = g[i] * mul;
+    const float mi = b1 * m[i] + c1 * grad;
+    const float vi = b2 * v[i] + c2 * grad * grad;
+    m[i] = mi;
+    v[i] = vi;
+    u[i] = mi / (std::sqrt(vi) + eps) + wd * p[i];
+  }
+}
+
+void axpy(float* y, const float* x, int64_t n, float a) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 }  // namespace bert::fast

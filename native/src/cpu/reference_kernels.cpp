@@ -267,4 +267,65 @@ void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// fp32 -> nearest fp16 (round half to even) -> fp32, by bit manipulation so it needs no F16C.
+float round_one_to_fp16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  const uint32_t sign = bits & 0x80000000u;
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return x;                            // inf and NaN pass through
+  if (abs >= 0x477ff000u) return sign ? -INFINITY : INFINITY;  // >= 65520 rounds to inf
+  const int exponent = static_cast<int>(abs >> 23) - 127;
+  if (exponent < -25) return sign ? -0.0f : 0.0f;  // below half the smallest subnormal
+  // fp16 keeps 10 mantissa bits for normals (exponent >= -14); subnormals keep fewer: quantum 2^-24
+  const int drop = exponent >= -14 ? 13 : 13 + (-14 - exponent);
+  uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;  // with the implicit bit
+  const uint32_t half = 1u << (drop - 1), mask = (1u << drop) - 1u;
+  uint32_t rest = mantissa & mask;
+  mantissa >>= drop;
+  if (rest > half || (rest == half && (mantissa & 1u))) mantissa++;
+  const double value = std::ldexp(static_cast<double>(mantissa), exponent - 23 + drop);
+  return static_cast<float>(sign ? -value : value);
+}
+
+}  // namespace
+
+void round_to_fp16(const float* in, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = round_one_to_fp16(in[i]);
+}
+
+double sum_of_squares(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+  for (int64_t i = 0; i < n; i++) {
+    double grad = static_cast<double>(g[i]) * a.grad_mul;
+    if (!a.adam_w_mode) grad += static_cast<double>(a.weight_decay) * p[i];
+    m[i] = static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad);
+    v[i] = static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad);
+    double update = (m[i] / a.bias_correction1) / (std::sqrt(v[i] / a.bias_correction2) + a.eps);
+    if (a.adam_w_mode) update += static_cast<double>(a.weight_decay) * p[i];
+    p[i] = static_cast<float>(p[i] - a.lr * update);
+  }
+}
+
+void lamb_direction(const float* p, const float* g, float* m, float* v, float* u, int64_t n, const AdamStepArgs& a) {
+  for (int64_t i = 0; i < n; i++) {
+    double grad = static_cast<double>(g[i]) * a.grad_mul;
+    m[i] = static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad);
+    v[i] = static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad);
+    u[i] = static_cast<float>(m[i] / (std::sqrt(static_cast<double>(v[i])) + a.eps) +
+                              static_cast<double>(a.weight_decay) * p[i]);
+  }
+}
+
+void axpy(float* y, const float* x, int64_t n, float a) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 }  // namespace bert::ref

@@ -63,6 +63,7 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, Lay
   arena.request(&s->d_ln, BT * C);
   arena.request(&s->d_ctx, BT * C);
   arena.request(&s->d_qkv, BT * 3 * C);
+  arena.request(&s->qkv_bias_grad, 3 * C);
   arena.request(&s->d_qkv_heads, BT * 3 * C);
   arena.request(&s->d_probs, BT * NH * T);
   arena.request(&s->d_ctx_heads, BT * C);

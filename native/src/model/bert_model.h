@@ -82,15 +82,16 @@ struct LayerScratch {
   float* ctx_heads;      // (B, NH, T, HS)
   float* proj;           // (B*T, C) output of a projection GEMM before bias
   // backward
-  float* d_ffn;        // (B*T, F)
-  float* d_x;          // (B*T, C)
-  float* d_branch;     // (B*T, C)
-  float* d_ln;         // (B*T, C)
-  float* d_ctx;        // (B*T, C)
-  float* d_qkv;        // (B*T, 3C)
-  float* d_qkv_heads;  // (3, B, NH, T, HS)
-  float* d_probs;      // (B, NH, T, T)
-  float* d_ctx_heads;  // (B, NH, T, HS)
+  float* d_ffn;          // (B*T, F)
+  float* d_x;            // (B*T, C)
+  float* d_branch;       // (B*T, C)
+  float* d_ln;           // (B*T, C)
+  float* d_ctx;          // (B*T, C)
+  float* d_qkv;          // (B*T, 3C)
+  float* qkv_bias_grad;  // (3C)
+  float* d_qkv_heads;    // (3, B, NH, T, HS)
+  float* d_probs;        // (B, NH, T, T)
+  float* d_ctx_heads;    // (B, NH, T, HS)
 };
 
 // Everything the encoder layer functions need besides their own activations.

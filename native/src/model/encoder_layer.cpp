@@ -200,7 +200,13 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, s.d_probs, T, T * T, kk, HS, T * HS, dq, HS, T * HS));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, s.d_probs, T, T * T, q, HS, T * HS, dk, HS, T * HS));
   k.heads_to_tokens(s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
-  k.column_sum_accumulate(s.d_qkv, BT, 3 * C, g.qkv_b);
+  // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
+  // per-row constant), and the rounding noise a column sum would leave there is what Adam turns into steps of
+  // about lr in random directions.
+  std::memset(s.qkv_bias_grad, 0, sizeof(float) * 3 * C);
+  k.column_sum_accumulate(s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
+  k.axpy(g.qkv_b, s.qkv_bias_grad, C, 1.0f);
+  k.axpy(g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
   const float* attn_in = pre ? a.ln1 : h;
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
   std::memcpy(d_h, d_resid1, row_bytes);

@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -22,6 +23,9 @@ struct Engine::Impl {
     backend->free_bytes(params);
     backend->free_bytes(grads);
     backend->free_bytes(params_bf16);
+    backend->free_bytes(moment1);
+    backend->free_bytes(moment2);
+    backend->free_bytes(lamb_direction);
   }
 
   ModelConfig config;
@@ -32,6 +36,9 @@ struct Engine::Impl {
   float* params = nullptr;
   float* grads = nullptr;
   uint16_t* params_bf16 = nullptr;
+  float* moment1 = nullptr;         // Adam/LAMB first moments, parameter layout
+  float* moment2 = nullptr;         // second moments
+  float* lamb_direction = nullptr;  // LAMB's update direction of one tensor, sized for the largest
   ModelParams p, g;
 
   Arena acts, mlm_arena;
@@ -97,6 +104,95 @@ const ParamInfo* Engine::find_param(const std::string& name) const {
 
 void Engine::refresh_low_precision_weights() {
   if (impl_->params_bf16) impl_->backend->kernels().convert_to_bf16(impl_->params, impl_->params_bf16, impl_->total);
+}
+
+Status Engine::ensure_optimizer_state() {
+  Impl& m = *impl_;
+  if (m.moment1) return Status::ok();
+  const size_t bytes = static_cast<size_t>(m.total) * sizeof(float);
+  m.moment1 = static_cast<float*>(m.backend->alloc_bytes(bytes));
+  m.moment2 = static_cast<float*>(m.backend->alloc_bytes(bytes));
+  if (!m.moment1 || !m.moment2)
+    return Status(StatusCode::kOutOfMemory,
+                  "could not allocate " + std::to_string(2 * bytes >> 20) + " MiB for the optimizer moments");
+  return Status::ok();
+}
+
+float* Engine::moment1_data() { return impl_->moment1; }
+float* Engine::moment2_data() { return impl_->moment2; }
+
+Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step, StepResult* result) {
+  Impl& m = *impl_;
+  const Kernels& k = m.backend->kernels();
+  *result = StepResult{};
+  if (!(step.loss_scale > 0) || !std::isfinite(step.loss_scale))
+    return Status(StatusCode::kInvalidArgument, "loss_scale must be a positive finite number");
+  if (step.step_number < 1) return Status(StatusCode::kInvalidArgument, "step_number counts from 1");
+  BERT_RETURN_IF_ERROR(ensure_optimizer_state());
+
+  // The global norm as PyTorch's clip_grad_norm_ and DeepSpeed compute it: the norm of the per-tensor norms, each
+  // rounded to fp32, and the clipping factor in fp32. The same pass is the overflow check: a NaN or inf anywhere
+  // makes the sum non-finite (squares are summed in double, so finite fp32 gradients cannot overflow it).
+  double sum_of_tensor_norms_squared = 0;
+  for (const ParamInfo& p : m.layout) {
+    const float tensor_norm = static_cast<float>(std::sqrt(k.sum_of_squares(m.grads + p.offset, p.size)));
+    sum_of_tensor_norms_squared += static_cast<double>(tensor_norm) * tensor_norm;
+  }
+  const float scaled_norm = static_cast<float>(std::sqrt(sum_of_tensor_norms_squared));
+  if (!std::isfinite(scaled_norm)) {
+    result->overflow = true;
+    zero_grads();
+    return Status::ok();
+  }
+  const float norm = scaled_norm / step.loss_scale;
+  result->grad_norm = norm;
+  if (step.max_grad_norm > 0 && norm + 1e-6f > step.max_grad_norm)
+    result->clip_factor = step.max_grad_norm / (norm + 1e-6f);
+
+  AdamStepArgs a;
+  a.lr = static_cast<float>(step.lr);
+  a.beta1 = static_cast<float>(o.beta1);
+  a.beta2 = static_cast<float>(o.beta2);
+  a.one_minus_beta1 = static_cast<float>(1.0 - o.beta1);
+  a.one_minus_beta2 = static_cast<float>(1.0 - o.beta2);
+  a.eps = static_cast<float>(o.eps);
+  a.adam_w_mode = o.adam_w_mode;
+  a.grad_mul = static_cast<float>(result->clip_factor / step.loss_scale);
+  if (o.bias_correction) {
+    a.bias_correction1 = static_cast<float>(1.0 - std::pow(o.beta1, static_cast<double>(step.step_number)));
+    a.bias_correction2 = static_cast<float>(1.0 - std::pow(o.beta2, static_cast<double>(step.step_number)));
+  }
+  if (o.kind == OptimizerKind::kLamb && !m.lamb_direction) {
+    int64_t largest = 0;
+    for (const ParamInfo& p : m.layout) largest = std::max(largest, p.size);
+    m.lamb_direction = static_cast<float*>(m.backend->alloc_bytes(static_cast<size_t>(largest) * sizeof(float)));
+    if (!m.lamb_direction) return Status(StatusCode::kOutOfMemory, "could not allocate LAMB's scratch");
+  }
+  for (const ParamInfo& p : m.layout) {
+    a.weight_decay = p.no_decay ? 0.0f : static_cast<float>(o.weight_decay);
+    float* w = m.params + p.offset;
+    const float* g = m.grads + p.offset;
+    float* m1 = m.moment1 + p.offset;
+    float* m2 = m.moment2 + p.offset;
+    if (o.kind == OptimizerKind::kAdam) {
+      k.adam_update(w, g, m1, m2, p.size, a);
+      continue;
+    }
+    // LAMB: per-tensor trust ratio ||p|| / ||u||, clamped; 1 when either norm is zero
+    k.lamb_direction(w, g, m1, m2, m.lamb_direction, p.size, a);
+    const double w_norm = std::sqrt(k.sum_of_squares(w, p.size));
+    const double u_norm = std::sqrt(k.sum_of_squares(m.lamb_direction, p.size));
+    double trust = 1.0;
+    if (w_norm > 0 && u_norm > 0) trust = std::min(std::max(w_norm / u_norm, o.min_coeff), o.max_coeff);
+    const double step_size =
+        step.lr *
+        std::sqrt(1.0 - (o.bias_correction ? std::pow(o.beta2, static_cast<double>(step.step_number)) : 0.0)) /
+        (o.bias_correction ? 1.0 - std::pow(o.beta1, static_cast<double>(step.step_number)) : 1.0);
+    k.axpy(w, m.lamb_direction, p.size, static_cast<float>(-step_size * trust));
+  }
+  zero_grads();
+  refresh_low_precision_weights();
+  return Status::ok();
 }
 
 void Engine::refresh_low_precision_weights(const ParamInfo& param) {

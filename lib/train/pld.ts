@@ -1,0 +1,71 @@
+// Progressive Layer Dropping (DESIGN §4): the temporal schedule θ(t), the per-layer keep probabilities and
+// residual scales, and the gate sampler.
+
+import type { LayerGates } from "../native/types.js";
+import { counterUniform } from "./counter-rng.js";
+
+export interface PldConfig {
+  /** θ̄, the value θ decays to (`theta`, recommended 0.5). */
+  theta: number;
+  /** γ, the decay rate (`gamma`, recommended 0.001). */
+  gamma: number;
+  /** "paper" (default) or DeepSpeed's bug-compatible "deepspeed" sampling. */
+  sampling: "paper" | "deepspeed";
+}
+
+/** θ(t) = (1 − θ̄)·exp(−γ·t) + θ̄ */
+export function thetaAt(c: Pick<PldConfig, "theta" | "gamma">, t: number): number {
+  return (1 - c.theta) * Math.exp(-c.gamma * t) + c.theta;
+}
+
+/**
+ * θ used by the forward passes of optimizer step k (counted from 0, skipped steps included), with DeepSpeed's
+ * timing: step 0 runs with θ = 1, step k ≥ 1 with θ(k − 1). All micro-batches of one step share it.
+ */
+export function thetaForStep(c: Pick<PldConfig, "theta" | "gamma">, k: number): number {
+  return k === 0 ? 1 : thetaAt(c, k - 1);
+}
+
+/** Keep probability and residual scale of layer l (1-based) of L at θ. */
+export function layerKeep(
+  mode: PldConfig["sampling"],
+  l: number,
+  L: number,
+  theta: number,
+): { keep: number; scale: number } {
+  if (mode === "paper") {
+    const p = 1 - (l / L) * (1 - theta);
+    return { keep: p, scale: 1 / p };
+  }
+  // DeepSpeed's loop draws layer l with the probability before its decrement and scales with the one after.
+  return { keep: 1 - ((l - 1) * (1 - theta)) / L, scale: 1 / (1 - (l * (1 - theta)) / L) };
+}
+
+/**
+ * The gates of one micro-batch: one Bernoulli draw per layer, from (seed, step, micro-batch, layer) only, so every
+ * rank and every resumed run draws the same.
+ */
+export function sampleGates(
+  c: PldConfig,
+  numLayers: number,
+  theta: number,
+  seed: number,
+  step: number,
+  micro: number,
+): LayerGates {
+  const gates: LayerGates = { keep: [], scale: [] };
+  for (let l = 1; l <= numLayers; l++) {
+    const { keep, scale } = layerKeep(c.sampling, l, numLayers, theta);
+    const kept = counterUniform(seed, step, micro, l) < keep;
+    gates.keep.push(kept);
+    gates.scale.push(kept ? scale : 1);
+  }
+  return gates;
+}
+
+/** The expected fraction of layer work kept at θ (paper mode: 72.9% for 12 layers at θ = 0.5). */
+export function expectedKeptFraction(mode: PldConfig["sampling"], numLayers: number, theta: number): number {
+  let sum = 0;
+  for (let l = 1; l <= numLayers; l++) sum += layerKeep(mode, l, numLayers, theta).keep;
+  return sum / numLayers;
+}

@@ -1,0 +1,22 @@
+// The per-step arguments of the fused optimizer kernels (see kernel_list.inc: adam_update, lamb_direction).
+#pragma once
+
+namespace bert {
+
+struct AdamStepArgs {
+  float lr = 0.0f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  // 1 - beta, computed in double from the user's (double) beta before rounding: 1.0f - 0.999f would be off by
+  // 1.3e-5 relative, enough to move Adam's steps visibly against PyTorch, which computes it in double.
+  float one_minus_beta1 = 0.1f;
+  float one_minus_beta2 = 0.001f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;      // already 0 for parameters excluded from decay
+  float bias_correction1 = 1.0f;  // 1 - beta1^t, or 1 without bias correction
+  float bias_correction2 = 1.0f;  // 1 - beta2^t, or 1 without bias correction
+  float grad_mul = 1.0f;          // applied to each gradient first: 1/loss_scale times the clipping factor
+  bool adam_w_mode = true;        // decoupled weight decay (AdamW); false: L2, decay added to the gradient
+};
+
+}  // namespace bert

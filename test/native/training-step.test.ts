@@ -1,0 +1,135 @@
+// The engine's training step beyond parity: accumulation equivalence, and fp16 with the dynamic loss scaler
+// recovering from an overflow.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import {
+  allLayersKept,
+  createEngine,
+  type Batch,
+  type ModelConfig,
+  type NativeEngine,
+  type OptimizerSettings,
+} from "../../lib/native/engine.js";
+import { LossScaler } from "../../lib/train/loss-scaler.js";
+import { relativeError, tolerance } from "../helpers/tolerances.js";
+
+const config: Partial<ModelConfig> = {
+  vocab_size: 97,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  intermediate_size: 48,
+  max_position_embeddings: 16,
+  hidden_dropout_prob: 0,
+  attention_probs_dropout_prob: 0,
+};
+const MASKED_PER_SEQUENCE = 3;
+const T = 12;
+
+const adamw: OptimizerSettings = {
+  type: "adam",
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  adamWMode: true,
+  biasCorrection: true,
+  minCoeff: 0.01,
+  maxCoeff: 10,
+};
+
+/** Sequences first..first+count of a fixed pseudo-random set; every sequence has the same number of masks. */
+function sequences(first: number, count: number): Batch {
+  const ids = new Int32Array(count * T);
+  const positions: number[] = [];
+  const labels: number[] = [];
+  for (let s = 0; s < count; s++) {
+    for (let t = 0; t < T; t++) ids[s * T + t] = (((first + s) * 31 + t * 17 + (((first + s) * t) % 7)) % 96) + 1;
+    for (let m = 0; m < MASKED_PER_SEQUENCE; m++) {
+      positions.push(s * T + 1 + m * 3);
+      labels.push(((first + s) * 13 + m * 5) % 97);
+    }
+  }
+  return {
+    batchSize: count,
+    seqLen: T,
+    inputIds: ids,
+    segmentIds: Int32Array.from({ length: count * T }, (_, i) => (i % T >= T / 2 ? 1 : 0)),
+    inputMask: new Int32Array(count * T).fill(1),
+    numMasked: positions.length,
+    maskedPositions: Int32Array.from(positions),
+    maskedLabels: Int32Array.from(labels),
+    nextSentenceLabels: Int32Array.from({ length: count }, (_, s) => (first + s) % 2),
+  };
+}
+
+function snapshot(engine: NativeEngine): Map<string, Float32Array> {
+  return new Map(engine.paramInfos().map((p) => [p.name, engine.getParam(p.name)]));
+}
+
+describe("gradient accumulation", () => {
+  it("4 micro-batches of 8 give the update of one batch of 32", async () => {
+    const whole = createEngine({ config, seed: 3 });
+    const accumulated = createEngine({ config, seed: 3 });
+    const gates = allLayersKept(2);
+    for (let step = 1; step <= 3; step++) {
+      await whole.run(sequences(step * 32, 32), gates, { train: false });
+      for (let micro = 0; micro < 4; micro++)
+        await accumulated.run(sequences(step * 32 + micro * 8, 8), gates, { train: false, gradScale: 1 / 4 });
+      const gradTol = tolerance("accumulation_fp32_grad_rel");
+      for (const p of whole.paramInfos()) {
+        const err = relativeError(accumulated.getGrad(p.name), whole.getGrad(p.name));
+        assert.ok(err <= gradTol, `step ${step}, gradient of ${p.name}: ${err.toExponential(2)}`);
+      }
+      const settings = { lr: 1e-3, stepNumber: step, lossScale: 1, maxGradNorm: 1 };
+      const a = await whole.step(adamw, settings);
+      const b = await accumulated.step(adamw, settings);
+      assert.ok(Math.abs(a.gradNorm - b.gradNorm) <= 1e-5 * a.gradNorm, `grad norms ${a.gradNorm} vs ${b.gradNorm}`);
+    }
+    // Adam normalises each element by its own history, which magnifies the gradients' last-bit differences in
+    // elements with tiny gradients: the weights compare at the training-curve tolerance
+    const tol = tolerance("training_curve_fp32_weight_rel");
+    const w = snapshot(whole);
+    for (const [name, values] of snapshot(accumulated)) {
+      const err = relativeError(values, w.get(name) ?? new Float32Array());
+      assert.ok(err <= tol, `${name}: ${err.toExponential(2)}`);
+    }
+  });
+});
+
+describe("fp16 with dynamic loss scaling", () => {
+  it("skips the overflowing steps, lowers the scale and then trains", async () => {
+    const engine = createEngine({ config, seed: 5, precision: "fp16" });
+    // an injected overflow: a scale so large that the scaled gradients exceed fp16's 65504
+    const scaler = new LossScaler({ initialScalePower: 40, hysteresis: 1, lossScaleWindow: 1000 });
+    const gates = allLayersKept(2);
+    const probe = "bert.encoder.layer.0.attention.self.query.weight";
+    let applied = 0;
+    const history: { overflow: boolean; scale: number }[] = [];
+    for (let step = 0; step < 40 && applied < 5; step++) {
+      const before = engine.getParam(probe);
+      await engine.run(sequences(step * 8, 8), gates, { train: false, gradScale: scaler.scale });
+      const outcome = await engine.step(adamw, {
+        lr: 1e-3,
+        stepNumber: applied + 1,
+        lossScale: scaler.scale,
+        maxGradNorm: 1,
+      });
+      const update = scaler.update(outcome.overflow);
+      assert.equal(update.stuck, false);
+      history.push({ overflow: outcome.overflow, scale: update.previousScale });
+      const changed = relativeError(engine.getParam(probe), before) > 0;
+      assert.equal(
+        changed,
+        !outcome.overflow,
+        `step ${step}: weights ${changed ? "changed" : "unchanged"} with overflow ${outcome.overflow}`,
+      );
+      if (!outcome.overflow) applied++;
+    }
+    assert.equal(history[0]?.overflow, true, "the first step overflows at scale 2^40");
+    assert.equal(applied, 5, `no recovery: ${JSON.stringify(history)}`);
+    assert.ok(scaler.scale < Math.pow(2, 40));
+    assert.ok(scaler.scale >= 1);
+  });
+});

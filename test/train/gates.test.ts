@@ -1,0 +1,46 @@
+// The gate sampler: over 100,000 draws per layer the keep frequencies are within 3σ of the keep probabilities, in
+// both modes; draws depend only on (seed, step, micro-batch, layer).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { layerKeep, sampleGates, type PldConfig } from "../../lib/train/pld.js";
+
+for (const sampling of ["paper", "deepspeed"] as const) {
+  describe(`gate sampler (${sampling} mode)`, () => {
+    const c: PldConfig = { theta: 0.5, gamma: 0.001, sampling };
+    const L = 12;
+    const theta = 0.6;
+    it("keep frequencies within 3 sigma over 100k draws", () => {
+      const draws = 100_000;
+      const kept = new Array<number>(L).fill(0);
+      for (let i = 0; i < draws; i++) {
+        const g = sampleGates(c, L, theta, 1234, Math.floor(i / 4), i % 4);
+        for (let l = 0; l < L; l++) if (g.keep[l]) kept[l] = (kept[l] as number) + 1;
+      }
+      for (let l = 1; l <= L; l++) {
+        const p = layerKeep(sampling, l, L, theta).keep;
+        const sigma = Math.sqrt(draws * p * (1 - p));
+        const got = kept[l - 1] as number;
+        assert.ok(
+          Math.abs(got - draws * p) <= 3 * Math.max(sigma, 1e-9),
+          `layer ${l}: kept ${got}, expected ${draws * p} ± ${3 * sigma}`,
+        );
+      }
+    });
+    it("kept layers carry the mode's scale, dropped ones 1", () => {
+      const g = sampleGates(c, L, theta, 99, 5, 0);
+      for (let l = 1; l <= L; l++) {
+        const expected = g.keep[l - 1] ? layerKeep(sampling, l, L, theta).scale : 1;
+        assert.equal(g.scale[l - 1], expected);
+      }
+    });
+    it("the same coordinates give the same gates; others differ", () => {
+      assert.deepEqual(sampleGates(c, L, 0.5, 7, 100, 2), sampleGates(c, L, 0.5, 7, 100, 2));
+      const differ = [0, 1, 2, 3, 4, 5, 6, 7].some(
+        (s) =>
+          JSON.stringify(sampleGates(c, L, 0.5, 7, 100 + s, 2)) !== JSON.stringify(sampleGates(c, L, 0.5, 7, 100, 2)),
+      );
+      assert.ok(differ);
+    });
+  });
+}
