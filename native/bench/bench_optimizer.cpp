@@ -1,8 +1,9 @@
 // The optimizer step on BERT-base's 110M parameters (Adam and LAMB), beside the memory traffic it must do.
 // Per parameter a step reads the gradient once for the global norm (which is also the overflow check), reads
 // p, g, m, v and writes p, m, v in the update, and clears the gradient: 4 + 16 + 12 + 4 = 36 bytes. LAMB writes
-// its direction u, reads p and u for the two norms, then reads p, u and writes p: 4 + 16 + 16 + 8 + 12 = 56. The floor is that traffic over the bandwidth measured here
-// with a STREAM-style triad. Usage: build/bench_optimizer [threads=0 (all)]
+// its direction u, reads p and u for the two norms, then reads p, u and writes p: 4 + 16 + 16 + 8 + 12 = 56. The floor
+// is that traffic over the bandwidth measured here with a STREAM-style triad. Usage: build/bench_optimizer [threads=0
+// (all)]
 #include <omp.h>
 
 #include <chrono>
@@ -73,10 +74,11 @@ int main(int argc, char** argv) {
     }
     const double bytes = kind == OptimizerKind::kAdam ? 36.0 : 56.0;
     const double floor_s = bytes * n / (bandwidth * 1e9);
-    std::printf("%s: %.1f ms per step for %.1fM parameters = %.3f ns/parameter; traffic %.0f B/parameter -> floor "
-                "%.1f ms; %.2fx the floor (%.1f GB/s achieved)\n",
-                kind == OptimizerKind::kAdam ? "Adam" : "LAMB", best * 1e3, n / 1e6, best * 1e9 / n, bytes,
-                floor_s * 1e3, best / floor_s, bytes * n / best / 1e9);
+    std::printf(
+        "%s: %.1f ms per step for %.1fM parameters = %.3f ns/parameter; traffic %.0f B/parameter -> floor "
+        "%.1f ms; %.2fx the floor (%.1f GB/s achieved)\n",
+        kind == OptimizerKind::kAdam ? "Adam" : "LAMB", best * 1e3, n / 1e6, best * 1e9 / n, bytes, floor_s * 1e3,
+        best / floor_s, bytes * n / best / 1e9);
   }
   return 0;
 }
