@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
       {"mlm logits       X.E^T", gemm(1, M, V, C, false, true)},
       {"mlm dX           dY.E ", gemm(1, M, C, V, false, false)},
       {"mlm dE           dY^T.X", gemm(1, V, C, M, true, false)},
+      {"square (ceiling)  A.B^T", gemm(1, 4096, 4096, 4096, false, true)},
   };
   for (Precision precision : {Precision::kFp32, Precision::kBf16}) {
     auto backend = make_cpu_backend();
