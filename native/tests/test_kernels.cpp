@@ -1,4 +1,5 @@
 // Every fast CPU kernel against its reference at odd sizes (tails of the 16-wide vectors, one-row inputs).
+#include <algorithm>
 #include <cstring>
 
 #include "bert/backend.h"
@@ -173,6 +174,25 @@ void test_bf16(int64_t n) {
   CHECK_MSG(std::memcmp(r.data(), f.data(), n * 2) == 0, "convert_to_bf16 differs from the reference (n=%ld)", (long)n);
 }
 
+// NaN and inf must survive the fast kernels' polynomial math (a NaN turned finite would hide a diverged run).
+void test_non_finite_propagation() {
+  std::vector<float> x = {1.0f, NAN, 2.0f, INFINITY, -INFINITY, 0.5f, 0.25f, 3.0f};
+  std::vector<float> zero(8, 0.0f), pre = x, act(8), d(8);
+  X.bias_gelu_forward(pre.data(), zero.data(), act.data(), 1, 8, GeluForm::kErf);
+  CHECK_MSG(std::isnan(act[1]), "gelu(NaN) is %g", act[1]);
+  X.gelu_backward(zero.data(), x.data(), d.data(), 1, 8, GeluForm::kErf);
+  CHECK_MSG(std::isnan(d[1]), "gelu'(NaN) * 0 is %g", d[1]);
+  std::vector<float> mask(8, 1.0f), scores(64, 0.5f), probs(64);
+  std::copy(x.begin(), x.end(), scores.begin());  // row 0 holds the NaN
+  X.softmax_dropout_forward(scores.data(), mask.data(), probs.data(), nullptr, 1, 1, 8, 1.0f, 0.0f, DropoutKey{});
+  CHECK_MSG(std::isnan(probs[0]), "softmax of a row with NaN gives %g", probs[0]);
+  std::vector<int32_t> label = {0};
+  double loss = 0;
+  int64_t correct = 0;
+  X.cross_entropy_forward_backward(x.data(), label.data(), 1, 8, 1.0f, d.data(), &loss, &correct);
+  CHECK_MSG(!std::isfinite(loss), "cross-entropy over NaN logits is %g", loss);
+}
+
 void test_fp16_rounding() {
   std::vector<float> x = {0.0f,      -0.0f,      1.0f,           65504.0f,      65519.0f, 65520.0f,
                           -70000.0f, 1e-8f,      3.0e-8f,        5.9604645e-8f, 6.1e-5f,  3.14159265f,
@@ -252,6 +272,7 @@ int main() {
   test_bf16(1000);
   test_bf16(16 * 5 + 3);
   test_fp16_rounding();
+  test_non_finite_propagation();
   test_optimizer_kernels(1);
   test_optimizer_kernels(100003);
   return finish("test_kernels");

@@ -12,6 +12,7 @@ import {
   type OptimizerSettings,
 } from "../../lib/native/engine.js";
 import { LossScaler } from "../../lib/train/loss-scaler.js";
+import { LossScaleStuckError, trainStep } from "../../lib/train/train-step.js";
 import { relativeError, tolerance } from "../helpers/tolerances.js";
 
 const config: Partial<ModelConfig> = {
@@ -131,5 +132,52 @@ describe("fp16 with dynamic loss scaling", () => {
     assert.equal(applied, 5, `no recovery: ${JSON.stringify(history)}`);
     assert.ok(scaler.scale < Math.pow(2, 40));
     assert.ok(scaler.scale >= 1);
+  });
+});
+
+describe("trainStep", () => {
+  it("averages the micro-batch losses and reports norm, skip and scale", async () => {
+    const engine = createEngine({ config, seed: 11 });
+    const gates = allLayersKept(2);
+    const micro = [0, 1].map((i) => ({ batch: sequences(i * 4, 4), gates, dropoutStream: i }));
+    const r = await trainStep(engine, micro, { optimizer: adamw, lr: 1e-3, stepNumber: 1, maxGradNorm: 1 });
+    assert.ok(Number.isFinite(r.loss) && r.loss > 0);
+    assert.ok(r.gradNorm > 0);
+    assert.equal(r.skipped, false);
+    assert.equal(r.lossScale, 1);
+  });
+  it("stops a fp16 run whose every step overflows at the minimum scale, with a message", async () => {
+    const engine = createEngine({ config, seed: 13, precision: "fp16" });
+    // weights so large that the first GEMM overflows fp16 whatever the loss scale
+    const name = "bert.encoder.layer.0.attention.self.query.weight";
+    const huge = Float32Array.from(engine.getParam(name), (_, i) => (i % 2 === 0 ? 3e4 : -3e4) * (1 + (i % 7) / 7));
+    engine.setParam(name, huge);
+    const scaler = new LossScaler({
+      initialScalePower: 2,
+      hysteresis: 1,
+      minLossScale: 1,
+      maxConsecutiveOverflowsAtMin: 3,
+    });
+    const gates = allLayersKept(2);
+    let steps = 0;
+    await assert.rejects(
+      async () => {
+        for (; steps < 20; steps++) {
+          const r = await trainStep(engine, [{ batch: sequences(steps * 4, 4), gates, dropoutStream: steps }], {
+            optimizer: adamw,
+            lr: 1e-3,
+            stepNumber: 1,
+            maxGradNorm: 1,
+            scaler,
+          });
+          assert.equal(r.skipped, true);
+        }
+      },
+      (err: unknown) =>
+        err instanceof LossScaleStuckError &&
+        /every step overflows even at the minimum loss scale \(1\)/.test(err.message),
+    );
+    // scale 4 -> 2 -> 1, then three overflows at the minimum
+    assert.equal(steps, 4);
   });
 });

@@ -1,0 +1,77 @@
+// One optimizer step of training: the micro-batches of an accumulation window through forward+backward (each
+// seeded with lossScale / n), then the engine's fused step (overflow check, unscale, clip, update), then the loss
+// scaler. Returns the figures a trainer logs.
+import type { Batch, LayerGates, NativeEngine, OptimizerSettings } from "../native/types.js";
+import type { LossScaler } from "./loss-scaler.js";
+
+export interface MicroBatch {
+  batch: Batch;
+  gates: LayerGates;
+  /** Distinct per micro-batch over the whole run (dropout masks are a function of it). */
+  dropoutStream: number;
+}
+
+export interface TrainStepOptions {
+  optimizer: OptimizerSettings;
+  lr: number;
+  /** 1-based count of updates applied so far plus this one (drives bias correction). */
+  stepNumber: number;
+  maxGradNorm: number;
+  /** fp16 needs one; fp32 and bf16 train without (a scale of 1). */
+  scaler?: LossScaler;
+}
+
+export interface TrainStepResult {
+  /** Mean unscaled loss over the micro-batches. */
+  loss: number;
+  mlmLoss: number;
+  nspLoss: number;
+  gradNorm: number;
+  skipped: boolean;
+  /** The loss scale this step ran with. */
+  lossScale: number;
+}
+
+export class LossScaleStuckError extends Error {
+  readonly code = "ERR_LOSS_SCALE_STUCK";
+}
+
+export async function trainStep(
+  engine: NativeEngine,
+  micro: MicroBatch[],
+  o: TrainStepOptions,
+): Promise<TrainStepResult> {
+  if (micro.length === 0) throw new Error("trainStep needs at least one micro-batch");
+  const lossScale = o.scaler?.scale ?? 1;
+  let loss = 0;
+  let mlmLoss = 0;
+  let nspLoss = 0;
+  for (const m of micro) {
+    const r = await engine.run(m.batch, m.gates, {
+      train: true,
+      gradScale: lossScale / micro.length,
+      dropoutStream: m.dropoutStream,
+    });
+    loss += r.loss / micro.length;
+    mlmLoss += r.mlmLoss / micro.length;
+    nspLoss += r.nspLoss / micro.length;
+  }
+  const outcome = await engine.step(o.optimizer, {
+    lr: o.lr,
+    stepNumber: o.stepNumber,
+    lossScale,
+    maxGradNorm: o.maxGradNorm,
+  });
+  if (o.scaler) {
+    const update = o.scaler.update(outcome.overflow);
+    if (update.stuck)
+      throw new LossScaleStuckError(
+        `every step overflows even at the minimum loss scale (${update.scale}): the last ${o.scaler.config.maxConsecutiveOverflowsAtMin} ` +
+          "steps were all skipped, so training cannot make progress. Lower the learning rate, check the data for " +
+          "extreme values, or train in bf16 or fp32.",
+      );
+  } else if (outcome.overflow) {
+    throw new LossScaleStuckError(`the gradients are not finite (NaN or inf) at a loss scale of 1: training diverged`);
+  }
+  return { loss, mlmLoss, nspLoss, gradNorm: outcome.gradNorm, skipped: outcome.overflow, lossScale };
+}
