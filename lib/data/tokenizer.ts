@@ -1,0 +1,67 @@
+// BERT tokenization (BasicTokenizer + WordPiece) with HuggingFace's `tokenizers` (its official Node binding, a
+// Rust engine with prebuilt binaries inside the npm package), configured as BertWordPiece: clean text, split
+// CJK characters, lower-case and strip accents for uncased vocabularies, split on whitespace and punctuation,
+// greedy longest-match WordPiece with "##" continuations and [UNK] for words with no match.
+import { readFileSync } from "node:fs";
+
+import { bertNormalizer, bertPreTokenizer, Tokenizer, WordPiece } from "tokenizers";
+
+export const SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] as const;
+
+export class VocabError extends Error {
+  readonly code = "ERR_VOCAB";
+}
+
+export interface Vocab {
+  path: string;
+  tokens: string[];
+  ids: Map<string, number>;
+  special: Record<(typeof SPECIAL_TOKENS)[number], number>;
+}
+
+export function readVocab(path: string): Vocab {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new VocabError(`cannot read the vocabulary ${path}: ${(err as Error).message}`);
+  }
+  const tokens = text.split(/\r?\n/);
+  if (tokens[tokens.length - 1] === "") tokens.pop();
+  const ids = new Map<string, number>();
+  tokens.forEach((t, i) => {
+    if (!ids.has(t)) ids.set(t, i);
+  });
+  const missing = SPECIAL_TOKENS.filter((t) => !ids.has(t));
+  if (missing.length > 0) throw new VocabError(`${path}: the vocabulary has no ${missing.join(", ")} (a BERT vocabulary needs ${SPECIAL_TOKENS.join(", ")})`);
+  const special = Object.fromEntries(SPECIAL_TOKENS.map((t) => [t, ids.get(t) as number])) as Vocab["special"];
+  return { path, tokens, ids, special };
+}
+
+export interface BertTokenizer {
+  vocab: Vocab;
+  lowerCase: boolean;
+  /** Token ids of a text, without [CLS]/[SEP]. */
+  encode(text: string): Promise<number[]>;
+  encodeBatch(texts: string[]): Promise<number[][]>;
+}
+
+export async function createBertTokenizer(vocabPath: string, lowerCase: boolean): Promise<BertTokenizer> {
+  const vocab = readVocab(vocabPath);
+  const model = await WordPiece.fromFile(vocabPath, { unkToken: "[UNK]", continuingSubwordPrefix: "##", maxInputCharsPerWord: 100 });
+  const tokenizer = new Tokenizer(model);
+  tokenizer.setNormalizer(bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: lowerCase, lowercase: lowerCase }));
+  tokenizer.setPreTokenizer(bertPreTokenizer());
+  return {
+    vocab,
+    lowerCase,
+    async encode(text: string) {
+      const e = await tokenizer.encode(text, null, { addSpecialTokens: false });
+      return e.getIds();
+    },
+    async encodeBatch(texts: string[]) {
+      const es = await tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+      return es.map((e) => e.getIds());
+    },
+  };
+}
