@@ -181,3 +181,19 @@ describe("trainStep", () => {
     assert.equal(steps, 4);
   });
 });
+
+describe("bf16 training step", () => {
+  it("refreshes the bf16 weight copies after the update", async () => {
+    const engine = createEngine({ config, seed: 17, precision: "bf16" });
+    const gates = allLayersKept(2);
+    await engine.run(sequences(0, 8), gates, { train: false });
+    await engine.step(adamw, { lr: 5e-2, stepNumber: 1, lossScale: 1, maxGradNorm: 0 });
+    // a fresh bf16 engine loaded with the updated fp32 weights converts them itself
+    const fresh = createEngine({ config, seed: 99, precision: "bf16" });
+    for (const p of engine.paramInfos()) fresh.setParam(p.name, engine.getParam(p.name));
+    const probe = sequences(100, 8);
+    const a = await engine.run(probe, gates, { train: false, backward: false });
+    const b = await fresh.run(probe, gates, { train: false, backward: false });
+    assert.equal(a.loss, b.loss);
+  });
+});
