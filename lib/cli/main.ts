@@ -3,6 +3,7 @@
 import yargs from "yargs";
 
 import { benchCommand } from "./bench.js";
+import { prepareDataCommand } from "./prepare-data.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -14,6 +15,7 @@ export async function main(argv: string[]): Promise<number> {
     await yargs(argv)
       .scriptName("bert-train")
       .command(benchCommand)
+      .command(prepareDataCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {
@@ -24,7 +26,16 @@ export async function main(argv: string[]): Promise<number> {
       .parseAsync();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (err instanceof UsageError || code === "ERR_INVALID_CONFIG" || code === "ERR_INVALID_ARGUMENT") {
+    const usage = [
+      "ERR_INVALID_CONFIG",
+      "ERR_INVALID_ARGUMENT",
+      "ERR_CORPUS",
+      "ERR_VOCAB",
+      "ERR_SHARDS",
+      "ERR_TFRECORD",
+      "ERR_INSTANCES",
+    ];
+    if (err instanceof UsageError || (code !== undefined && usage.includes(code))) {
       process.stderr.write(`bert-train: ${(err as Error).message}\n`);
       exitCode = 2;
     } else {

@@ -1,0 +1,226 @@
+// The pre-training loader: reads the shards of a corpus (ours, or Google's), shuffles per epoch from a seed,
+// masks dynamically when the shards carry no static masks, and yields batches as the engine's typed arrays.
+// Every random choice is keyed by (seed, epoch, record), so the exact position is just {epoch, batch}: saving
+// and restoring it resumes the same stream. With world_size > 1 each rank takes its own batches of the epoch
+// order, and every rank gets the same number of batches (the epoch's remainder is dropped).
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import type { Batch } from "../native/types.js";
+import { decodeExample, instanceFromExample, type PretrainingInstance } from "./example.js";
+import { maskTokens, type SpecialIds } from "./instances.js";
+import { MANIFEST, type DatasetManifest } from "./prepare.js";
+import { SeededRandom } from "./random.js";
+import { TfRecordError, tfRecords } from "./tfrecord.js";
+
+export class ShardError extends Error {
+  readonly code = "ERR_SHARDS";
+}
+
+/** The records of a corpus folder, checksums verified at open. */
+export class CorpusShards {
+  private constructor(
+    readonly dir: string,
+    readonly files: string[],
+    readonly records: Uint8Array[],
+    readonly skipped: string[],
+  ) {}
+
+  static open(dir: string, options: { skipCorrupt?: boolean; warn?: (line: string) => void } = {}): CorpusShards {
+    let files: string[];
+    try {
+      const names = readdirSync(dir);
+      if (names.includes(MANIFEST)) {
+        const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as DatasetManifest;
+        files = manifest.shards.map((s) => join(dir, s.file));
+      } else {
+        files = names.filter((n) => /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/.test(n) && !n.includes(".tmp-")).sort().map((n) => join(dir, n));
+      }
+    } catch (err) {
+      throw new ShardError(`cannot read the shard folder ${dir}: ${(err as Error).message}`);
+    }
+    if (files.length === 0) throw new ShardError(`${dir} holds no shards (*.tfrecord); make some with bert-train prepare-data`);
+    const records: Uint8Array[] = [];
+    const skipped: string[] = [];
+    for (const file of files) {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(file);
+      } catch (err) {
+        throw new ShardError(`cannot read shard ${file}: ${(err as Error).message}`);
+      }
+      try {
+        const mine = [...tfRecords(bytes, file)];
+        records.push(...mine);
+      } catch (err) {
+        if (!(err instanceof TfRecordError) || !options.skipCorrupt) throw err;
+        skipped.push(file);
+        options.warn?.(`skipping the damaged shard ${err.message} (--skip_corrupt_shards)`);
+      }
+    }
+    if (records.length === 0) throw new ShardError(`${dir}: no readable records`);
+    return new CorpusShards(dir, files, records, skipped);
+  }
+
+  instance(index: number): PretrainingInstance {
+    return instanceFromExample(decodeExample(this.records[index] as Uint8Array));
+  }
+}
+
+export interface LoaderOptions {
+  batchSize: number;
+  seed: number;
+  maxPredictionsPerSeq: number;
+  maskedLmProb: number;
+  vocabSize: number;
+  special: SpecialIds;
+  rank: number;
+  worldSize: number;
+}
+
+export interface LoaderPosition {
+  epoch: number;
+  /** Batches of this epoch already taken by this rank. */
+  batch: number;
+}
+
+export class PretrainingLoader {
+  readonly batchesPerEpoch: number;
+  readonly seqLen: number;
+  private epochOrder: number[] = [];
+  private orderEpoch = -1;
+  private pos: LoaderPosition = { epoch: 0, batch: 0 };
+
+  constructor(
+    readonly shards: CorpusShards,
+    readonly o: LoaderOptions,
+  ) {
+    if (o.rank < 0 || o.rank >= o.worldSize) throw new ShardError(`rank ${o.rank} is outside world size ${o.worldSize}`);
+    this.batchesPerEpoch = Math.floor(shards.records.length / (o.batchSize * o.worldSize));
+    if (this.batchesPerEpoch === 0)
+      throw new ShardError(`${shards.dir}: ${shards.records.length} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`);
+    this.seqLen = shards.instance(0).inputIds.length;
+  }
+
+  position(): LoaderPosition {
+    return { ...this.pos };
+  }
+
+  restore(p: LoaderPosition): void {
+    if (!(p.batch >= 0 && p.batch <= this.batchesPerEpoch && p.epoch >= 0)) throw new ShardError(`cannot restore loader position ${JSON.stringify(p)}`);
+    this.pos = { ...p };
+  }
+
+  private order(epoch: number): number[] {
+    if (this.orderEpoch !== epoch) {
+      this.epochOrder = SeededRandom.forKey(this.o.seed, epoch, 0x5eed).shuffle(Array.from({ length: this.shards.records.length }, (_, i) => i));
+      this.orderEpoch = epoch;
+    }
+    return this.epochOrder;
+  }
+
+  /** The next batch of this rank; rolls over to the next epoch at the end of one. */
+  next(): Batch {
+    if (this.pos.batch >= this.batchesPerEpoch) this.pos = { epoch: this.pos.epoch + 1, batch: 0 };
+    const batch = this.assemble(this.recordIndices(this.pos.epoch, this.pos.batch), this.pos.epoch);
+    this.pos.batch++;
+    return batch;
+  }
+
+  /** The records of this rank's batch `batch` of `epoch`. */
+  recordIndices(epoch: number, batch: number): number[] {
+    const { batchSize: B, worldSize, rank } = this.o;
+    const first = (batch * worldSize + rank) * B;
+    return this.order(epoch).slice(first, first + B);
+  }
+
+  private assemble(indices: number[], epoch: number): Batch {
+    const B = indices.length;
+    const T = this.seqLen;
+    const inputIds = new Int32Array(B * T);
+    const segmentIds = new Int32Array(B * T);
+    const inputMask = new Int32Array(B * T);
+    const nextSentenceLabels = new Int32Array(B);
+    const positions: number[] = [];
+    const labels: number[] = [];
+    indices.forEach((record, b) => {
+      const inst = this.shards.instance(record);
+      if (inst.inputIds.length !== T) throw new ShardError(`${this.shards.dir}: record ${record} has sequence length ${inst.inputIds.length}, the corpus ${T}`);
+      let ids = inst.inputIds;
+      if (inst.masked) {
+        inst.masked.weights.forEach((w, j) => {
+          if (w > 0) {
+            positions.push(b * T + (inst.masked?.positions[j] as number));
+            labels.push(inst.masked?.ids[j] as number);
+          }
+        });
+      } else {
+        const m = maskTokens(ids, this.o.special, this.o.vocabSize, this.o.maxPredictionsPerSeq, this.o.maskedLmProb, SeededRandom.forKey(this.o.seed, epoch, record));
+        ids = m.tokens;
+        m.positions.forEach((p, j) => {
+          positions.push(b * T + p);
+          labels.push(m.labels[j] as number);
+        });
+      }
+      inputIds.set(ids, b * T);
+      segmentIds.set(inst.segmentIds, b * T);
+      inputMask.set(inst.inputMask, b * T);
+      nextSentenceLabels[b] = inst.nextSentenceLabel;
+    });
+    return {
+      batchSize: B,
+      seqLen: T,
+      inputIds,
+      segmentIds,
+      inputMask,
+      numMasked: positions.length,
+      maskedPositions: Int32Array.from(positions),
+      maskedLabels: Int32Array.from(labels),
+      nextSentenceLabels,
+    };
+  }
+}
+
+/**
+ * Keeps one batch ready: after handing one out it prepares the next in a macrotask, which runs while the engine
+ * works on its own thread, so the training loop never waits for the loader. `position()` is the position after
+ * the last batch handed out (not after the one prepared ahead), which is what a checkpoint must save.
+ */
+export class Prefetcher {
+  private ready: { batch: Batch; after: LoaderPosition } | undefined;
+  private failure: Error | undefined;
+  private pending: Promise<void> | undefined;
+  private consumed: LoaderPosition;
+
+  constructor(private readonly loader: PretrainingLoader) {
+    this.consumed = loader.position();
+  }
+
+  position(): LoaderPosition {
+    return { ...this.consumed };
+  }
+
+  private take(): { batch: Batch; after: LoaderPosition } {
+    const batch = this.loader.next();
+    return { batch, after: this.loader.position() };
+  }
+
+  async next(): Promise<Batch> {
+    if (this.pending) await this.pending;
+    if (this.failure !== undefined) throw this.failure;
+    const item = this.ready ?? this.take();
+    this.ready = undefined;
+    this.consumed = item.after;
+    this.pending = new Promise((resolve) =>
+      setImmediate(() => {
+        try {
+          this.ready = this.take();
+        } catch (err) {
+          this.failure = err instanceof Error ? err : new Error(String(err));
+        }
+        resolve();
+      }),
+    );
+    return item.batch;
+  }
+}

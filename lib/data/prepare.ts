@@ -1,0 +1,166 @@
+// `prepare-data`: raw text -> documents -> WordPiece ids -> NSP instances (optionally statically masked) ->
+// TFRecord shards of tf.train.Example, plus a `dataset.json` manifest written last. Shards and the manifest are
+// written under temporary names and renamed, so an interrupted run never leaves something that looks complete.
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+
+import { CorpusError, documentsFromText, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
+import { encodeExample, exampleFromInstance } from "./example.js";
+import { createInstances, maskTokens, padInstance, type SpecialIds } from "./instances.js";
+import { SeededRandom } from "./random.js";
+import { TfRecordWriter } from "./tfrecord.js";
+import { createBertTokenizer } from "./tokenizer.js";
+
+export interface PrepareOptions {
+  inputs: string[];
+  outputDir: string;
+  vocab: string;
+  lowerCase: boolean;
+  maxSeqLength: number;
+  shortSeqProb: number;
+  dupeFactor: number;
+  masking: "static" | "dynamic";
+  maxPredictionsPerSeq: number;
+  maskedLmProb: number;
+  seed: number;
+  numShards: number;
+  progress?: (line: string) => void;
+}
+
+export interface DatasetManifest {
+  format: "bert-train-pretraining-shards";
+  version: 1;
+  shards: { file: string; records: number }[];
+  records: number;
+  maxSeqLength: number;
+  maxPredictionsPerSeq: number;
+  staticMasks: boolean;
+  vocabSize: number;
+  lowerCase: boolean;
+  settings: Omit<PrepareOptions, "progress" | "inputs" | "outputDir">;
+  inputs: { file: string; kind: InputKind; documents: number }[];
+}
+
+export interface PrepareStats {
+  files: number;
+  bytes: number;
+  documents: number;
+  units: number;
+  tokens: number;
+  instances: number;
+  randomNext: number;
+  seconds: { read: number; tokenize: number; instances: number; write: number };
+}
+
+export const MANIFEST = "dataset.json";
+
+export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
+  const say = o.progress ?? (() => {});
+  if (o.maxSeqLength < 5) throw new CorpusError(`max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`);
+  if (!(o.numShards >= 1)) throw new CorpusError(`num_shards must be at least 1, got ${o.numShards}`);
+  const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
+  const files = listInputFiles(o.inputs);
+  if (files.length === 0) throw new CorpusError(`no input files under ${o.inputs.join(", ")}`);
+
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+  const texts: string[][] = [];
+  const inputs: DatasetManifest["inputs"] = [];
+  let bytes = 0;
+  for (const file of files) {
+    const text = readUtf8(file);
+    bytes += Buffer.byteLength(text);
+    const { kind, documents } = documentsFromText(text);
+    inputs.push({ file, kind, documents: documents.length });
+    texts.push(...documents);
+    say(`read ${file}: ${kind}, ${documents.length} documents`);
+  }
+  if (texts.length === 0) throw new CorpusError(`the inputs hold no text (${files.join(", ")})`);
+  const readSeconds = lap();
+
+  // tokenize every unit; the Rust engine spreads a batch over all cores
+  const units = texts.flat();
+  const ids: number[][] = [];
+  const chunk = 4096;
+  for (let i = 0; i < units.length; i += chunk) {
+    ids.push(...(await tokenizer.encodeBatch(units.slice(i, i + chunk))));
+    if ((i / chunk) % 25 === 0) say(`tokenized ${Math.min(i + chunk, units.length)} of ${units.length} units`);
+  }
+  let k = 0;
+  const docs = texts.map((d) => d.map(() => ids[k++] as number[]).filter((u) => u.length > 0)).filter((d) => d.length > 0);
+  const tokens = docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0);
+  const tokenizeSeconds = lap();
+
+  const v = tokenizer.vocab.special;
+  const special: SpecialIds = { cls: v["[CLS]"], sep: v["[SEP]"], mask: v["[MASK]"], pad: v["[PAD]"] };
+  const rng = new SeededRandom(o.seed);
+  const raw = createInstances(docs, o, special, rng);
+  if (raw.length === 0) throw new CorpusError(`the inputs are too short to make a single instance (${tokens} tokens)`);
+  const instancesSeconds = lap();
+
+  mkdirSync(o.outputDir, { recursive: true });
+  rmSync(join(o.outputDir, MANIFEST), { force: true }); // the old manifest goes first: no stale "complete" marker
+  const numShards = Math.min(o.numShards, raw.length);
+  const writers = Array.from({ length: numShards }, (_, i) => new TfRecordWriter(join(o.outputDir, `shard_${String(i).padStart(5, "0")}.tfrecord`)));
+  let randomNext = 0;
+  try {
+    raw.forEach((r, i) => {
+      randomNext += r.isRandomNext ? 1 : 0;
+      const masked = o.masking === "static" ? maskTokens(r.tokens, special, tokenizer.vocab.tokens.length, o.maxPredictionsPerSeq, o.maskedLmProb, rng) : undefined;
+      (writers[i % numShards] as TfRecordWriter).write(encodeExample(exampleFromInstance(padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad))));
+    });
+    for (const w of writers) w.close();
+  } catch (err) {
+    for (const w of writers) w.abort();
+    throw err;
+  }
+  const settings: DatasetManifest["settings"] = {
+    vocab: o.vocab,
+    lowerCase: o.lowerCase,
+    maxSeqLength: o.maxSeqLength,
+    shortSeqProb: o.shortSeqProb,
+    dupeFactor: o.dupeFactor,
+    masking: o.masking,
+    maxPredictionsPerSeq: o.maxPredictionsPerSeq,
+    maskedLmProb: o.maskedLmProb,
+    seed: o.seed,
+    numShards: o.numShards,
+  };
+  const manifest: DatasetManifest = {
+    format: "bert-train-pretraining-shards",
+    version: 1,
+    shards: writers.map((w) => ({ file: basename(w.path), records: w.count })),
+    records: raw.length,
+    maxSeqLength: o.maxSeqLength,
+    maxPredictionsPerSeq: o.maxPredictionsPerSeq,
+    staticMasks: o.masking === "static",
+    vocabSize: tokenizer.vocab.tokens.length,
+    lowerCase: o.lowerCase,
+    settings,
+    inputs,
+  };
+  const tmp = join(o.outputDir, `${MANIFEST}.tmp-${process.pid}`);
+  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
+  renameSync(tmp, join(o.outputDir, MANIFEST));
+  const writeSeconds = lap();
+  say(`wrote ${raw.length} instances into ${numShards} shards in ${o.outputDir}`);
+  return {
+    files: files.length,
+    bytes,
+    documents: docs.length,
+    units: units.length,
+    tokens,
+    instances: raw.length,
+    randomNext,
+    seconds: { read: readSeconds, tokenize: tokenizeSeconds, instances: instancesSeconds, write: writeSeconds },
+  };
+}
+
+export function hasManifest(dir: string): boolean {
+  return existsSync(join(dir, MANIFEST));
+}
