@@ -3,6 +3,7 @@
 import yargs from "yargs";
 
 import { benchCommand } from "./bench.js";
+import { benchDataCommand } from "./bench-data.js";
 import { prepareDataCommand } from "./prepare-data.js";
 
 export class UsageError extends Error {
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
       .scriptName("bert-train")
       .command(benchCommand)
       .command(prepareDataCommand)
+      .command(benchDataCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {

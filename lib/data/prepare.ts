@@ -86,7 +86,7 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   // tokenize every unit; the Rust engine spreads a batch over all cores
   const units = texts.flat();
   const ids: number[][] = [];
-  const chunk = 4096;
+  const chunk = 16384; // large batches keep both cores of the Rust engine busy
   for (let i = 0; i < units.length; i += chunk) {
     ids.push(...(await tokenizer.encodeBatch(units.slice(i, i + chunk))));
     if ((i / chunk) % 25 === 0) say(`tokenized ${Math.min(i + chunk, units.length)} of ${units.length} units`);
