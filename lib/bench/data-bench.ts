@@ -60,7 +60,12 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
       maxPredictionsPerSeq: 20,
       maskedLmProb: 0.15,
       vocabSize: tokenizer.vocab.tokens.length,
-      special: { pad: tokenizer.vocab.special["[PAD]"], cls: tokenizer.vocab.special["[CLS]"], sep: tokenizer.vocab.special["[SEP]"], mask: tokenizer.vocab.special["[MASK]"] },
+      special: {
+        pad: tokenizer.vocab.special["[PAD]"],
+        cls: tokenizer.vocab.special["[CLS]"],
+        sep: tokenizer.vocab.special["[SEP]"],
+        mask: tokenizer.vocab.special["[MASK]"],
+      },
       rank: 0,
       worldSize: 1,
     });
@@ -69,7 +74,9 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
     for (let i = 0; i < o.loaderBatches; i++) loader.next();
     const loaderSeconds = (performance.now() - t0) / 1000;
     const sequencesPerSecond = (o.loaderBatches * o.batchSize) / loaderSeconds;
-    print(`loader (decode, dynamic masking, batch ${o.batchSize}): ${sequencesPerSecond.toFixed(0)} sequences/s on one thread`);
+    print(
+      `loader (decode, dynamic masking, batch ${o.batchSize}): ${sequencesPerSecond.toFixed(0)} sequences/s on one thread`,
+    );
     print(
       JSON.stringify({
         input_mb: Number(megabytes.toFixed(2)),

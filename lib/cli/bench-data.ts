@@ -17,11 +17,18 @@ export const benchDataCommand: CommandModule<object, BenchDataArgs> = {
   describe: "Measure tokenization/instance creation MB/s (beside tokenizers' encode-only rate) and loader sequences/s",
   builder: (y) =>
     y
-      .option("input", { type: "string", array: true, default: [join(projectRoot(), "data", "corpus")], describe: "files or folders of text" })
+      .option("input", {
+        type: "string",
+        array: true,
+        default: [join(projectRoot(), "data", "corpus")],
+        describe: "files or folders of text",
+      })
       .option("vocab_file", { type: "string", default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt") })
       .option("batch", { type: "number", default: 32 })
       .option("batches", { type: "number", default: 200 }),
   handler: async (a) => {
-    await runDataBench({ inputs: a.input, vocab: a.vocab_file, batchSize: a.batch, loaderBatches: a.batches }, (line) => process.stdout.write(line + "\n"));
+    await runDataBench({ inputs: a.input, vocab: a.vocab_file, batchSize: a.batch, loaderBatches: a.batches }, (line) =>
+      process.stdout.write(line + "\n"),
+    );
   },
 };
