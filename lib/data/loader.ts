@@ -224,3 +224,75 @@ export class Prefetcher {
     return item.batch;
   }
 }
+
+/**
+ * The corpora a `--cf` file lists for one sequence length: every `*_dataset` key of
+ * `data.mixed_seq_datasets.<seq>` (DeepSpeed's bing_bert layout), or of `data.datasets`, resolved against
+ * `--data_path_prefix`.
+ */
+export function corporaFromCf(cf: unknown, seqLen: number, dataPathPrefix: string, file: string): Map<string, string> {
+  const data = (cf as { data?: { mixed_seq_datasets?: Record<string, Record<string, unknown>>; datasets?: Record<string, unknown> } }).data;
+  const block = data?.mixed_seq_datasets?.[String(seqLen)] ?? data?.datasets;
+  if (!block) throw new ShardError(`${file}: data.mixed_seq_datasets.${seqLen}: no datasets for sequence length ${seqLen}`);
+  const out = new Map<string, string>();
+  for (const [name, path] of Object.entries(block))
+    if (name.endsWith("_dataset") && typeof path === "string") out.set(name, path.startsWith("/") ? path : join(dataPathPrefix, path));
+  if (out.size === 0) throw new ShardError(`${file}: data.mixed_seq_datasets.${seqLen} lists no *_dataset entries`);
+  return out;
+}
+
+export interface MixerPosition {
+  step: number;
+  corpora: Record<string, LoaderPosition>;
+}
+
+/**
+ * Several corpora (wiki, books, ...) in one run: each optimizer step draws all its micro-batches from one corpus,
+ * chosen with probability proportional to its size by a draw keyed by (seed, step), so every rank picks the same
+ * corpus and a resumed run the same sequence of corpora.
+ */
+export class CorpusMixer {
+  private step = 0;
+  private readonly names: string[];
+  private readonly weights: number[];
+
+  constructor(
+    private readonly loaders: Map<string, PretrainingLoader>,
+    private readonly seed: number,
+  ) {
+    this.names = [...loaders.keys()].sort();
+    const sizes = this.names.map((n) => (loaders.get(n) as PretrainingLoader).shards.records.length);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    this.weights = sizes.map((s) => s / total);
+  }
+
+  /** The corpus of the next optimizer step and its micro-batches. */
+  nextStep(microBatches: number): { corpus: string; batches: Batch[] } {
+    const u = SeededRandom.forKey(this.seed, this.step, 0xc0de).next();
+    let acc = 0;
+    let chosen = this.names[this.names.length - 1] as string;
+    for (let i = 0; i < this.names.length; i++) {
+      acc += this.weights[i] as number;
+      if (u < acc) {
+        chosen = this.names[i] as string;
+        break;
+      }
+    }
+    const loader = this.loaders.get(chosen) as PretrainingLoader;
+    this.step++;
+    return { corpus: chosen, batches: Array.from({ length: microBatches }, () => loader.next()) };
+  }
+
+  position(): MixerPosition {
+    return { step: this.step, corpora: Object.fromEntries([...this.loaders].map(([n, l]) => [n, l.position()])) };
+  }
+
+  restore(p: MixerPosition): void {
+    this.step = p.step;
+    for (const [n, pos] of Object.entries(p.corpora)) {
+      const loader = this.loaders.get(n);
+      if (!loader) throw new ShardError(`the saved position names corpus ${n}, which this run does not have`);
+      loader.restore(pos);
+    }
+  }
+}

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { CorpusError } from "../../lib/data/corpus.js";
-import { CorpusShards, Prefetcher, PretrainingLoader, ShardError, type LoaderOptions } from "../../lib/data/loader.js";
+import { CorpusMixer, CorpusShards, corporaFromCf, Prefetcher, PretrainingLoader, ShardError, type LoaderOptions } from "../../lib/data/loader.js";
 import { MANIFEST, prepareData, type PrepareOptions } from "../../lib/data/prepare.js";
 import { TfRecordError } from "../../lib/data/tfrecord.js";
 import { VocabError } from "../../lib/data/tokenizer.js";
@@ -151,5 +151,49 @@ describe("bad input", () => {
     const d = tmp();
     mkdirSync(join(d, "x"));
     assert.throws(() => CorpusShards.open(d), (e: unknown) => e instanceof ShardError && /holds no shards/.test(e.message));
+  });
+});
+
+describe("several corpora", () => {
+  it("reads the corpora a DeepSpeed --cf file lists", () => {
+    const cf = JSON.parse(readFileSync(join(projectRoot(), "configs", "bert_base.json"), "utf8")) as unknown;
+    const corpora = corporaFromCf(cf, 128, "/data", "bert_base.json");
+    assert.deepEqual(Object.fromEntries(corpora), {
+      wiki_pretrain_dataset: "/data/bnorick_format/128/wiki_pretrain",
+      bc_pretrain_dataset: "/data/bnorick_format/128/bookcorpus_pretrain",
+    });
+    assert.throws(() => corporaFromCf(cf, 256, "/data", "bert_base.json"), /bert_base\.json: data\.mixed_seq_datasets\.256/);
+  });
+  it("draw each step's micro-batches from one corpus, in proportion to size, reproducibly", async () => {
+    const small = tmp();
+    const large = tmp();
+    await prepareData(options(small, { dupeFactor: 2, seed: 1 }));
+    await prepareData(options(large, { dupeFactor: 8, seed: 2 }));
+    const make = () =>
+      new CorpusMixer(
+        new Map([
+          ["bc_pretrain_dataset", new PretrainingLoader(CorpusShards.open(small), loaderOptions)],
+          ["wiki_pretrain_dataset", new PretrainingLoader(CorpusShards.open(large), loaderOptions)],
+        ]),
+        5,
+      );
+    const a = make();
+    const picks: string[] = [];
+    for (let s = 0; s < 400; s++) {
+      const step = a.nextStep(2);
+      assert.equal(step.batches.length, 2);
+      picks.push(step.corpus);
+    }
+    const share = picks.filter((p) => p === "wiki_pretrain_dataset").length / picks.length;
+    const expected = CorpusShards.open(large).records.length / (CorpusShards.open(large).records.length + CorpusShards.open(small).records.length);
+    assert.ok(Math.abs(share - expected) < 0.08, `wiki share ${share}, expected about ${expected}`);
+    // resume mid-run: the same corpora and batches follow
+    const b = make();
+    for (let s = 0; s < 100; s++) b.nextStep(2);
+    const saved = b.position();
+    const next = [b.nextStep(2), b.nextStep(2)];
+    const c = make();
+    c.restore(saved);
+    assert.deepEqual([c.nextStep(2), c.nextStep(2)], next);
   });
 });
