@@ -5,6 +5,7 @@ import yargs from "yargs";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { prepareDataCommand } from "./prepare-data.js";
+import { pretrainCommand } from "./pretrain.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(benchCommand)
       .command(prepareDataCommand)
       .command(benchDataCommand)
+      .command(pretrainCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {

@@ -126,6 +126,7 @@ export interface NativeEngine {
   /** Overflow check, clipping, optimizer update, refresh of low-precision copies, gradients cleared. */
   step(optimizer: OptimizerSettings, settings: StepSettings): Promise<StepOutcome>;
   getOptimizerState(name: string): { expAvg: Float32Array; expAvgSq: Float32Array };
+  setOptimizerState(name: string, expAvg: Float32Array, expAvgSq: Float32Array): void;
   paramInfos(): ParamInfo[];
   getParam(name: string): Float32Array;
   setParam(name: string, values: Float32Array): void;

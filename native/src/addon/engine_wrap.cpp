@@ -187,6 +187,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                          InstanceMethod("run", &EngineWrap::run),
                          InstanceMethod("step", &EngineWrap::step),
                          InstanceMethod("getOptimizerState", &EngineWrap::get_optimizer_state),
+                         InstanceMethod("setOptimizerState", &EngineWrap::set_optimizer_state),
                          InstanceMethod("paramInfos", &EngineWrap::param_infos),
                          InstanceMethod("getParam", &EngineWrap::get_param),
                          InstanceMethod("setParam", &EngineWrap::set_param),
@@ -411,6 +412,24 @@ Napi::Value EngineWrap::get_optimizer_state(const Napi::CallbackInfo& info) {
     o.Set(which == 1 ? "expAvg" : "expAvgSq", out);
   }
   return o;
+}
+
+Napi::Value EngineWrap::set_optimizer_state(const Napi::CallbackInfo& info) {
+  const bert::ParamInfo& p = lookup(info);
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsTypedArray() || !info[2].IsTypedArray())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "setOptimizerState(name, expAvg, expAvgSq) expects two Float32Arrays");
+  bert::Status status = engine_->ensure_optimizer_state();
+  if (!status.is_ok()) throw_status(env, status);
+  for (int which = 1; which <= 2; which++) {
+    Napi::TypedArray t = info[which].As<Napi::TypedArray>();
+    if (t.TypedArrayType() != napi_float32_array || static_cast<int64_t>(t.ElementLength()) != p.size)
+      throw_error(env, "ERR_INVALID_ARGUMENT", "optimizer state of \"" + p.name + "\" must be a Float32Array of " +
+                                                   std::to_string(p.size) + " elements");
+    float* base = which == 1 ? engine_->moment1_data() : engine_->moment2_data();
+    std::memcpy(base + p.offset, t.As<Napi::Float32Array>().Data(), p.size * sizeof(float));
+  }
+  return env.Undefined();
 }
 
 Napi::Value EngineWrap::zero_grads(const Napi::CallbackInfo& info) {

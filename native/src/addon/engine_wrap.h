@@ -21,6 +21,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value run(const Napi::CallbackInfo& info);
   Napi::Value step(const Napi::CallbackInfo& info);
   Napi::Value get_optimizer_state(const Napi::CallbackInfo& info);
+  Napi::Value set_optimizer_state(const Napi::CallbackInfo& info);
   Napi::Value param_infos(const Napi::CallbackInfo& info);
   Napi::Value get_param(const Napi::CallbackInfo& info);
   Napi::Value set_param(const Napi::CallbackInfo& info);

@@ -1,0 +1,83 @@
+// `bert-train pretrain`: DeepSpeed bing_bert's deepspeed_train.py flags (snake_case, kebab-case aliases).
+// Precedence: flags > config files > schema defaults (yargs defaults are only given where no config key exists).
+import type { CommandModule } from "yargs";
+
+import { pretrain, type PretrainArgs } from "../train/pretrain.js";
+
+type Args = PretrainArgs & { deepspeed_transformer_kernel: boolean; delay_allreduce: boolean; local_rank?: number };
+
+export const pretrainCommand: CommandModule<object, Args> = {
+  command: "pretrain",
+  describe: "Pre-train BERT (MLM + NSP), with Progressive Layer Dropping when asked",
+  builder: (y) =>
+    y
+      .option("cf", {
+        type: "string",
+        demandOption: true,
+        describe: "the --cf file: model, corpora, training settings",
+      })
+      .option("deepspeed", {
+        type: "boolean",
+        default: false,
+        describe: "accepted for compatibility; the DeepSpeed config is always used",
+      })
+      .option("deepspeed_config", { type: "string", demandOption: true, alias: "deepspeed-config" })
+      .option("max_seq_length", { type: "number", default: 128, alias: "max-seq-length" })
+      .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
+      .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
+      .option("job_name", { type: "string", default: "bert_pretrain", alias: "job-name" })
+      .option("seed", { type: "number", default: 42 })
+      .option("print_steps", { type: "number", default: 100, alias: "print-steps" })
+      .option("lr_schedule", { choices: ["LE", "EE", "EP"] as const, default: "LE" as const, alias: "lr-schedule" })
+      .option("lr_offset", { type: "number", default: 0, alias: "lr-offset" })
+      .option("max_steps", { type: "number", alias: "max-steps" })
+      .option("gradient_accumulation_steps", { type: "number", alias: "gradient-accumulation-steps" })
+      .option("train_batch_size", { type: "number", alias: "train-batch-size" })
+      .option("fp16", { type: "boolean", default: false })
+      .option("loss_scale", { type: "number", alias: "loss-scale" })
+      .option("max_grad_norm", { type: "number", alias: "max-grad-norm" })
+      .option("progressive_layer_drop", { type: "boolean", default: false, alias: "progressive-layer-drop" })
+      .option("load_training_checkpoint", { type: "string", alias: "load-training-checkpoint" })
+      .option("load_checkpoint_id", { type: "string", default: "latest", alias: "load-checkpoint-id" })
+      .option("rewarmup", { type: "boolean", default: false })
+      .option("data_path_prefix", { type: "string", default: ".", alias: "data-path-prefix" })
+      .option("validation_data_path_prefix", { type: "string", alias: "validation-data-path-prefix" })
+      .option("ckpt_steps", { type: "number", alias: "ckpt-steps" })
+      .option("ckpt_to_save", { type: "number", array: true, alias: "ckpt-to-save" })
+      .option("threads", { type: "number", default: 0, describe: "0: all cores" })
+      .option("vocab_file", { type: "string", alias: "vocab-file" })
+      .option("skip_corrupt_shards", { type: "boolean", default: false, alias: "skip-corrupt-shards" })
+      .option("deepspeed_transformer_kernel", {
+        type: "boolean",
+        default: false,
+        alias: "deepspeed-transformer-kernel",
+      })
+      .option("delay_allreduce", { type: "boolean", default: false, alias: "delay-allreduce" })
+      .option("local_rank", { type: "number", alias: "local-rank" }),
+  handler: async (args) => {
+    const log = (line: string) => process.stdout.write(line + "\n");
+    const warn = (line: string) => process.stderr.write(line + "\n");
+    if (args.deepspeed_transformer_kernel)
+      warn("[bert-train] --deepspeed_transformer_kernel: the fused kernels are always on; nothing to switch");
+    if (args.delay_allreduce)
+      warn(
+        "[bert-train] --delay_allreduce: single-process run, no allreduce to delay (MPI scale-out is not built yet)",
+      );
+    if (args.local_rank !== undefined) warn("[bert-train] --local_rank: single-process run; ignored");
+    const signal = { stop: false };
+    const stop = (name: string) => () => {
+      if (!signal.stop) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);
+      signal.stop = true;
+    };
+    const onInt = stop("SIGINT");
+    const onTerm = stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    try {
+      await pretrain(args, { log, warn }, signal);
+    } finally {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    }
+  },
+};

@@ -1,0 +1,176 @@
+// `bert-train pretrain` as a user runs it, on real text (Google's sample) and a tiny model: the loss falls, PLD
+// announces itself and logs θ, runs resume exactly (after a normal stop, SIGINT and kill -9), and a kill during
+// checkpoint writing never leaves `latest` pointing at something incomplete.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+
+import { prepareData } from "../../lib/data/prepare.js";
+import { projectRoot } from "../../lib/native/load.js";
+
+const root = projectRoot();
+const cli = join(root, "dist", "bin", "bert-train.js");
+const configs = join(root, "test", "fixtures", "configs");
+let dataRoot = "";
+
+before(async () => {
+  dataRoot = mkdtempSync(join(tmpdir(), "bert-train-pretrain-data-"));
+  mkdirSync(join(dataRoot, "tiny"));
+  await prepareData({
+    inputs: [join(root, "test", "fixtures", "sample_text.txt"), join(root, "data", "corpus", "books", "11-0.txt")],
+    outputDir: join(dataRoot, "tiny", "64"),
+    vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
+    lowerCase: true,
+    maxSeqLength: 64,
+    shortSeqProb: 0.1,
+    dupeFactor: 1,
+    masking: "dynamic",
+    maxPredictionsPerSeq: 10,
+    maskedLmProb: 0.15,
+    seed: 3,
+    numShards: 2,
+  });
+});
+
+function args(out: string, ds: string, extra: string[] = [], pld = true): string[] {
+  return [
+    cli,
+    "pretrain",
+    "--cf",
+    join(configs, "tiny_cf.json"),
+    "--deepspeed",
+    "--deepspeed_config",
+    join(configs, ds),
+    "--max_seq_length",
+    "64",
+    "--max_predictions_per_seq",
+    "10",
+    "--output_dir",
+    out,
+    "--job_name",
+    "tiny",
+    "--data_path_prefix",
+    dataRoot,
+    "--print_steps",
+    "1",
+    "--threads",
+    "1",
+    ...(pld ? ["--progressive_layer_drop"] : []),
+    ...extra,
+  ];
+}
+
+function run(out: string, ds: string, extra: string[] = [], pld = true) {
+  const r = spawnSync(process.execPath, args(out, ds, extra, pld), { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  return r;
+}
+
+function metrics(out: string): { step: number; loss: number; theta: number }[] {
+  return readFileSync(join(out, "tiny.metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { step: number; loss: number; theta: number })
+    .filter((m) => m.loss !== undefined);
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), "bert-train-pretrain-"));
+
+describe("bert-train pretrain", () => {
+  it("trains: the loss falls, PLD is announced once and θ is logged", () => {
+    const out = tmp();
+    const r = run(out, "tiny_ds_fp32_pld.json", ["--max_steps", "40"]);
+    assert.equal(r.stdout.match(/\[INFO\] \[Rank 0\] Enabled progressive layer dropping \(theta = 0\.5\)/g)?.length, 1);
+    assert.match(r.stdout, /bing_bert_progress: step=1, loss=[\d.]+, lr=[\d.e-]+, sample_count=8/);
+    assert.match(r.stdout, /\[Rank 0\] step=2, skipped=0, lr=\[[\d.e-]+\], mom=\[\(0\.9, 0\.999\)\]/);
+    assert.match(r.stdout, /checkpointing: PATH=.*saved_models\/tiny\/epoch\d+_step40, ckpt_id=epoch\d+_step40/);
+    const m = metrics(out);
+    assert.equal(m.length, 40);
+    const first = m.slice(0, 5).reduce((s, x) => s + x.loss, 0) / 5;
+    const last = m.slice(-5).reduce((s, x) => s + x.loss, 0) / 5;
+    assert.ok(last < first - 0.5, `loss ${first} -> ${last}`);
+    assert.equal(m[0]?.theta, 1);
+    assert.ok((m[39]?.theta ?? 1) < 0.55, "θ decays towards θ̄ = 0.5 with γ = 0.1");
+    assert.ok(readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").includes("step40"));
+  });
+  it("without PLD: no INFO line, θ stays 1", () => {
+    const out = tmp();
+    const r = run(out, "tiny_ds_fp32.json", ["--max_steps", "3"], false);
+    assert.doesNotMatch(r.stdout, /progressive layer dropping/);
+    assert.ok(metrics(out).every((m) => m.theta === 1));
+  });
+  it("resumes exactly: the same per-step losses as an uninterrupted run", () => {
+    const whole = tmp();
+    run(whole, "tiny_ds_fp32_pld.json", ["--max_steps", "8"]);
+    const parts = tmp();
+    run(parts, "tiny_ds_fp32_pld.json", ["--max_steps", "4"]);
+    const r = run(parts, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      "8",
+      "--load_training_checkpoint",
+      join(parts, "saved_models", "tiny"),
+    ]);
+    assert.match(r.stdout, /resumed from .*epoch\d+_step4 at step 4/);
+    assert.deepEqual(
+      metrics(parts).map((m) => m.loss),
+      metrics(whole).map((m) => m.loss),
+    );
+  });
+  it("SIGINT saves a checkpoint, exits 0, and the run resumes exactly", async () => {
+    const whole = tmp();
+    run(whole, "tiny_ds_fp32_pld.json", ["--max_steps", "12"]);
+    const parts = tmp();
+    const child = spawn(process.execPath, args(parts, "tiny_ds_fp32_pld.json", ["--max_steps", "12"]), {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      if (/step=3,/.test(stdout) && !child.killed) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0);
+    assert.match(stdout, /checkpointing: PATH=.*ckpt_id=epoch\d+_step(\d+)/);
+    run(parts, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      "12",
+      "--load_training_checkpoint",
+      join(parts, "saved_models", "tiny"),
+    ]);
+    assert.deepEqual(
+      metrics(parts).map((m) => m.loss),
+      metrics(whole).map((m) => m.loss),
+    );
+  });
+  it("kill -9 at any moment, checkpointing every step, leaves a loadable latest", async () => {
+    let checked = 0;
+    for (const delay of [400, 800, 1200]) {
+      const out = tmp();
+      const child = spawn(
+        process.execPath,
+        args(out, "tiny_ds_fp32_pld.json", ["--max_steps", "200", "--ckpt_steps", "1"]),
+        { stdio: "ignore" },
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill("SIGKILL");
+      await new Promise((r) => child.on("exit", r));
+      const dir = join(out, "saved_models", "tiny");
+      if (!existsSync(join(dir, "latest"))) continue; // killed before the first checkpoint
+      const tag = readFileSync(join(dir, "latest"), "utf8").trim();
+      for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"])
+        assert.ok(existsSync(join(dir, tag, f)), `${tag}/${f}`);
+      // and it resumes
+      run(out, "tiny_ds_fp32_pld.json", [
+        "--max_steps",
+        String(Number(/step(\d+)/.exec(tag)?.[1]) + 1),
+        "--load_training_checkpoint",
+        dir,
+      ]);
+      checked++;
+    }
+    assert.ok(checked >= 1, "no run lived long enough to write a checkpoint");
+  });
+});
