@@ -162,7 +162,10 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
       throw new ConfigError([
         `${cf.file}: data.mixed_seq_datasets.${a.max_seq_length}.${name}: ${dir} does not exist (--data_path_prefix ${a.data_path_prefix})`,
       ]);
-    const shards = CorpusShards.open(dir, { skipCorrupt: a.skip_corrupt_shards, warn: (line: string) => out.warn(line) });
+    const shards = CorpusShards.open(dir, {
+      skipCorrupt: a.skip_corrupt_shards,
+      warn: (line: string) => out.warn(line),
+    });
     const loader = new PretrainingLoader(shards, loaderOptions);
     if (loader.seqLen !== a.max_seq_length)
       throw new ConfigError([
