@@ -424,8 +424,9 @@ Napi::Value EngineWrap::set_optimizer_state(const Napi::CallbackInfo& info) {
   for (int which = 1; which <= 2; which++) {
     Napi::TypedArray t = info[which].As<Napi::TypedArray>();
     if (t.TypedArrayType() != napi_float32_array || static_cast<int64_t>(t.ElementLength()) != p.size)
-      throw_error(env, "ERR_INVALID_ARGUMENT", "optimizer state of \"" + p.name + "\" must be a Float32Array of " +
-                                                   std::to_string(p.size) + " elements");
+      throw_error(
+          env, "ERR_INVALID_ARGUMENT",
+          "optimizer state of \"" + p.name + "\" must be a Float32Array of " + std::to_string(p.size) + " elements");
     float* base = which == 1 ? engine_->moment1_data() : engine_->moment2_data();
     std::memcpy(base + p.offset, t.As<Napi::Float32Array>().Data(), p.size * sizeof(float));
   }
