@@ -16,6 +16,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName("bert-train")
+      // a flag given twice takes its last value, as argparse does in DeepSpeed's scripts
+      .parserConfiguration({ "duplicate-arguments-array": false })
       .command(benchCommand)
       .command(prepareDataCommand)
       .command(benchDataCommand)

@@ -16,7 +16,7 @@ import {
 } from "../data/loader.js";
 import { readVocab } from "../data/tokenizer.js";
 import { TensorBoardWriter } from "../formats/tensorboard.js";
-import { allLayersKept, createEngine } from "../native/engine.js";
+import { allLayersKept, createEngine, EngineConfigError, resolveModelConfig } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
 import type { NativeEngine } from "../native/types.js";
 import {
@@ -85,6 +85,12 @@ interface Plan {
 /** Configs and flags, checked together; every problem is a ConfigError that says what to change. */
 export function planRun(a: PretrainArgs): Plan {
   const cf = loadCf(a.cf, a.max_seq_length);
+  try {
+    resolveModelConfig({ ...cf.model, pre_layer_norm: a.progressive_layer_drop, num_labels: 0 });
+  } catch (err) {
+    if (err instanceof EngineConfigError) throw new ConfigError([`${cf.file}: bert_model_config: ${err.message}`]);
+    throw err;
+  }
   const ds = loadDeepSpeedConfig(a.deepspeed_config, {
     train: a.train_batch_size,
     accumulation: a.gradient_accumulation_steps,
