@@ -6,6 +6,8 @@ import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { prepareDataCommand } from "./prepare-data.js";
 import { pretrainCommand } from "./pretrain.js";
+import { evaluateCommand } from "./evaluate.js";
+import { exportCommand } from "./export.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -22,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(prepareDataCommand)
       .command(benchDataCommand)
       .command(pretrainCommand)
+      .command(evaluateCommand)
+      .command(exportCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {

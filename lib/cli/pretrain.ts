@@ -46,6 +46,11 @@ export const pretrainCommand: CommandModule<object, Args> = {
       .option("ckpt_to_save", { type: "number", array: true, alias: "ckpt-to-save" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
       .option("vocab_file", { type: "string", alias: "vocab-file" })
+      .option("init_from", {
+        type: "string",
+        alias: "init-from",
+        describe: "a folder from bert-train export: its weights start the run",
+      })
       .option("skip_corrupt_shards", { type: "boolean", default: false, alias: "skip-corrupt-shards" })
       .option("deepspeed_transformer_kernel", {
         type: "boolean",

@@ -28,6 +28,7 @@ import {
   type TrainingState,
 } from "./checkpoint.js";
 import { evaluateMlm } from "./evaluate.js";
+import { loadExportedWeights } from "./export.js";
 import { LossScaler, type LossScalerState } from "./loss-scaler.js";
 import { bingBertLearningRate, scheduleStep, type LrScheduleName } from "./lr-schedule.js";
 import { sampleGates, thetaForStep } from "./pld.js";
@@ -62,6 +63,8 @@ export interface PretrainArgs {
   threads: number;
   vocab_file?: string;
   skip_corrupt_shards: boolean;
+  /** An exported folder (bert-train export) whose weights start a new run. */
+  init_from?: string;
 }
 
 export interface Output {
@@ -221,6 +224,14 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
   let resumedAt = 0;
   const dir = jobDir(a.output_dir, a.job_name);
   let scalerState: LossScalerState | undefined;
+  if (a.init_from !== undefined && a.load_training_checkpoint === undefined) {
+    const { missing, unexpected } = loadExportedWeights(engine, a.init_from);
+    out.log(`initial weights from ${a.init_from}`);
+    if (missing.length)
+      out.warn(`[bert-train] ${a.init_from}: not in the folder, left at their initial values: ${missing.join(", ")}`);
+    if (unexpected.length)
+      out.warn(`[bert-train] ${a.init_from}: not in this model, ignored: ${unexpected.join(", ")}`);
+  }
   if (a.load_training_checkpoint !== undefined) {
     const path = resolveCheckpointDir(a.load_training_checkpoint, a.load_checkpoint_id);
     const state = loadCheckpoint(engine, path, true);

@@ -146,31 +146,93 @@ describe("bert-train pretrain", () => {
     );
   });
   it("kill -9 at any moment, checkpointing every step, leaves a loadable latest", async () => {
-    let checked = 0;
-    for (const delay of [400, 800, 1200]) {
+    for (const delay of [0, 40, 90, 170]) {
       const out = tmp();
       const child = spawn(
         process.execPath,
-        args(out, "tiny_ds_fp32_pld.json", ["--max_steps", "200", "--ckpt_steps", "1"]),
-        { stdio: "ignore" },
+        args(out, "tiny_ds_fp32_pld.json", ["--max_steps", "400", "--ckpt_steps", "1"]),
+        { stdio: ["ignore", "pipe", "ignore"] },
       );
+      // once the first checkpoint exists, kill at a varying moment of the later ones
+      await new Promise<void>((resolve) => {
+        let text = "";
+        child.stdout.on("data", (d: Buffer) => {
+          text += d.toString();
+          if (text.includes("checkpointing:")) resolve();
+        });
+      });
       await new Promise((r) => setTimeout(r, delay));
       child.kill("SIGKILL");
       await new Promise((r) => child.on("exit", r));
       const dir = join(out, "saved_models", "tiny");
-      if (!existsSync(join(dir, "latest"))) continue; // killed before the first checkpoint
       const tag = readFileSync(join(dir, "latest"), "utf8").trim();
       for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"])
         assert.ok(existsSync(join(dir, tag, f)), `${tag}/${f}`);
-      // and it resumes
+      // and it resumes from there
       run(out, "tiny_ds_fp32_pld.json", [
         "--max_steps",
         String(Number(/step(\d+)/.exec(tag)?.[1]) + 1),
         "--load_training_checkpoint",
         dir,
       ]);
-      checked++;
     }
-    assert.ok(checked >= 1, "no run lived long enough to write a checkpoint");
+  });
+  it("evaluate prints one JSON object; export writes a HuggingFace-style folder that starts a new run", () => {
+    const out = tmp();
+    run(out, "tiny_ds_fp32.json", ["--max_steps", "3"], false); // Post-LN: HuggingFace BertForPreTraining names
+    const ckpt = join(
+      out,
+      "saved_models",
+      "tiny",
+      readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim(),
+    );
+    const ev = spawnSync(
+      process.execPath,
+      [
+        cli,
+        "evaluate",
+        "--checkpoint",
+        ckpt,
+        "--data",
+        join(dataRoot, "tiny", "64"),
+        "--max_predictions_per_seq",
+        "10",
+        "--batch_size",
+        "4",
+        "--max_batches",
+        "5",
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(ev.status, 0, ev.stderr);
+    const result = JSON.parse(ev.stdout) as Record<string, number>;
+    for (const k of ["mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy"]) assert.ok(Number.isFinite(result[k]), k);
+    assert.equal(result.sequences, 20);
+    assert.equal(result.global_steps, 3);
+    const exported = join(out, "exported");
+    const ex = spawnSync(process.execPath, [cli, "export", "--checkpoint", ckpt, "--output_dir", exported], {
+      encoding: "utf8",
+    });
+    assert.equal(ex.status, 0, ex.stderr);
+    for (const f of ["config.json", "model.safetensors", "vocab.txt"]) assert.ok(existsSync(join(exported, f)), f);
+    const config = JSON.parse(readFileSync(join(exported, "config.json"), "utf8")) as {
+      architectures: string[];
+      hidden_size: number;
+    };
+    assert.deepEqual(config.architectures, ["BertForPreTraining"]);
+    assert.equal(config.hidden_size, 32);
+    const header = readFileSync(join(exported, "model.safetensors")).subarray(8, 30000).toString("utf8");
+    for (const name of [
+      "bert.encoder.layer.0.attention.output.LayerNorm.weight",
+      "bert.encoder.layer.3.output.LayerNorm.bias",
+      "cls.predictions.decoder.weight",
+      "cls.predictions.transform.dense.weight",
+      "bert.pooler.dense.weight",
+    ])
+      assert.ok(header.includes(`"${name}"`), name);
+    const fresh = tmp();
+    const r = run(fresh, "tiny_ds_fp32.json", ["--max_steps", "1", "--init_from", exported], false);
+    assert.match(r.stdout, /initial weights from/);
+    assert.doesNotMatch(r.stderr, /not in the folder|not in this model/);
   });
 });

@@ -1,0 +1,93 @@
+// `bert-train evaluate --checkpoint DIR --data SHARDS...`: MLM and NSP loss and accuracy of a checkpoint, as one
+// JSON object on stdout.
+import { join } from "node:path";
+import type { CommandModule } from "yargs";
+
+import { CorpusShards } from "../data/loader.js";
+import { readVocab } from "../data/tokenizer.js";
+import { createEngine } from "../native/engine.js";
+import { projectRoot } from "../native/load.js";
+import { loadCheckpoint } from "../train/checkpoint.js";
+import { evaluateMlm } from "../train/evaluate.js";
+import { modelConfigFromCheckpointState } from "../train/export.js";
+import { readFileSync } from "node:fs";
+
+interface EvaluateArgs {
+  checkpoint: string;
+  data: string[];
+  batch_size: number;
+  max_predictions_per_seq: number;
+  max_batches?: number;
+  seed: number;
+  vocab_file: string;
+  threads: number;
+}
+
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
+  command: "evaluate",
+  describe: "Report a checkpoint's MLM/NSP loss and accuracy on shards, as one JSON object",
+  builder: (y) =>
+    y
+      .option("checkpoint", {
+        type: "string",
+        demandOption: true,
+        describe: "a checkpoint folder (saved_models/<job>/<tag>)",
+      })
+      .option("data", { type: "string", array: true, demandOption: true, describe: "shard folders" })
+      .option("batch_size", { type: "number", default: 32, alias: "batch-size" })
+      .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
+      .option("max_batches", { type: "number", alias: "max-batches" })
+      .option("seed", { type: "number", default: 1, describe: "dynamic masking of shards without static masks" })
+      .option("vocab_file", {
+        type: "string",
+        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        alias: "vocab-file",
+      })
+      .option("threads", { type: "number", default: 0 }),
+  handler: async (a) => {
+    const state = JSON.parse(readFileSync(join(a.checkpoint, "state.json"), "utf8")) as {
+      configs: unknown;
+      global_steps: number;
+    };
+    const { model, preLn } = modelConfigFromCheckpointState(state);
+    const engine = createEngine({ config: { ...model, pre_layer_norm: preLn, num_labels: 0 }, threads: a.threads });
+    loadCheckpoint(engine, a.checkpoint, false);
+    const vocab = readVocab(a.vocab_file);
+    const sums = { mlm_loss: 0, mlm_accuracy: 0, nsp_loss: 0, nsp_accuracy: 0, sequences: 0 };
+    for (const dir of a.data) {
+      const r = await evaluateMlm(
+        engine,
+        CorpusShards.open(dir),
+        {
+          batchSize: a.batch_size,
+          seed: a.seed,
+          maxPredictionsPerSeq: a.max_predictions_per_seq,
+          maskedLmProb: 0.15,
+          vocabSize: vocab.tokens.length,
+          special: {
+            pad: vocab.special["[PAD]"],
+            cls: vocab.special["[CLS]"],
+            sep: vocab.special["[SEP]"],
+            mask: vocab.special["[MASK]"],
+          },
+        },
+        model.num_hidden_layers,
+        a.max_batches,
+      );
+      for (const k of ["mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy"] as const) sums[k] += r[k] * r.sequences;
+      sums.sequences += r.sequences;
+    }
+    const n = Math.max(sums.sequences, 1);
+    process.stdout.write(
+      JSON.stringify({
+        checkpoint: a.checkpoint,
+        global_steps: state.global_steps,
+        mlm_loss: sums.mlm_loss / n,
+        mlm_accuracy: sums.mlm_accuracy / n,
+        nsp_loss: sums.nsp_loss / n,
+        nsp_accuracy: sums.nsp_accuracy / n,
+        sequences: sums.sequences,
+      }) + "\n",
+    );
+  },
+};

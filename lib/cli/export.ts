@@ -1,0 +1,30 @@
+// `bert-train export --checkpoint DIR --output_dir DIR`: the model alone as a HuggingFace-style folder.
+import { join } from "node:path";
+import type { CommandModule } from "yargs";
+
+import { projectRoot } from "../native/load.js";
+import { exportModel } from "../train/export.js";
+
+interface ExportArgs {
+  checkpoint: string;
+  output_dir: string;
+  vocab_file: string;
+}
+
+export const exportCommand: CommandModule<object, ExportArgs> = {
+  command: "export",
+  describe: "Write a checkpoint's model as config.json + model.safetensors + vocab.txt",
+  builder: (y) =>
+    y
+      .option("checkpoint", { type: "string", demandOption: true })
+      .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
+      .option("vocab_file", {
+        type: "string",
+        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        alias: "vocab-file",
+      }),
+  handler: (a) => {
+    exportModel(a.checkpoint, a.output_dir, a.vocab_file);
+    process.stdout.write(`exported ${a.checkpoint} to ${a.output_dir}\n`);
+  },
+};
