@@ -4,6 +4,7 @@ import yargs from "yargs";
 
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
+import { benchTrainCommand } from "./bench-train.js";
 import { prepareDataCommand } from "./prepare-data.js";
 import { pretrainCommand } from "./pretrain.js";
 import { evaluateCommand } from "./evaluate.js";
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(benchCommand)
       .command(prepareDataCommand)
       .command(benchDataCommand)
+      .command(benchTrainCommand)
       .command(pretrainCommand)
       .command(evaluateCommand)
       .command(exportCommand)

@@ -75,6 +75,12 @@ export interface Output {
 export interface PretrainResult {
   globalSteps: number;
   losses: number[];
+  /** Wall time of each optimizer step (forward, backward, update), milliseconds. */
+  stepMs: number[];
+  /** Fraction of layer evaluations kept by PLD, per step. */
+  keptFraction: number[];
+  /** performance.now() at the end of each step, loader and logging included: the end-to-end rate. */
+  stepEnds: number[];
   lastCheckpoint?: string;
   interrupted: boolean;
 }
@@ -133,6 +139,27 @@ class JsonlLog {
   }
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/** A one-line progress display on a terminal's stderr: step, loss, samples/s, θ, lr, ETA. */
+class ProgressLine {
+  private readonly started = performance.now();
+  private first = -1;
+  constructor(
+    private readonly total: number,
+    private readonly batch: number,
+  ) {}
+  update(step: number, loss: number, theta: number, lr: number, ms: number): void {
+    if (this.first < 0) this.first = step - 1;
+    const done = step - this.first;
+    const perStep = (performance.now() - this.started) / 1000 / done;
+    const eta = Math.max(0, (this.total - step) * perStep);
+    const line = `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${((1000 * this.batch) / ms).toFixed(1)} samples/s  θ ${theta.toFixed(3)}  lr ${lr.toExponential(2)}  ETA ${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, "0")}s`;
+    process.stderr.write(`\r${line}\x1b[K`);
+  }
+  done(): void {
+    process.stderr.write("\n");
   }
 }
 
@@ -256,6 +283,10 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
   const configs = { cf: cf.raw, deepspeed: ds.raw, args: a };
   let lastCheckpoint: string | undefined;
   const losses: number[] = [];
+  const stepMs: number[] = [];
+  const keptFraction: number[] = [];
+  const stepEnds: number[] = [];
+  const progress = process.stderr.isTTY ? new ProgressLine(maxSteps, ds.trainBatchSize) : undefined;
   const checkpoint = (tag: string) => {
     const state: TrainingState = {
       format: CHECKPOINT_FORMAT,
@@ -310,6 +341,9 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
       } else optimizerSteps++;
       losses.push(r.loss);
       const kept = micro.reduce((s, m) => s + m.gates.keep.filter(Boolean).length, 0) / (micro.length * layers);
+      stepMs.push(milliseconds);
+      keptFraction.push(kept);
+      progress?.update(globalSteps, r.loss, theta, lr, milliseconds);
       const metrics = {
         step: globalSteps,
         loss: r.loss,
@@ -364,12 +398,14 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
       }
       if ((epochEnd && (saveAt.size === 0 || saveAt.has(epoch))) || (a.ckpt_steps && globalSteps % a.ckpt_steps === 0))
         checkpoint(`epoch${Math.floor(epoch)}_step${globalSteps}`);
+      stepEnds.push(performance.now());
     }
     if (interrupted || !lastCheckpoint?.endsWith(`_step${globalSteps}`))
       checkpoint(`epoch${Math.floor(globalSteps / stepsPerEpoch)}_step${globalSteps}`);
   } finally {
+    progress?.done();
     jsonl.close();
     tensorboard.close();
   }
-  return { globalSteps, losses, lastCheckpoint, interrupted };
+  return { globalSteps, losses, stepMs, keptFraction, stepEnds, lastCheckpoint, interrupted };
 }

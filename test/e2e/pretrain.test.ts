@@ -3,12 +3,14 @@
 // checkpoint writing never leaves `latest` pointing at something incomplete.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
 import { prepareData } from "../../lib/data/prepare.js";
+import { tfRecords } from "../../lib/data/tfrecord.js";
+import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 
 const root = projectRoot();
@@ -95,6 +97,16 @@ describe("bert-train pretrain", () => {
     assert.equal(m[0]?.theta, 1);
     assert.ok((m[39]?.theta ?? 1) < 0.55, "θ decays towards θ̄ = 0.5 with γ = 0.1");
     assert.ok(readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").includes("step40"));
+    // TensorBoard: a file-version event, then one scalar event per step with loss and θ
+    const eventsFile = readdirSync(out).find((f) => f.startsWith("events.out.tfevents."));
+    assert.ok(eventsFile);
+    const events = [...tfRecords(readFileSync(join(out, eventsFile)), eventsFile)].map(decodeEvent);
+    assert.equal(events[0]?.fileVersion, "brain.Event:2");
+    const theta = events.flatMap((e) =>
+      e.values.filter((v) => v.tag === "train/theta").map((v) => ({ step: e.step, value: v.value })),
+    );
+    assert.equal(theta.length, 40);
+    assert.ok(Math.abs((theta[39]?.value ?? 0) - (m[39]?.theta ?? 1)) < 1e-6);
   });
   it("without PLD: no INFO line, θ stays 1", () => {
     const out = tmp();

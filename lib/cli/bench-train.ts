@@ -1,0 +1,27 @@
+// `bert-train bench-train`: the pre-training loop against the engine alone, and what PLD saves.
+import type { CommandModule } from "yargs";
+
+import { runTrainBench } from "../bench/train-bench.js";
+
+interface Args {
+  layers: number;
+  hidden: number;
+  precision: "fp32" | "bf16";
+  batch: number;
+  steps: number;
+}
+
+export const benchTrainCommand: CommandModule<object, Args> = {
+  command: "bench-train",
+  describe: "Measure end-to-end training samples/s against the engine alone, and the step time PLD saves",
+  builder: (y) =>
+    y
+      .option("layers", { type: "number", default: 12 })
+      .option("hidden", { type: "number", default: 256 })
+      .option("precision", { choices: ["fp32", "bf16"] as const, default: "bf16" as const })
+      .option("batch", { type: "number", default: 32 })
+      .option("steps", { type: "number", default: 30 }),
+  handler: async (a) => {
+    await runTrainBench(a, (line) => process.stdout.write(line + "\n"));
+  },
+};
