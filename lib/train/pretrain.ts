@@ -1,6 +1,6 @@
 // The pre-training run: configs -> data -> engine -> the loop (PLD gates, LR schedule, accumulation, optimizer,
 // loss scaling) -> logs and checkpoints. What it prints follows DeepSpeed's bing_bert example (DESIGN §7b).
-import { accessSync, constants, existsSync, mkdirSync, openSync, closeSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
@@ -132,7 +132,10 @@ function checkWritable(dir: string): void {
 class JsonlLog {
   private readonly fd: number;
   constructor(path: string) {
+    // a run killed mid-line leaves a partial record: end it so the appended records stay parseable line by line
+    const partial = existsSync(path) && !readFileSync(path, "utf8").endsWith("\n") && readFileSync(path).length > 0;
     this.fd = openSync(path, "a");
+    if (partial) writeSync(this.fd, "\n");
   }
   write(record: Record<string, unknown>): void {
     writeSync(this.fd, JSON.stringify(record) + "\n");
