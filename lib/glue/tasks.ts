@@ -1,0 +1,219 @@
+// The GLUE tasks: where each file's columns are, the label set, the metrics. Files are in the standard layout
+// (<data_dir>/<TASK>/train.tsv, dev.tsv, test.tsv; CoLA's train/dev without a header). A row with the wrong
+// number of columns or a label outside the task's set is an error naming the file and line.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { accuracy, f1, matthewsCorrelation, pearson, spearman } from "./metrics.js";
+
+export class GlueError extends Error {
+  readonly code = "ERR_GLUE";
+}
+
+export interface GlueExample {
+  guid: string;
+  textA: string;
+  textB?: string;
+  /** Class index, or the score for STS-B; undefined on test sets. */
+  label?: number;
+}
+
+interface Layout {
+  header: boolean;
+  columns: number; // at least this many
+  a: number;
+  b?: number;
+  label?: number; // -1: the last column
+  id?: number;
+}
+
+export interface GlueTask {
+  name: string;
+  /** Class names in index order; empty for regression. */
+  labels: string[];
+  regression: boolean;
+  trainFile: string;
+  devFiles: { split: string; file: string }[];
+  testFiles: { split: string; file: string }[];
+  layouts: { train: Layout; dev: Layout; test: Layout };
+  metrics(predictions: number[], labels: number[]): Record<string, number>;
+}
+
+const acc = (p: number[], y: number[]) => ({ acc: accuracy(p, y) });
+const accF1 = (p: number[], y: number[]) => {
+  const a = accuracy(p, y);
+  const f = f1(p, y);
+  return { acc: a, f1: f, acc_and_f1: (a + f) / 2 };
+};
+const pair = (a: number, b: number, label: number, columns: number): Layout => ({ header: true, columns, a, b, label });
+const testPair = (a: number, b: number, columns: number): Layout => ({ header: true, columns, a, b, id: 0 });
+
+export const GLUE_TASKS: Record<string, GlueTask> = {
+  cola: {
+    name: "CoLA",
+    labels: ["0", "1"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: {
+      train: { header: false, columns: 4, a: 3, label: 1 },
+      dev: { header: false, columns: 4, a: 3, label: 1 },
+      test: { header: true, columns: 2, a: 1, id: 0 },
+    },
+    metrics: (p, y) => ({ mcc: matthewsCorrelation(p, y) }),
+  },
+  "sst-2": {
+    name: "SST-2",
+    labels: ["0", "1"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: {
+      train: { header: true, columns: 2, a: 0, label: 1 },
+      dev: { header: true, columns: 2, a: 0, label: 1 },
+      test: { header: true, columns: 2, a: 1, id: 0 },
+    },
+    metrics: acc,
+  },
+  mrpc: {
+    name: "MRPC",
+    labels: ["0", "1"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(3, 4, 0, 5), dev: pair(3, 4, 0, 5), test: testPair(3, 4, 5) },
+    metrics: accF1,
+  },
+  "sts-b": {
+    name: "STS-B",
+    labels: [],
+    regression: true,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(7, 8, 9, 10), dev: pair(7, 8, 9, 10), test: testPair(7, 8, 9) },
+    metrics: (p, y) => {
+      const r = pearson(p, y);
+      const s = spearman(p, y);
+      return { pearson: r, spearmanr: s, corr: (r + s) / 2 };
+    },
+  },
+  qqp: {
+    name: "QQP",
+    labels: ["0", "1"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(3, 4, 5, 6), dev: pair(3, 4, 5, 6), test: testPair(1, 2, 3) },
+    metrics: accF1,
+  },
+  mnli: {
+    name: "MNLI",
+    labels: ["contradiction", "entailment", "neutral"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [
+      { split: "dev_matched", file: "dev_matched.tsv" },
+      { split: "dev_mismatched", file: "dev_mismatched.tsv" },
+    ],
+    testFiles: [
+      { split: "test_matched", file: "test_matched.tsv" },
+      { split: "test_mismatched", file: "test_mismatched.tsv" },
+    ],
+    layouts: { train: pair(8, 9, -1, 11), dev: pair(8, 9, -1, 11), test: testPair(8, 9, 10) },
+    metrics: acc,
+  },
+  qnli: {
+    name: "QNLI",
+    labels: ["entailment", "not_entailment"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
+    metrics: acc,
+  },
+  rte: {
+    name: "RTE",
+    labels: ["entailment", "not_entailment"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
+    metrics: acc,
+  },
+  wnli: {
+    name: "WNLI",
+    labels: ["0", "1"],
+    regression: false,
+    trainFile: "train.tsv",
+    devFiles: [{ split: "dev", file: "dev.tsv" }],
+    testFiles: [{ split: "test", file: "test.tsv" }],
+    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
+    metrics: acc,
+  },
+};
+
+export function glueTask(name: string): GlueTask {
+  const task = GLUE_TASKS[name.toLowerCase()];
+  if (!task)
+    throw new GlueError(
+      `unknown GLUE task "${name}": expected one of ${Object.values(GLUE_TASKS)
+        .map((t) => t.name)
+        .join(", ")}`,
+    );
+  return task;
+}
+
+/** Reads one split of a task. */
+export function readGlueFile(task: GlueTask, path: string, kind: "train" | "dev" | "test"): GlueExample[] {
+  if (!existsSync(path))
+    throw new GlueError(
+      `${path}: no such file (the ${task.name} ${kind} set; expected the standard GLUE layout <data_dir>/${task.name}/...)`,
+    );
+  const layout = task.layouts[kind];
+  const lines = readFileSync(path, "utf8")
+    .replace(/^\ufeff/, "")
+    .split(/\r?\n/);
+  if (lines[lines.length - 1] === "") lines.pop();
+  const out: GlueExample[] = [];
+  lines.forEach((line, i) => {
+    if (layout.header && i === 0) return;
+    const cols = line.split("\t");
+    const where = `${path}:${i + 1}`;
+    if (cols.length < layout.columns)
+      throw new GlueError(`${where}: ${cols.length} columns, the ${task.name} ${kind} layout needs ${layout.columns}`);
+    const example: GlueExample = {
+      guid: `${kind}-${layout.id !== undefined ? cols[layout.id] : i}`,
+      textA: cols[layout.a] as string,
+      textB: layout.b !== undefined ? (cols[layout.b] as string) : undefined,
+    };
+    if (layout.label !== undefined) {
+      const raw = (layout.label === -1 ? cols[cols.length - 1] : cols[layout.label]) as string;
+      if (task.regression) {
+        const score = Number(raw);
+        if (raw.trim() === "" || !Number.isFinite(score))
+          throw new GlueError(`${where}: the score ${JSON.stringify(raw)} is not a number`);
+        example.label = score;
+      } else {
+        const index = task.labels.indexOf(raw.trim());
+        if (index < 0)
+          throw new GlueError(
+            `${where}: label ${JSON.stringify(raw)} is not one of ${task.name}'s labels (${task.labels.join(", ")})`,
+          );
+        example.label = index;
+      }
+    }
+    out.push(example);
+  });
+  return out;
+}
+
+export function taskDir(dataDir: string, task: GlueTask): string {
+  return join(dataDir, task.name);
+}
