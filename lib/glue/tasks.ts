@@ -191,7 +191,7 @@ export function readGlueFile(task: GlueTask, path: string, kind: "train" | "dev"
     const example: GlueExample = {
       guid: `${kind}-${layout.id !== undefined ? cols[layout.id] : i}`,
       textA: cols[layout.a] as string,
-      textB: layout.b !== undefined ? (cols[layout.b]) : undefined,
+      textB: layout.b !== undefined ? cols[layout.b] : undefined,
     };
     if (layout.label !== undefined) {
       const raw = (layout.label === -1 ? cols[cols.length - 1] : cols[layout.label]) as string;
