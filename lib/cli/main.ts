@@ -9,6 +9,7 @@ import { prepareDataCommand } from "./prepare-data.js";
 import { pretrainCommand } from "./pretrain.js";
 import { evaluateCommand } from "./evaluate.js";
 import { exportCommand } from "./export.js";
+import { finetuneCommand } from "./finetune.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(pretrainCommand)
       .command(evaluateCommand)
       .command(exportCommand)
+      .command(finetuneCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {

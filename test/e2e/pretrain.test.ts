@@ -3,7 +3,7 @@
 // checkpoint writing never leaves `latest` pointing at something incomplete.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -262,5 +262,78 @@ describe("bert-train pretrain", () => {
     const r = run(fresh, "tiny_ds_fp32.json", ["--max_steps", "1", "--init_from", exported], false);
     assert.match(r.stdout, /initial weights from/);
     assert.doesNotMatch(r.stderr, /not in the folder|not in this model/);
+  });
+  it("finetune: a pre-trained checkpoint on a small SST-2, eval_results.txt and submission-format predictions", () => {
+    const out = tmp();
+    run(out, "tiny_ds_fp32.json", ["--max_steps", "2"], false);
+    const ckpt = join(
+      out,
+      "saved_models",
+      "tiny",
+      readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim(),
+    );
+    const glue = join(out, "glue", "SST-2");
+    mkdirSync(glue, { recursive: true });
+    const train = readFileSync(join(root, "data", "glue", "SST-2", "train.tsv"), "utf8")
+      .split("\n")
+      .slice(0, 65);
+    const dev = readFileSync(join(root, "data", "glue", "SST-2", "dev.tsv"), "utf8")
+      .split("\n")
+      .slice(0, 33);
+    writeFileSync(join(glue, "train.tsv"), train.join("\n") + "\n");
+    writeFileSync(join(glue, "dev.tsv"), dev.join("\n") + "\n");
+    writeFileSync(
+      join(glue, "test.tsv"),
+      ["index\tsentence", ...dev.slice(1).map((l, i) => `${i}\t${l.split("\t")[0]}`)].join("\n") + "\n",
+    );
+    const ft = (extra: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          cli,
+          "finetune",
+          "sst-2",
+          "16",
+          "1e-4",
+          "2",
+          "sst2",
+          ckpt,
+          "--data_dir",
+          join(out, "glue"),
+          "--output_dir",
+          join(out, "ft"),
+          "--max_seq_length",
+          "64",
+          "--threads",
+          "1",
+          ...extra,
+        ],
+        { encoding: "utf8" },
+      );
+    const r = ft(["--do_predict"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /newly initialised \(not in the checkpoint\): classifier\.weight, classifier\.bias/);
+    assert.match(r.stdout, /not used \(not in this model\): cls\.predictions/);
+    assert.match(r.stdout, /SST-2 dev after epoch 2: acc = /);
+    const results = readFileSync(join(out, "ft", "sst2", "eval_results.txt"), "utf8")
+      .trim()
+      .split("\n");
+    assert.deepEqual(
+      results.map((l) => l.split(" = ")[0]),
+      ["acc", "epoch"],
+    );
+    const predictions = readFileSync(join(out, "ft", "sst2", "SST-2.tsv"), "utf8")
+      .trim()
+      .split("\n");
+    assert.equal(predictions[0], "index\tprediction");
+    assert.equal(predictions.length, 33);
+    assert.ok(predictions.slice(1).every((l) => /^\d+\t[01]$/.test(l)));
+    // a Pre-LN expectation against this Post-LN checkpoint is refused unless forced
+    const mismatch = ft(["--progressive_layer_drop"]);
+    assert.equal(mismatch.status, 2);
+    assert.match(
+      mismatch.stderr,
+      /the checkpoint is a Post-LN model but --progressive_layer_drop asks for Pre-LN; pass --force/,
+    );
   });
 });

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# GLUE fine-tuning with the argument order of DeepSpeed's run_glue_bert_base_finetune.sh:
+#   scripts/run_glue_bert_base_finetune.sh TASK BATCH_SIZE LR EPOCHS JOB_NAME CHECKPOINT
+# GLUE_DIR (default /data/GlueData) holds the tasks in the standard layout; OUTPUT_DIR (default out/glue) gets
+# eval_results.txt, predictions and logs. Extra arguments go to `bert-train finetune`.
+set -euo pipefail
+if [ "$#" -lt 6 ]; then
+  echo "usage: $0 TASK BATCH_SIZE LR EPOCHS JOB_NAME CHECKPOINT [finetune flags...]" >&2
+  exit 2
+fi
+cd "$(dirname "$0")/.."
+task=$1 batch=$2 lr=$3 epochs=$4 job=$5 checkpoint=$6
+shift 6
+out=${OUTPUT_DIR:-out/glue}
+mkdir -p "$out/$job"
+node dist/bin/bert-train.js finetune "$task" "$batch" "$lr" "$epochs" "$job" "$checkpoint" \
+  --data_dir "${GLUE_DIR:-/data/GlueData}" --output_dir "$out" --deepspeed_config configs/glue_bert_base.json \
+  --max_seq_length 128 "$@" 2>&1 | tee "$out/$job/train.log"
