@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { documentsFromText, listInputFiles, readUtf8 } from "../data/corpus.js";
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
 import { prepareData } from "../data/prepare.js";
-import { createBertTokenizer } from "../data/tokenizer.js";
+import { createBertTokenizer, specialIds } from "../data/tokenizer.js";
 
 export interface DataBenchOptions {
   inputs: string[];
@@ -60,12 +60,7 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
       maxPredictionsPerSeq: 20,
       maskedLmProb: 0.15,
       vocabSize: tokenizer.vocab.tokens.length,
-      special: {
-        pad: tokenizer.vocab.special["[PAD]"],
-        cls: tokenizer.vocab.special["[CLS]"],
-        sep: tokenizer.vocab.special["[SEP]"],
-        mask: tokenizer.vocab.special["[MASK]"],
-      },
+      special: specialIds(tokenizer.vocab),
       rank: 0,
       worldSize: 1,
     });

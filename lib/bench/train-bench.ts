@@ -9,10 +9,11 @@ import { join } from "node:path";
 
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
 import { prepareData } from "../data/prepare.js";
-import { readVocab } from "../data/tokenizer.js";
+import { readVocab, specialIds } from "../data/tokenizer.js";
 import { allLayersKept, createEngine } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
 import type { LayerGates } from "../native/types.js";
+import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { expectedKeptFraction, sampleGates } from "../train/pld.js";
 import { pretrain } from "../train/pretrain.js";
 import { trainStep } from "../train/train-step.js";
@@ -125,7 +126,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
       maxPredictionsPerSeq: 20,
       maskedLmProb: 0.15,
       vocabSize: vocab.tokens.length,
-      special: { pad: 0, cls: 101, sep: 102, mask: 103 },
+      special: specialIds(vocab),
       rank: 0,
       worldSize: 1,
     });
@@ -133,17 +134,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
       config: { ...model, vocab_size: 30522, pre_layer_norm: true, num_labels: 0 },
       precision: o.precision,
     });
-    const optimizer = {
-      type: "adam" as const,
-      beta1: 0.9,
-      beta2: 0.999,
-      eps: 1e-8,
-      weightDecay: 0.01,
-      adamWMode: true,
-      biasCorrection: true,
-      minCoeff: 0.01,
-      maxCoeff: 10,
-    };
+    const optimizer = DEFAULT_ADAMW;
     const pldConfig = { theta: 0.5, gamma: 1, sampling: "paper" as const };
     const times = { all: [] as number[], pld: [] as number[], none: [] as number[] };
     let keptLayers = 0;

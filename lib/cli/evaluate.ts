@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
 import { CorpusShards } from "../data/loader.js";
-import { readVocab } from "../data/tokenizer.js";
+import { readVocab, specialIds } from "../data/tokenizer.js";
 import { createEngine } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
 import { loadCheckpoint } from "../train/checkpoint.js";
@@ -64,12 +64,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
           maxPredictionsPerSeq: a.max_predictions_per_seq,
           maskedLmProb: 0.15,
           vocabSize: vocab.tokens.length,
-          special: {
-            pad: vocab.special["[PAD]"],
-            cls: vocab.special["[CLS]"],
-            sep: vocab.special["[SEP]"],
-            mask: vocab.special["[MASK]"],
-          },
+          special: specialIds(vocab),
         },
         model.num_hidden_layers,
         a.max_batches,

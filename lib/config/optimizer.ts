@@ -13,6 +13,19 @@ export interface ResolvedOptimizer {
   maxGradNorm?: number;
 }
 
+/** AdamW with PyTorch's defaults and weight decay 0.01: used when no DeepSpeed config names an optimizer. */
+export const DEFAULT_ADAMW: OptimizerSettings = {
+  type: "adam",
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  adamWMode: true,
+  biasCorrection: true,
+  minCoeff: 0.01,
+  maxCoeff: 10,
+};
+
 const probability = { type: "number", minimum: 0, exclusiveMaximum: 1 };
 
 export const optimizerSchema = {

@@ -9,7 +9,7 @@ import { encodeExample, exampleFromInstance } from "./example.js";
 import { createInstances, maskTokens, padInstance, type SpecialIds } from "./instances.js";
 import { SeededRandom } from "./random.js";
 import { TfRecordWriter } from "./tfrecord.js";
-import { createBertTokenizer } from "./tokenizer.js";
+import { createBertTokenizer, specialIds } from "./tokenizer.js";
 
 export interface PrepareOptions {
   inputs: string[];
@@ -96,8 +96,7 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   const tokens = docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0);
   const tokenizeSeconds = lap();
 
-  const v = tokenizer.vocab.special;
-  const special: SpecialIds = { cls: v["[CLS]"], sep: v["[SEP]"], mask: v["[MASK]"], pad: v["[PAD]"] };
+  const special: SpecialIds = specialIds(tokenizer.vocab);
   const rng = new SeededRandom(o.seed);
   const raw = createInstances(docs, o, special, rng);
   if (raw.length === 0) throw new CorpusError(`the inputs are too short to make a single instance (${tokens} tokens)`);

@@ -38,6 +38,11 @@ export function readVocab(path: string): Vocab {
   return { path, tokens, ids, special };
 }
 
+/** The ids instance creation, masking and the loader need. */
+export function specialIds(vocab: Vocab): { pad: number; cls: number; sep: number; mask: number } {
+  return { pad: vocab.special["[PAD]"], cls: vocab.special["[CLS]"], sep: vocab.special["[SEP]"], mask: vocab.special["[MASK]"] };
+}
+
 export interface BertTokenizer {
   vocab: Vocab;
   lowerCase: boolean;

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadDeepSpeedConfig } from "../config/deepspeed.js";
+import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { ConfigError } from "../config/errors.js";
 import { SeededRandom } from "../data/random.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
@@ -196,17 +197,7 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
   const jobDir = join(a.output_dir, a.job_name);
   mkdirSync(jobDir, { recursive: true });
   const layers = model.num_hidden_layers;
-  const optimizer: OptimizerSettings = ds?.optimizer ?? {
-    type: "adam",
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0.01,
-    adamWMode: true,
-    biasCorrection: true,
-    minCoeff: 0.01,
-    maxCoeff: 10,
-  };
+  const optimizer: OptimizerSettings = ds?.optimizer ?? DEFAULT_ADAMW;
   const scaler =
     precision === "fp16"
       ? new LossScaler({ lossScale: ds?.fp16.lossScale ?? 0, initialScalePower: ds?.fp16.initialScalePower ?? 16 })

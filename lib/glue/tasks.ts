@@ -45,76 +45,62 @@ const accF1 = (p: number[], y: number[]) => {
   const f = f1(p, y);
   return { acc: a, f1: f, acc_and_f1: (a + f) / 2 };
 };
+const correlations = (p: number[], y: number[]) => {
+  const r = pearson(p, y);
+  const s = spearman(p, y);
+  return { pearson: r, spearmanr: s, corr: (r + s) / 2 };
+};
+const single = (a: number, label: number, columns: number, header = true): Layout => ({ header, columns, a, label });
 const pair = (a: number, b: number, label: number, columns: number): Layout => ({ header: true, columns, a, b, label });
-const testPair = (a: number, b: number, columns: number): Layout => ({ header: true, columns, a, b, id: 0 });
+const testOf = (a: number, b: number | undefined, columns: number): Layout => ({ header: true, columns, a, b, id: 0 });
+const standardFiles = {
+  trainFile: "train.tsv",
+  devFiles: [{ split: "dev", file: "dev.tsv" }],
+  testFiles: [{ split: "test", file: "test.tsv" }],
+};
+
+function task(
+  name: string,
+  labels: string[],
+  layouts: GlueTask["layouts"],
+  metrics: GlueTask["metrics"],
+  files = standardFiles,
+): GlueTask {
+  return { name, labels, regression: labels.length === 0, ...files, layouts, metrics };
+}
+
+// Column positions follow each task's GLUE files; train and dev share a layout.
+const sentencePair = (
+  a: number,
+  b: number,
+  label: number,
+  columns: number,
+  testColumns: number,
+  testA = a,
+  testB = b,
+) => ({
+  train: pair(a, b, label, columns),
+  dev: pair(a, b, label, columns),
+  test: testOf(testA, testB, testColumns),
+});
 
 export const GLUE_TASKS: Record<string, GlueTask> = {
-  cola: {
-    name: "CoLA",
-    labels: ["0", "1"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: {
-      train: { header: false, columns: 4, a: 3, label: 1 },
-      dev: { header: false, columns: 4, a: 3, label: 1 },
-      test: { header: true, columns: 2, a: 1, id: 0 },
-    },
-    metrics: (p, y) => ({ mcc: matthewsCorrelation(p, y) }),
-  },
-  "sst-2": {
-    name: "SST-2",
-    labels: ["0", "1"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: {
-      train: { header: true, columns: 2, a: 0, label: 1 },
-      dev: { header: true, columns: 2, a: 0, label: 1 },
-      test: { header: true, columns: 2, a: 1, id: 0 },
-    },
-    metrics: acc,
-  },
-  mrpc: {
-    name: "MRPC",
-    labels: ["0", "1"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(3, 4, 0, 5), dev: pair(3, 4, 0, 5), test: testPair(3, 4, 5) },
-    metrics: accF1,
-  },
-  "sts-b": {
-    name: "STS-B",
-    labels: [],
-    regression: true,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(7, 8, 9, 10), dev: pair(7, 8, 9, 10), test: testPair(7, 8, 9) },
-    metrics: (p, y) => {
-      const r = pearson(p, y);
-      const s = spearman(p, y);
-      return { pearson: r, spearmanr: s, corr: (r + s) / 2 };
-    },
-  },
-  qqp: {
-    name: "QQP",
-    labels: ["0", "1"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(3, 4, 5, 6), dev: pair(3, 4, 5, 6), test: testPair(1, 2, 3) },
-    metrics: accF1,
-  },
-  mnli: {
-    name: "MNLI",
-    labels: ["contradiction", "entailment", "neutral"],
-    regression: false,
+  cola: task(
+    "CoLA",
+    ["0", "1"],
+    { train: single(3, 1, 4, false), dev: single(3, 1, 4, false), test: testOf(1, undefined, 2) },
+    (p, y) => ({ mcc: matthewsCorrelation(p, y) }),
+  ),
+  "sst-2": task(
+    "SST-2",
+    ["0", "1"],
+    { train: single(0, 1, 2), dev: single(0, 1, 2), test: testOf(1, undefined, 2) },
+    acc,
+  ),
+  mrpc: task("MRPC", ["0", "1"], sentencePair(3, 4, 0, 5, 5), accF1),
+  "sts-b": task("STS-B", [], sentencePair(7, 8, 9, 10, 9), correlations),
+  qqp: task("QQP", ["0", "1"], sentencePair(3, 4, 5, 6, 3, 1, 2), accF1),
+  mnli: task("MNLI", ["contradiction", "entailment", "neutral"], sentencePair(8, 9, -1, 11, 10), acc, {
     trainFile: "train.tsv",
     devFiles: [
       { split: "dev_matched", file: "dev_matched.tsv" },
@@ -124,39 +110,10 @@ export const GLUE_TASKS: Record<string, GlueTask> = {
       { split: "test_matched", file: "test_matched.tsv" },
       { split: "test_mismatched", file: "test_mismatched.tsv" },
     ],
-    layouts: { train: pair(8, 9, -1, 11), dev: pair(8, 9, -1, 11), test: testPair(8, 9, 10) },
-    metrics: acc,
-  },
-  qnli: {
-    name: "QNLI",
-    labels: ["entailment", "not_entailment"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
-    metrics: acc,
-  },
-  rte: {
-    name: "RTE",
-    labels: ["entailment", "not_entailment"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
-    metrics: acc,
-  },
-  wnli: {
-    name: "WNLI",
-    labels: ["0", "1"],
-    regression: false,
-    trainFile: "train.tsv",
-    devFiles: [{ split: "dev", file: "dev.tsv" }],
-    testFiles: [{ split: "test", file: "test.tsv" }],
-    layouts: { train: pair(1, 2, 3, 4), dev: pair(1, 2, 3, 4), test: testPair(1, 2, 3) },
-    metrics: acc,
-  },
+  }),
+  qnli: task("QNLI", ["entailment", "not_entailment"], sentencePair(1, 2, 3, 4, 3), acc),
+  rte: task("RTE", ["entailment", "not_entailment"], sentencePair(1, 2, 3, 4, 3), acc),
+  wnli: task("WNLI", ["0", "1"], sentencePair(1, 2, 3, 4, 3), acc),
 };
 
 export function glueTask(name: string): GlueTask {

@@ -14,7 +14,7 @@ import {
   type LoaderOptions,
   type MixerPosition,
 } from "../data/loader.js";
-import { readVocab } from "../data/tokenizer.js";
+import { readVocab, specialIds } from "../data/tokenizer.js";
 import { TensorBoardWriter } from "../formats/tensorboard.js";
 import { allLayersKept, createEngine, EngineConfigError, resolveModelConfig } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
@@ -185,12 +185,7 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
     maxPredictionsPerSeq: a.max_predictions_per_seq,
     maskedLmProb: 0.15,
     vocabSize: vocab.tokens.length,
-    special: {
-      pad: vocab.special["[PAD]"],
-      cls: vocab.special["[CLS]"],
-      sep: vocab.special["[SEP]"],
-      mask: vocab.special["[MASK]"],
-    },
+    special: specialIds(vocab),
     rank: 0,
     worldSize: 1,
   };
