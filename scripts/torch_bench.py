@@ -53,14 +53,24 @@ class Bert(nn.Module):
         self.transform_ln = nn.LayerNorm(hidden, eps=1e-12)
         self.mlm_bias = nn.Parameter(torch.zeros(vocab))
         self.nsp = nn.Linear(hidden, 2)
+        self.classifier = nn.Linear(hidden, 2)
 
-    def forward(self, ids, seg, mask, positions, labels, nsp_labels):
+    def encode(self, ids, seg, mask):
         B, T = ids.shape
         h = self.drop(self.emb_ln(self.word(ids) + self.pos(torch.arange(T))[None] + self.token_type(seg)))
         additive = ((1.0 - mask.float()) * -10000.0)[:, None, None, :]
         for layer in self.layers:
             h = layer(h, additive)
-        h = self.final_ln(h)
+        return self.final_ln(h)
+
+    def classify(self, ids, seg, mask, class_labels):
+        """Sequence classification as GLUE fine-tuning runs it: pooled [CLS] -> dropout -> linear, CE."""
+        pooled = torch.tanh(self.pooler(self.encode(ids, seg, mask)[:, 0]))
+        return nn.functional.cross_entropy(self.classifier(self.drop(pooled)).float(), class_labels)
+
+    def forward(self, ids, seg, mask, positions, labels, nsp_labels):
+        B, T = ids.shape
+        h = self.encode(ids, seg, mask)
         rows = h.reshape(B * T, -1)[positions]
         logits = nn.functional.linear(self.transform_ln(nn.functional.gelu(self.transform(rows)).float()), self.word.weight, self.mlm_bias)
         nsp = self.nsp(torch.tanh(self.pooler(h[:, 0])))
@@ -81,6 +91,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--head", choices=["pretrain", "classify"], default="pretrain")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -98,7 +109,10 @@ def main():
     def step():
         model.zero_grad(set_to_none=False)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
-            loss = model(ids, seg, mask, positions, labels, nsp_labels)
+            if a.head == "classify":
+                loss = model.classify(ids, seg, mask, nsp_labels)
+            else:
+                loss = model(ids, seg, mask, positions, labels, nsp_labels)
         loss.backward()
         return loss.item()
 

@@ -33,6 +33,8 @@ export interface BenchOptions {
   threads: number;
   torch: boolean;
   layerSkip: boolean;
+  /** "pretrain": MLM + NSP heads; "classify": a 2-way classification head, as GLUE fine-tuning runs. */
+  head: "pretrain" | "classify";
 }
 
 /** Peak matrix FLOP/s of this machine's 2 cores (AVX-512 FMA; AVX512-BF16 dot products), for utilisation. */
@@ -40,6 +42,7 @@ export const PEAK_GFLOPS: Record<Precision, number> = { fp32: 440, bf16: 900, fp
 
 export interface BenchResult {
   model: string;
+  head: "pretrain" | "classify";
   precision: Precision;
   samples_per_s: number;
   torch_samples_per_s: number | null;
@@ -143,14 +146,30 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
           code: "ERR_INVALID_ARGUMENT",
         });
       const precision: Precision = p;
-      const engine = createEngine({ config: benchConfig(model), precision, threads });
-      const batch = syntheticBatch(o.batch, o.seq);
+      const classify = o.head === "classify";
+      const engine = createEngine({
+        config: { ...benchConfig(model), num_labels: classify ? 2 : 0 },
+        precision,
+        threads,
+      });
+      const pretrainBatch = syntheticBatch(o.batch, o.seq);
+      const batch: Batch = classify
+        ? {
+            ...pretrainBatch,
+            numMasked: 0,
+            maskedPositions: undefined,
+            maskedLabels: undefined,
+            nextSentenceLabels: undefined,
+            classLabels: pretrainBatch.nextSentenceLabels,
+          }
+        : pretrainBatch;
       const gates = allLayersKept(model.layers);
       const seconds = await secondsPerStep(engine, batch, gates, o.warmup, o.steps);
       const samples = o.batch / seconds;
-      const gflops = (trainingFlopsPerSequence(model, o.seq, MASKED_PER_SEQUENCE) * samples) / 1e9;
+      const gflops = (trainingFlopsPerSequence(model, o.seq, classify ? 0 : MASKED_PER_SEQUENCE) * samples) / 1e9;
+      const label = `${name} ${precision}${classify ? " classify" : ""}`;
       print(
-        `${name} ${precision}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s, ${((100 * gflops) / PEAK_GFLOPS[precision]).toFixed(0)}% of the ${PEAK_GFLOPS[precision]} GFLOP/s peak)`,
+        `${label}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s, ${((100 * gflops) / PEAK_GFLOPS[precision]).toFixed(0)}% of the ${PEAK_GFLOPS[precision]} GFLOP/s peak)`,
       );
 
       if (o.layerSkip && model.layers >= 2) {
@@ -160,7 +179,7 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
         const perLayer = (seconds - none) / model.layers;
         const saved = seconds - half;
         print(
-          `${name} ${precision}: dropping ${dropped} of ${model.layers} layers saves ${saved.toFixed(3)} s/step; those layers cost ${(dropped * perLayer).toFixed(3)} s/step when kept (${((100 * saved) / (dropped * perLayer)).toFixed(0)}% of their cost recovered)`,
+          `${label}: dropping ${dropped} of ${model.layers} layers saves ${saved.toFixed(3)} s/step; those layers cost ${(dropped * perLayer).toFixed(3)} s/step when kept (${((100 * saved) / (dropped * perLayer)).toFixed(0)}% of their cost recovered)`,
         );
       }
 
@@ -169,15 +188,14 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
         const t = torchSamplesPerSecond(model, precision, o, threads);
         if (typeof t === "number") {
           torch = t;
-          print(
-            `${name} ${precision}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`,
-          );
+          print(`${label}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`);
         } else {
-          print(`${name} ${precision}: PyTorch not measured: ${t}`);
+          print(`${label}: PyTorch not measured: ${t}`);
         }
       }
       results.push({
         model: name,
+        head: o.head,
         precision,
         samples_per_s: Number(samples.toFixed(3)),
         torch_samples_per_s: torch === null ? null : Number(torch.toFixed(3)),

@@ -14,6 +14,7 @@ interface BenchArgs {
   threads: number;
   torch: boolean;
   "layer-skip": boolean;
+  head: "pretrain" | "classify";
 }
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
@@ -33,6 +34,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("warmup", { type: "number", default: 2, describe: "untimed steps first (both sides)" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
       .option("torch", { type: "boolean", default: true, describe: "also time PyTorch (--no-torch to skip)" })
+      .option("head", {
+        choices: ["pretrain", "classify"] as const,
+        default: "pretrain" as const,
+        describe: "classify: GLUE fine-tuning's 2-way head instead of MLM + NSP",
+      })
       .option("layer-skip", {
         type: "boolean",
         default: true,
@@ -49,6 +55,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       threads: args.threads,
       torch: args.torch,
       layerSkip: args["layer-skip"],
+      head: args.head,
     };
     await runBench(options, (line) => process.stdout.write(line + "\n"));
   },
