@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 import { documentsFromText, listInputFiles, readUtf8 } from "../data/corpus.js";
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
-import { prepareData } from "../data/prepare.js";
+import { prepareData, seq128Options } from "../data/prepare.js";
 import { createBertTokenizer, specialIds } from "../data/tokenizer.js";
 
 export interface DataBenchOptions {
@@ -32,20 +32,7 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
   const out = mkdtempSync(join(tmpdir(), "bert-train-bench-data-"));
   try {
     t0 = performance.now();
-    const stats = await prepareData({
-      inputs: o.inputs,
-      outputDir: out,
-      vocab: o.vocab,
-      lowerCase: true,
-      maxSeqLength: 128,
-      shortSeqProb: 0.1,
-      dupeFactor: 1,
-      masking: "dynamic",
-      maxPredictionsPerSeq: 20,
-      maskedLmProb: 0.15,
-      seed: 1,
-      numShards: 4,
-    });
+    const stats = await prepareData(seq128Options(o.inputs, out, o.vocab, 4));
     const prepareSeconds = (performance.now() - t0) / 1000;
     const s = stats.seconds;
     print(

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
-import { prepareData } from "../data/prepare.js";
+import { prepareData, seq128Options } from "../data/prepare.js";
 import { readVocab, specialIds } from "../data/tokenizer.js";
 import { allLayersKept, createEngine } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
@@ -37,20 +37,9 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
   const work = mkdtempSync(join(tmpdir(), "bert-train-bench-train-"));
   try {
     const data = join(work, "corpus", "128");
-    await prepareData({
-      inputs: [join(root, "data", "corpus")],
-      outputDir: data,
-      vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
-      lowerCase: true,
-      maxSeqLength: 128,
-      shortSeqProb: 0.1,
-      dupeFactor: 1,
-      masking: "dynamic",
-      maxPredictionsPerSeq: 20,
-      maskedLmProb: 0.15,
-      seed: 1,
-      numShards: 2,
-    });
+    await prepareData(
+      seq128Options([join(root, "data", "corpus")], data, join(root, "data", "bert-base-uncased-vocab.txt"), 2),
+    );
     const model = {
       vocab_size_or_config_json_file: 30522,
       hidden_size: o.hidden,

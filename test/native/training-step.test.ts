@@ -11,6 +11,7 @@ import {
   type NativeEngine,
   type OptimizerSettings,
 } from "../../lib/native/engine.js";
+import { DEFAULT_ADAMW } from "../../lib/config/optimizer.js";
 import { LossScaler } from "../../lib/train/loss-scaler.js";
 import { LossScaleStuckError, trainStep } from "../../lib/train/train-step.js";
 import { relativeError, tolerance } from "../helpers/tolerances.js";
@@ -28,17 +29,7 @@ const config: Partial<ModelConfig> = {
 const MASKED_PER_SEQUENCE = 3;
 const T = 12;
 
-const adamw: OptimizerSettings = {
-  type: "adam",
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  weightDecay: 0.01,
-  adamWMode: true,
-  biasCorrection: true,
-  minCoeff: 0.01,
-  maxCoeff: 10,
-};
+const adamw: OptimizerSettings = DEFAULT_ADAMW;
 
 /** Sequences first..first+count of a fixed pseudo-random set; every sequence has the same number of masks. */
 function sequences(first: number, count: number): Batch {
