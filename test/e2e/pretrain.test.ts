@@ -336,4 +336,37 @@ describe("bert-train pretrain", () => {
       /the checkpoint is a Post-LN model but --progressive_layer_drop asks for Pre-LN; pass --force/,
     );
   });
+  it("validation on held-out shards at each epoch end", async () => {
+    // a corpus small enough that an epoch ends within a few steps
+    const small = mkdtempSync(join(tmpdir(), "bert-train-small-"));
+    await prepareData({
+      inputs: [join(root, "test", "fixtures", "sample_text.txt")],
+      outputDir: join(small, "tiny", "64"),
+      vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
+      lowerCase: true,
+      maxSeqLength: 64,
+      shortSeqProb: 0.1,
+      dupeFactor: 1,
+      masking: "dynamic",
+      maxPredictionsPerSeq: 10,
+      maskedLmProb: 0.15,
+      seed: 3,
+      numShards: 1,
+    });
+    const out = tmp();
+    const argv = args(out, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      "12",
+      "--validation_data_path_prefix",
+      join(dataRoot, "tiny", "64"),
+    ]).map((x) => (x === dataRoot ? small : x));
+    const r = spawnSync(process.execPath, argv, { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /validation: step=\d+, mlm_loss=[\d.]+, mlm_accuracy=[\d.]+/);
+    const records = readFileSync(join(out, "tiny.metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { validation?: { mlm_loss: number } });
+    assert.ok(records.some((m) => m.validation && Number.isFinite(m.validation.mlm_loss)));
+  });
 });
