@@ -252,6 +252,31 @@ def synthetic_grad(tensor_index, size, step):
     return (values * 2.0 ** -(tensor_index % 10)).float()
 
 
+def optimizer_for(W, name, impl, opts):
+    """A callable applying one update of this case's optimizer to W (weight decay 0.01 except on biases and
+    LayerNorm parameters): torch.optim where PyTorch has the optimizer, the DESIGN §5 formulas otherwise."""
+    no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
+    groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
+              dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]
+    torch_class = {"torch.optim.AdamW": torch.optim.AdamW, "torch.optim.Adam": torch.optim.Adam}.get(impl)
+    if torch_class is not None:
+        opt = torch_class(groups, lr=TRAIN_LR, betas=(0.9, 0.999), eps=1e-8)
+        return lambda step: opt.step()
+    state = {}
+    return lambda step: lamb_or_adam_reference(W, no_decay, state, step, TRAIN_LR, "lamb" if name == "lamb" else "adam",
+                                               wd=TRAIN_WD, bias_correction=opts["bias_correction"])
+
+
+def training_metadata(cfg, name, impl, opts, **extra):
+    optimizer = dict(opts, type="lamb" if name == "lamb" else "adam", lr=TRAIN_LR, weight_decay=TRAIN_WD,
+                     max_grad_norm=TRAIN_CLIP, betas=[0.9, 0.999], eps=1e-8, min_coeff=0.01, max_coeff=10.0,
+                     reference=impl)
+    return {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
+            "torch_version": torch.__version__, "python_version": sys.version.split()[0],
+            "config": json.dumps(dict(cfg, pre_layer_norm=True, num_labels=0)),
+            "optimizer": json.dumps(optimizer), "steps": str(TRAIN_STEPS), **extra}
+
+
 def make_optimizer_only_cases():
     """Ten optimizer steps on synthetic gradients, isolating the optimizer and clipping from forward/backward
     rounding: the same gradients go into PyTorch here and into the engine (setGrad) in the test."""
@@ -260,32 +285,16 @@ def make_optimizer_only_cases():
         gen = torch.Generator().manual_seed(4242)
         W = make_weights(cfg, True, 0, gen)
         initial = {k: v.detach().clone() for k, v in W.items()}
-        no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
-        groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
-                  dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]
-        opt = (torch.optim.AdamW(groups, lr=TRAIN_LR) if impl == "torch.optim.AdamW" else
-               torch.optim.Adam(groups, lr=TRAIN_LR) if impl == "torch.optim.Adam" else None)
-        state = {}
+        update = optimizer_for(W, name, impl, opts)
         for step in range(1, TRAIN_STEPS + 1):
             for index, (k, t) in enumerate(W.items()):
                 dropped = ".layer.1." in k and step in (3, 7)
                 t.grad = torch.zeros_like(t) if dropped else synthetic_grad(index, t.numel(), step).view(t.shape)
             torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
-            if opt is not None:
-                opt.step()
-            else:
-                lamb_or_adam_reference(W, no_decay, state, step, TRAIN_LR, "lamb" if name == "lamb" else "adam",
-                                       wd=TRAIN_WD, bias_correction=opts["bias_correction"])
+            update(step)
         tensors = {f"param/{k}": v for k, v in initial.items()}
         tensors.update({f"final/{k}": v.detach() for k, v in W.items()})
-        optimizer = dict(opts, type="lamb" if name == "lamb" else "adam", lr=TRAIN_LR, weight_decay=TRAIN_WD,
-                         max_grad_norm=TRAIN_CLIP, betas=[0.9, 0.999], eps=1e-8, min_coeff=0.01, max_coeff=10.0,
-                         reference=impl)
-        metadata = {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
-                    "torch_version": torch.__version__, "python_version": sys.version.split()[0],
-                    "config": json.dumps(dict(cfg, pre_layer_norm=True, num_labels=0)),
-                    "optimizer": json.dumps(optimizer), "steps": str(TRAIN_STEPS),
-                    "dropped": json.dumps({"layer": 1, "steps": [3, 7]})}
+        metadata = training_metadata(cfg, name, impl, opts, dropped=json.dumps({"layer": 1, "steps": [3, 7]}))
         path = os.path.join(OUT_DIR, f"optimizer_{name}.safetensors")
         write_safetensors(path, tensors, metadata)
         print(f"{path}: written")
@@ -295,21 +304,13 @@ def make_training_curves():
     """Ten optimizer steps (forward, backward, global-norm clipping, update) on the Pre-LN tiny model, one new
     batch per step, for each optimizer; records the loss of every step and the weights after the last."""
     cfg = dict(TINY)
-    for index, (name, impl, opts) in enumerate(TRAIN_CASES):
+    for name, impl, opts in TRAIN_CASES:
         gen = torch.Generator().manual_seed(777)  # same weights and batches for every optimizer
         W = make_weights(cfg, True, 0, gen)
         _, n = param_names(cfg, True, 0)
         batches = [make_inputs(cfg, 0, gen) for _ in range(TRAIN_STEPS)]
         initial = {k: v.detach().clone() for k, v in W.items()}
-        no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
-        groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
-                  dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]
-        if impl == "torch.optim.AdamW":
-            opt = torch.optim.AdamW(groups, lr=TRAIN_LR, betas=(0.9, 0.999), eps=1e-8)
-        elif impl == "torch.optim.Adam":
-            opt = torch.optim.Adam(groups, lr=TRAIN_LR, betas=(0.9, 0.999), eps=1e-8)
-        else:
-            opt, state = None, {}
+        update = optimizer_for(W, name, impl, opts)
         losses = []
         for step in range(1, TRAIN_STEPS + 1):
             for t in W.values():
@@ -319,25 +320,14 @@ def make_training_curves():
             zero_key_bias_grads(W)
             torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
             losses.append(out["loss"].item())
-            if opt is not None:
-                opt.step()
-            else:
-                lamb_or_adam_reference(W, no_decay, state, step, TRAIN_LR, "lamb" if name == "lamb" else "adam",
-                                       wd=TRAIN_WD, bias_correction=opts["bias_correction"])
+            update(step)
         tensors = {f"param/{k}": v for k, v in initial.items()}
         tensors.update({f"final/{k}": v.detach() for k, v in W.items()})
         for i, b in enumerate(batches):
             tensors.update({f"input{i}/{k}": v for k, v in b.items()})
         tensors["output/losses"] = torch.tensor(losses, dtype=torch.float64)
-        optimizer = dict(opts, type="lamb" if name == "lamb" else "adam", lr=TRAIN_LR, weight_decay=TRAIN_WD,
-                         max_grad_norm=TRAIN_CLIP, betas=[0.9, 0.999], eps=1e-8, min_coeff=0.01, max_coeff=10.0,
-                         reference=impl)
-        metadata = {"format_version": FORMAT_VERSION, "generator": "scripts/make_golden.py",
-                    "torch_version": torch.__version__, "python_version": sys.version.split()[0],
-                    "config": json.dumps(dict(cfg, pre_layer_norm=True, num_labels=0)),
-                    "optimizer": json.dumps(optimizer), "steps": str(TRAIN_STEPS)}
         path = os.path.join(OUT_DIR, f"train_{name}.safetensors")
-        write_safetensors(path, tensors, metadata)
+        write_safetensors(path, tensors, training_metadata(cfg, name, impl, opts))
         print(f"{path}: losses {losses[0]:.5f} .. {losses[-1]:.5f}")
 
 

@@ -1,5 +1,6 @@
 // `bert-train evaluate --checkpoint DIR --data SHARDS...`: MLM and NSP loss and accuracy of a checkpoint, as one
 // JSON object on stdout.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
@@ -10,7 +11,6 @@ import { projectRoot } from "../native/load.js";
 import { loadCheckpoint } from "../train/checkpoint.js";
 import { evaluateMlm } from "../train/evaluate.js";
 import { modelConfigFromCheckpointState } from "../train/export.js";
-import { readFileSync } from "node:fs";
 
 interface EvaluateArgs {
   checkpoint: string;

@@ -18,12 +18,11 @@ const cli = join(root, "dist", "bin", "bert-train.js");
 const configs = join(root, "test", "fixtures", "configs");
 let dataRoot = "";
 
-before(async () => {
-  dataRoot = mkdtempSync(join(tmpdir(), "bert-train-pretrain-data-"));
-  mkdirSync(join(dataRoot, "tiny"));
+/** Shards of sequence 64 with dynamic masking from the given text. */
+async function prepareTiny(inputs: string[], outputDir: string, numShards: number): Promise<void> {
   await prepareData({
-    inputs: [join(root, "test", "fixtures", "sample_text.txt"), join(root, "data", "corpus", "books", "11-0.txt")],
-    outputDir: join(dataRoot, "tiny", "64"),
+    inputs,
+    outputDir,
     vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
     lowerCase: true,
     maxSeqLength: 64,
@@ -33,8 +32,18 @@ before(async () => {
     maxPredictionsPerSeq: 10,
     maskedLmProb: 0.15,
     seed: 3,
-    numShards: 2,
+    numShards,
   });
+}
+
+before(async () => {
+  dataRoot = mkdtempSync(join(tmpdir(), "bert-train-pretrain-data-"));
+  mkdirSync(join(dataRoot, "tiny"));
+  await prepareTiny(
+    [join(root, "test", "fixtures", "sample_text.txt"), join(root, "data", "corpus", "books", "11-0.txt")],
+    join(dataRoot, "tiny", "64"),
+    2,
+  );
 });
 
 function args(out: string, ds: string, extra: string[] = [], pld = true): string[] {
@@ -339,20 +348,7 @@ describe("bert-train pretrain", () => {
   it("validation on held-out shards at each epoch end", async () => {
     // a corpus small enough that an epoch ends within a few steps
     const small = mkdtempSync(join(tmpdir(), "bert-train-small-"));
-    await prepareData({
-      inputs: [join(root, "test", "fixtures", "sample_text.txt")],
-      outputDir: join(small, "tiny", "64"),
-      vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
-      lowerCase: true,
-      maxSeqLength: 64,
-      shortSeqProb: 0.1,
-      dupeFactor: 1,
-      masking: "dynamic",
-      maxPredictionsPerSeq: 10,
-      maskedLmProb: 0.15,
-      seed: 3,
-      numShards: 1,
-    });
+    await prepareTiny([join(root, "test", "fixtures", "sample_text.txt")], join(small, "tiny", "64"), 1);
     const out = tmp();
     const argv = args(out, "tiny_ds_fp32_pld.json", [
       "--max_steps",
