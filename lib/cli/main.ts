@@ -2,6 +2,7 @@
 // 2 bad usage or configuration (reported as one clear message, no stack trace).
 import yargs from "yargs";
 
+import { joinedWorld } from "../dist/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { benchTrainCommand } from "./bench-train.js";
@@ -10,6 +11,7 @@ import { pretrainCommand } from "./pretrain.js";
 import { evaluateCommand } from "./evaluate.js";
 import { exportCommand } from "./export.js";
 import { finetuneCommand } from "./finetune.js";
+import { launchCommand } from "./launch.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(evaluateCommand)
       .command(exportCommand)
       .command(finetuneCommand)
+      .command(launchCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       .strict()
       .fail((message, error) => {
@@ -49,13 +52,20 @@ export async function main(argv: string[]): Promise<number> {
       "ERR_TFRECORD",
       "ERR_INSTANCES",
     ];
+    const world = joinedWorld();
+    const who = world && world.size > 1 ? `[rank ${world.rank}/${world.size}] ` : "";
     if (err instanceof UsageError || (code !== undefined && usage.includes(code))) {
-      process.stderr.write(`bert-train: ${(err as Error).message}\n`);
+      process.stderr.write(`${who}bert-train: ${(err as Error).message}\n`);
       exitCode = 2;
     } else {
-      process.stderr.write(`bert-train: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(`${who}bert-train: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       exitCode = 1;
     }
+    // the other ranks may be waiting for this one in a collective: end the whole job rather than leave them hanging
+    if (world && world.size > 1) world.abort(exitCode);
+    return exitCode;
   }
-  return exitCode;
+  joinedWorld()?.finalize();
+  // a command may set its own exit status (launch passes on mpirun's)
+  return typeof process.exitCode === "number" ? process.exitCode : exitCode;
 }

@@ -64,11 +64,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
     const warn = (line: string) => process.stderr.write(line + "\n");
     if (args.deepspeed_transformer_kernel)
       warn("[bert-train] --deepspeed_transformer_kernel: the fused kernels are always on; nothing to switch");
-    if (args.delay_allreduce)
-      warn(
-        "[bert-train] --delay_allreduce: single-process run, no allreduce to delay (MPI scale-out is not built yet)",
-      );
-    if (args.local_rank !== undefined) warn("[bert-train] --local_rank: single-process run; ignored");
+    // --local_rank is what torch.distributed.launch passes; here MPI tells each process its rank
+    if (args.local_rank !== undefined) warn("[bert-train] --local_rank: the rank comes from MPI; ignored");
     const signal = { stop: false };
     const stop = (name: string) => () => {
       if (!signal.stop) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);

@@ -241,6 +241,24 @@ export function corporaFromCf(cf: unknown, seqLen: number, dataPathPrefix: strin
   return out;
 }
 
+/**
+ * A saved position for a different number of ranks. A loader position counts this rank's batches; the global
+ * count (batches × ranks) is what carries over, and it must divide evenly among the new ranks.
+ */
+export function rescaleMixerPosition(p: MixerPosition, fromWorld: number, toWorld: number): MixerPosition {
+  if (fromWorld === toWorld) return p;
+  const corpora: Record<string, LoaderPosition> = {};
+  for (const [name, pos] of Object.entries(p.corpora)) {
+    const global = pos.batch * fromWorld;
+    if (global % toWorld !== 0)
+      throw new ShardError(
+        `cannot resume on ${toWorld} ranks: corpus ${name} is ${global} micro-batches into epoch ${pos.epoch} (saved by ${fromWorld} ranks), which ${toWorld} ranks cannot share evenly; resume on a world size that divides ${global}`,
+      );
+    corpora[name] = { epoch: pos.epoch, batch: global / toWorld };
+  }
+  return { step: p.step, corpora };
+}
+
 export interface MixerPosition {
   step: number;
   corpora: Record<string, LoaderPosition>;

@@ -1,7 +1,7 @@
 // The TypeScript face of the native engine: validates options before they cross into C++ (messages in the form
 // "Expected <what> for <key> but received <value> of type <type>"), fills defaults, and builds layer gates.
 import { loadNative } from "./load.js";
-import type { EngineOptions, LayerGates, ModelConfig, NativeEngine, Precision } from "./types.js";
+import type { EngineOptions, GradientSyncSettings, LayerGates, ModelConfig, NativeEngine, Precision } from "./types.js";
 
 export type {
   Batch,
@@ -88,6 +88,7 @@ export interface CreateEngineOptions {
   seed?: number;
   threads?: number;
   kernels?: "fast" | "reference";
+  gradientSync?: GradientSyncSettings;
 }
 
 export function createEngine(options: CreateEngineOptions): NativeEngine {
@@ -101,6 +102,7 @@ export function createEngine(options: CreateEngineOptions): NativeEngine {
     seed: expectInteger("seed", options.seed ?? 42, 0),
     threads: expectInteger("threads", options.threads ?? 0, 0),
     kernels: options.kernels ?? "fast",
+    ...(options.gradientSync ? { gradientSync: options.gradientSync } : {}),
   };
   const { Engine } = loadNative();
   return new Engine(full);

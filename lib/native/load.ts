@@ -24,6 +24,13 @@ export class NativeLoadError extends Error {
 }
 
 let cached: NativeAddon | undefined;
+let cachedPath = "";
+
+/** The file the addon was loaded from (its folder also holds libbert_mpi.so when MPI was found at build time). */
+export function loadedAddonPath(): string {
+  loadNative();
+  return cachedPath;
+}
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
@@ -46,6 +53,7 @@ export function loadNative(): NativeAddon {
   }
   try {
     cached = require(found) as NativeAddon;
+    cachedPath = resolve(found);
     return cached;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

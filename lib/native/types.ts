@@ -31,6 +31,20 @@ export interface EngineOptions {
   threads: number;
   /** "reference" runs the plain reference kernels (slow; for testing). */
   kernels: "fast" | "reference";
+  /** Multi-process runs: average the gradients over the ranks (needs initDistributed first). */
+  gradientSync?: GradientSyncSettings;
+}
+
+/** DeepSpeed's data-parallel settings, as the engine takes them. */
+export interface GradientSyncSettings {
+  /** Reduce each layer's gradients while the backward pass goes on (false: --delay_allreduce). */
+  overlap: boolean;
+  /** prescale_gradients: divide by the world size before the sum. */
+  prescale: boolean;
+  /** gradient_predivide_factor. */
+  predivideFactor: number;
+  /** Reduction bucket size in MiB. */
+  bucketMb?: number;
 }
 
 /** One micro-batch; (B, T) arrays are row-major. */
@@ -65,6 +79,8 @@ export interface PassOptions {
   gradScale?: number;
   /** Distinct per micro-batch; dropout masks are a function of (seed, dropoutStream). */
   dropoutStream?: number;
+  /** The last micro-batch before step(): with gradient sync, layers are reduced as the backward pass ends them. */
+  syncGradients?: boolean;
 }
 
 export interface PassResult {
@@ -119,6 +135,9 @@ export interface StepOutcome {
   /** Global L2 norm of the unscaled gradient, before clipping. */
   gradNorm: number;
   clipFactor: number;
+  /** Multi-process runs: time step() waited for reductions still in flight, and the time spent in them. */
+  allreduceWaitMs: number;
+  allreduceMs: number;
 }
 
 export interface NativeEngine {
@@ -140,6 +159,13 @@ export interface NativeEngine {
 export interface NativeAddon {
   Engine: new (options: EngineOptions) => NativeEngine;
   buildInfo: { avx512: boolean; avx512bf16: boolean; backends: string };
+  /** Loads the MPI plugin and joins the job (once per process). */
+  initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
+  /** In place and blocking; only between engine calls. */
+  allreduce(values: Float64Array, op: "sum" | "max"): void;
+  barrier(): void;
+  abortDistributed(exitCode: number): void;
+  finalizeDistributed(): void;
 }
 
 /** Errors thrown by the addon carry one of these codes. */
@@ -150,4 +176,5 @@ export type NativeErrorCode =
   | "ERR_BACKEND"
   | "ERR_NOT_FOUND"
   | "ERR_NON_FINITE"
-  | "ERR_ENGINE_BUSY";
+  | "ERR_ENGINE_BUSY"
+  | "ERR_COMMUNICATION";

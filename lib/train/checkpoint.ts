@@ -23,6 +23,8 @@ export interface TrainingState {
   last_global_step: number;
   last_global_data_samples: number;
   data_position: unknown;
+  /** Ranks of the run that wrote it (absent: 1); the data position is per rank. */
+  world_size?: number;
   theta: number;
   loss_scaler: unknown;
   configs: unknown;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
+import { joinWorld, type World } from "../dist/world.js";
 import { ConfigError } from "../config/errors.js";
 import {
   CorpusMixer,
@@ -12,6 +13,7 @@ import {
   corporaFromCf,
   PretrainingLoader,
   type LoaderOptions,
+  rescaleMixerPosition,
   type MixerPosition,
 } from "../data/loader.js";
 import { readVocab, specialIds } from "../data/tokenizer.js";
@@ -65,6 +67,8 @@ export interface PretrainArgs {
   skip_corrupt_shards: boolean;
   /** An exported folder (bert-train export) whose weights start a new run. */
   init_from?: string;
+  /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
+  delay_allreduce?: boolean;
 }
 
 export interface Output {
@@ -92,7 +96,7 @@ interface Plan {
 }
 
 /** Configs and flags, checked together; every problem is a ConfigError that says what to change. */
-export function planRun(a: PretrainArgs): Plan {
+export function planRun(a: PretrainArgs, worldSize = 1): Plan {
   const cf = loadCf(a.cf, a.max_seq_length);
   try {
     resolveModelConfig({ ...cf.model, pre_layer_norm: a.progressive_layer_drop, num_labels: 0 });
@@ -100,10 +104,11 @@ export function planRun(a: PretrainArgs): Plan {
     if (err instanceof EngineConfigError) throw new ConfigError([`${cf.file}: bert_model_config: ${err.message}`]);
     throw err;
   }
-  const ds = loadDeepSpeedConfig(a.deepspeed_config, {
-    train: a.train_batch_size,
-    accumulation: a.gradient_accumulation_steps,
-  });
+  const ds = loadDeepSpeedConfig(
+    a.deepspeed_config,
+    { train: a.train_batch_size, accumulation: a.gradient_accumulation_steps },
+    worldSize,
+  );
   if (a.fp16) ds.precision = "fp16";
   if (a.loss_scale !== undefined) ds.fp16.lossScale = a.loss_scale;
   if (a.max_grad_norm !== undefined) ds.gradientClipping = a.max_grad_norm;
@@ -166,8 +171,15 @@ class ProgressLine {
   }
 }
 
-export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: boolean }): Promise<PretrainResult> {
-  const { cf, ds, pldActive } = planRun(a);
+export async function pretrain(
+  a: PretrainArgs,
+  output: Output,
+  signal?: { stop: boolean },
+  world: World = joinWorld(),
+): Promise<PretrainResult> {
+  // rank 0 speaks for the job; the other ranks only report what stops them (as errors)
+  const out: Output = world.isRoot ? output : { log: () => {}, warn: () => {} };
+  const { cf, ds, pldActive } = planRun(a, world.size);
   for (const key of ds.ignored)
     out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
   const vocab = readVocab(a.vocab_file ?? join(projectRoot(), "data", "bert-base-uncased-vocab.txt"));
@@ -186,8 +198,8 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
     maskedLmProb: 0.15,
     vocabSize: vocab.tokens.length,
     special: specialIds(vocab),
-    rank: 0,
-    worldSize: 1,
+    rank: world.rank,
+    worldSize: world.size,
   };
   const loaders = new Map<string, PretrainingLoader>();
   let records = 0;
@@ -217,7 +229,20 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
     precision: ds.precision,
     seed: a.seed,
     threads: a.threads,
+    ...(world.size > 1
+      ? {
+          gradientSync: {
+            overlap: !a.delay_allreduce,
+            prescale: ds.prescaleGradients,
+            predivideFactor: ds.gradientPredivideFactor,
+          },
+        }
+      : {}),
   });
+  if (world.size > 1)
+    out.log(
+      `[bert-train] data parallel over ${world.size} ranks: micro-batch ${ds.microBatchSize} × accumulation ${ds.gradientAccumulationSteps} × ${world.size} ranks = ${ds.trainBatchSize}; gradients reduced ${a.delay_allreduce ? "after the backward pass (--delay_allreduce)" : "during the backward pass"}`,
+    );
   const layers = cf.model.num_hidden_layers;
   const scaler =
     ds.precision === "fp16"
@@ -265,15 +290,17 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
     optimizerSteps = state.optimizer_steps;
     globalSamples = state.global_samples;
     resumedAt = globalSteps;
-    mixer.restore(state.data_position as MixerPosition);
+    const savedWorld = state.world_size ?? 1;
+    mixer.restore(rescaleMixerPosition(state.data_position as MixerPosition, savedWorld, world.size));
+    if (savedWorld !== world.size) out.log(`resuming a ${savedWorld}-rank run on ${world.size} ranks`);
     scalerState = state.loss_scaler as LossScalerState | undefined;
     out.log(`resumed from ${path} at step ${globalSteps}`);
   }
   const activeScaler = scaler && scalerState ? new LossScaler(scaler.config, scalerState) : scaler;
 
   mkdirSync(dir, { recursive: true });
-  const jsonl = new JsonlLog(join(a.output_dir, `${a.job_name}.metrics.jsonl`));
-  const tensorboard = new TensorBoardWriter(a.output_dir);
+  const jsonl = world.isRoot ? new JsonlLog(join(a.output_dir, `${a.job_name}.metrics.jsonl`)) : undefined;
+  const tensorboard = world.isRoot ? new TensorBoardWriter(a.output_dir) : undefined;
   if (pldActive) out.log(`[INFO] [Rank 0] Enabled progressive layer dropping (theta = ${ds.pld.theta})`);
 
   const maxSteps = a.max_steps ?? stepsPerEpoch * cf.training.num_epochs;
@@ -284,7 +311,7 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
   const stepMs: number[] = [];
   const keptFraction: number[] = [];
   const stepEnds: number[] = [];
-  const progress = process.stderr.isTTY ? new ProgressLine(maxSteps, ds.trainBatchSize) : undefined;
+  const progress = process.stderr.isTTY && world.isRoot ? new ProgressLine(maxSteps, ds.trainBatchSize) : undefined;
   const checkpoint = (tag: string) => {
     const state: TrainingState = {
       format: CHECKPOINT_FORMAT,
@@ -297,10 +324,12 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
       last_global_step: globalSteps,
       last_global_data_samples: globalSamples,
       data_position: mixer.position(),
+      world_size: world.size,
       theta: pldActive ? thetaForStep(ds.pld, globalSteps) : 1,
       loss_scaler: activeScaler?.state(),
       configs,
     };
+    if (!world.isRoot) return; // every rank holds the same weights; rank 0 writes them
     lastCheckpoint = saveCheckpoint(engine, dir, state);
     out.log(`checkpointing: PATH=${lastCheckpoint}, ckpt_id=${tag}`);
   };
@@ -308,16 +337,23 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
   let interrupted = false;
   try {
     while (globalSteps < maxSteps) {
-      if (signal?.stop) {
+      // a signal may reach one rank only (or the ranks at different steps): stop together
+      const stopVote = new Float64Array([signal?.stop ? 1 : 0]);
+      world.max(stopVote);
+      if (stopVote[0] === 1) {
         interrupted = true;
         break;
       }
       const theta = pldActive ? thetaForStep(ds.pld, globalSteps) : 1;
       const { batches } = mixer.nextStep(ds.gradientAccumulationSteps);
+      // One gate draw per optimizer step, the same for all its micro-batches and on every rank; dropout streams
+      // numbered by the micro-batch's place in the global batch (as the loader deals them to the ranks), so N
+      // ranks reproduce one rank accumulating N times as many micro-batches.
+      const gates = pldActive ? sampleGates(ds.pld, layers, theta, a.seed, globalSteps, 0) : allLayersKept(layers);
       const micro = batches.map((batch, m) => ({
         batch,
-        gates: pldActive ? sampleGates(ds.pld, layers, theta, a.seed, globalSteps, m) : allLayersKept(layers),
-        dropoutStream: globalSteps * ds.gradientAccumulationSteps + m,
+        gates,
+        dropoutStream: (globalSteps * ds.gradientAccumulationSteps + m) * world.size + world.rank,
       }));
       const lr = bingBertLearningRate(schedule, scheduleStep(globalSteps, resumedAt, a.rewarmup));
       const started = performance.now();
@@ -327,6 +363,7 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
         stepNumber: optimizerSteps + 1,
         maxGradNorm: ds.gradientClipping,
         scaler: activeScaler,
+        world,
       });
       const milliseconds = performance.now() - started;
       globalSteps++;
@@ -355,9 +392,10 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
         skipped: r.skipped,
         samples: globalSamples,
         step_ms: milliseconds,
+        ...(world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
       };
-      jsonl.write(metrics);
-      tensorboard.scalars(globalSteps, {
+      jsonl?.write(metrics);
+      tensorboard?.scalars(globalSteps, {
         "train/loss": r.loss,
         "train/mlm_loss": r.mlmLoss,
         "train/nsp_loss": r.nspLoss,
@@ -373,11 +411,13 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
           `[Rank 0] step=${globalSteps}, skipped=${skippedSteps}, lr=[${lr}], mom=[(${ds.optimizer.beta1}, ${ds.optimizer.beta2})]`,
         );
         if (ds.wallClockBreakdown)
-          out.log(`[Rank 0] time (ms) | forward+backward+step: ${milliseconds.toFixed(2)} | allreduce: 0.00`);
+          out.log(
+            `[Rank 0] time (ms) | forward+backward+step: ${milliseconds.toFixed(2)} | allreduce: ${r.allreduceMs.toFixed(2)} | allreduce wait: ${r.allreduceWaitMs.toFixed(2)}`,
+          );
       }
       const epochEnd = globalSteps % stepsPerEpoch === 0;
       const epoch = globalSteps / stepsPerEpoch;
-      if (epochEnd && a.validation_data_path_prefix) {
+      if (epochEnd && a.validation_data_path_prefix && world.isRoot) {
         const v = await evaluateMlm(
           engine,
           CorpusShards.open(a.validation_data_path_prefix),
@@ -388,8 +428,8 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
         out.log(
           `validation: step=${globalSteps}, mlm_loss=${v.mlm_loss.toFixed(4)}, mlm_accuracy=${v.mlm_accuracy.toFixed(4)}`,
         );
-        jsonl.write({ step: globalSteps, validation: v });
-        tensorboard.scalars(globalSteps, {
+        jsonl?.write({ step: globalSteps, validation: v });
+        tensorboard?.scalars(globalSteps, {
           "validation/mlm_loss": v.mlm_loss,
           "validation/mlm_accuracy": v.mlm_accuracy,
         });
@@ -402,8 +442,8 @@ export async function pretrain(a: PretrainArgs, out: Output, signal?: { stop: bo
       checkpoint(`epoch${Math.floor(globalSteps / stepsPerEpoch)}_step${globalSteps}`);
   } finally {
     progress?.done();
-    jsonl.close();
-    tensorboard.close();
+    jsonl?.close();
+    tensorboard?.close();
   }
   return { globalSteps, losses, stepMs, keptFraction, stepEnds, lastCheckpoint, interrupted };
 }

@@ -2,6 +2,7 @@
 // seeded with lossScale / n), then the engine's fused step (overflow check, unscale, clip, update), then the loss
 // scaler. Returns the figures a trainer logs.
 import type { Batch, LayerGates, NativeEngine, OptimizerSettings } from "../native/types.js";
+import type { World } from "../dist/world.js";
 import type { LossScaler } from "./loss-scaler.js";
 
 export interface MicroBatch {
@@ -19,6 +20,8 @@ export interface TrainStepOptions {
   maxGradNorm: number;
   /** fp16 needs one; fp32 and bf16 train without (a scale of 1). */
   scaler?: LossScaler;
+  /** Multi-process runs: the reported losses are averaged over the ranks (the engine averages the gradients). */
+  world?: World;
 }
 
 export interface TrainStepResult {
@@ -30,6 +33,9 @@ export interface TrainStepResult {
   skipped: boolean;
   /** The loss scale this step ran with. */
   lossScale: number;
+  /** Multi-process runs: time spent in gradient allreduce, and the part of it the step waited for. */
+  allreduceMs: number;
+  allreduceWaitMs: number;
 }
 
 export class LossScaleStuckError extends Error {
@@ -46,11 +52,12 @@ export async function trainStep(
   let loss = 0;
   let mlmLoss = 0;
   let nspLoss = 0;
-  for (const m of micro) {
+  for (const [i, m] of micro.entries()) {
     const r = await engine.run(m.batch, m.gates, {
       train: true,
       gradScale: lossScale / micro.length,
       dropoutStream: m.dropoutStream,
+      syncGradients: i === micro.length - 1,
     });
     loss += r.loss / micro.length;
     mlmLoss += r.mlmLoss / micro.length;
@@ -62,6 +69,13 @@ export async function trainStep(
     lossScale,
     maxGradNorm: o.maxGradNorm,
   });
+  // after step(): the gradient reductions it waits for are collectives too, and every rank must issue the same
+  // collectives in the same order
+  if (o.world && o.world.size > 1) {
+    const losses = new Float64Array([loss, mlmLoss, nspLoss]);
+    o.world.sum(losses);
+    [loss, mlmLoss, nspLoss] = Array.from(losses, (v) => v / (o.world as World).size) as [number, number, number];
+  }
   if (o.scaler) {
     const update = o.scaler.update(outcome.overflow);
     if (update.stuck)
@@ -73,5 +87,14 @@ export async function trainStep(
   } else if (outcome.overflow) {
     throw new LossScaleStuckError(`the gradients are not finite (NaN or inf) at a loss scale of 1: training diverged`);
   }
-  return { loss, mlmLoss, nspLoss, gradNorm: outcome.gradNorm, skipped: outcome.overflow, lossScale };
+  return {
+    loss,
+    mlmLoss,
+    nspLoss,
+    gradNorm: outcome.gradNorm,
+    skipped: outcome.overflow,
+    lossScale,
+    allreduceMs: outcome.allreduceMs,
+    allreduceWaitMs: outcome.allreduceWaitMs,
+  };
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bert/backend.h"
+#include "bert/communicator.h"
 #include "bert/model_config.h"
 #include "bert/status.h"
 
@@ -48,6 +49,9 @@ struct PassOptions {
   bool backward = true;         // compute and accumulate gradients
   float grad_scale = 1.0f;      // d(total loss) seeds the backward pass with this (accumulation, loss scaling)
   uint64_t dropout_stream = 0;  // distinct per micro-batch: dropout masks are a function of (seed, stream)
+  // The last micro-batch before an optimizer step: with gradient sync enabled (and overlapping), each layer's
+  // gradients are handed to the allreduce as soon as this backward pass has finished them.
+  bool sync_gradients = false;
 };
 
 struct PassResult {
@@ -81,6 +85,9 @@ struct StepResult {
   bool overflow = false;     // a gradient was NaN or inf: nothing was updated (the caller's scaler decides)
   double grad_norm = 0.0;    // global L2 norm of the unscaled gradient, before clipping
   double clip_factor = 1.0;  // min(1, max_grad_norm / (grad_norm + 1e-6)) when clipping
+  // Data-parallel runs: time the step waited for gradient reductions still in flight, and time spent in them.
+  double allreduce_wait_ms = 0;
+  double allreduce_ms = 0;
 };
 
 struct ParamInfo {
@@ -112,6 +119,10 @@ class Engine {
   Status ensure_optimizer_state();
   float* moment1_data();  // nullptr before ensure_optimizer_state()
   float* moment2_data();
+
+  // Average the gradients over the communicator's ranks before every optimizer step. `comm` must outlive the
+  // engine.
+  void enable_gradient_sync(Communicator* comm, const GradientSyncOptions& options);
 
   // Re-derive low-precision weight copies after the fp32 weights changed (optimizer step, loading).
   void refresh_low_precision_weights();

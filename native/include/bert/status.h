@@ -14,6 +14,7 @@ enum class StatusCode {
   kBackendError,     // oneDNN (or a future backend) refused a primitive
   kNotFound,         // a parameter name that does not exist
   kNonFinite,        // a NaN or Inf where none may be
+  kCommunication,    // MPI (or the plugin that brings it) failed
 };
 
 inline const char* status_code_name(StatusCode code) {
@@ -32,6 +33,8 @@ inline const char* status_code_name(StatusCode code) {
       return "ERR_NOT_FOUND";
     case StatusCode::kNonFinite:
       return "ERR_NON_FINITE";
+    case StatusCode::kCommunication:
+      return "ERR_COMMUNICATION";
   }
   return "ERR_UNKNOWN";
 }

@@ -1,6 +1,7 @@
 // Module entry: the Engine class and a description of what this build and CPU can do.
 #include <napi.h>
 
+#include "addon/distributed_wrap.h"
 #include "addon/engine_wrap.h"
 
 namespace {
@@ -24,6 +25,7 @@ Napi::Object build_info(Napi::Env env) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", bert::addon::EngineWrap::define(env));
   exports.Set("buildInfo", build_info(env));
+  bert::addon::define_distributed(env, exports);
   return exports;
 }
 

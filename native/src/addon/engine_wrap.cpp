@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "addon/distributed_wrap.h"
+
 namespace bert::addon {
 
 void throw_error(Napi::Env env, const char* code, const std::string& message) {
@@ -222,6 +224,21 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     eo.kernels = bert::CpuKernelChoice::kReference;
   bert::Status status = bert::Engine::create(config, eo, &engine_);
   if (!status.is_ok()) throw_status(env, status);
+  Napi::Value sync = options.Get("gradientSync");
+  if (sync.IsObject()) {
+    bert::Communicator* comm = process_communicator();
+    if (!comm) throw_error(env, "ERR_COMMUNICATION", "gradientSync needs initDistributed() first");
+    Napi::Object so = sync.As<Napi::Object>();
+    bert::GradientSyncOptions gso;
+    if (so.Has("overlap")) gso.overlap = so.Get("overlap").ToBoolean().Value();
+    if (so.Has("prescale")) gso.prescale = so.Get("prescale").ToBoolean().Value();
+    gso.predivide_factor = get_number(env, so, "predivideFactor", gso.predivide_factor);
+    const double bucket_mb = get_number(env, so, "bucketMb", 16);
+    if (!(gso.predivide_factor > 0) || !(bucket_mb > 0))
+      throw_error(env, "ERR_INVALID_CONFIG", "predivideFactor and bucketMb must be positive");
+    gso.bucket_floats = static_cast<int64_t>(bucket_mb * (1 << 20) / sizeof(float));
+    engine_->enable_gradient_sync(comm, gso);
+  }
 }
 
 void EngineWrap::check_idle(Napi::Env env) const {
@@ -278,6 +295,7 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
     if (po.Has("backward")) pass.backward = po.Get("backward").ToBoolean().Value();
     pass.grad_scale = static_cast<float>(get_number(env, po, "gradScale", 1.0));
     pass.dropout_stream = static_cast<uint64_t>(get_number(env, po, "dropoutStream", 0));
+    if (po.Has("syncGradients")) pass.sync_gradients = po.Get("syncGradients").ToBoolean().Value();
   }
   busy = true;
   auto result = std::make_shared<bert::PassResult>();
@@ -316,6 +334,8 @@ Napi::Value EngineWrap::step(const Napi::CallbackInfo& info) {
         o.Set("overflow", result->overflow);
         o.Set("gradNorm", result->grad_norm);
         o.Set("clipFactor", result->clip_factor);
+        o.Set("allreduceWaitMs", result->allreduce_wait_ms);
+        o.Set("allreduceMs", result->allreduce_ms);
         return o;
       });
   Napi::Promise promise = worker->promise();

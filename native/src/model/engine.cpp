@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "dist/gradient_sync.h"
 #include "model/activations.h"
 #include "model/bert_model.h"
 #include "model/heads.h"
@@ -20,6 +21,7 @@ constexpr int kEmbeddingDropoutSite = 0;  // a site of the layer index L, after 
 struct Engine::Impl {
   explicit Impl(std::unique_ptr<Backend> b) : backend(std::move(b)), acts(backend.get()), mlm_arena(backend.get()) {}
   ~Impl() {
+    sync.reset();  // joins the reduction thread before the gradients it may touch are freed
     backend->free_bytes(params);
     backend->free_bytes(grads);
     backend->free_bytes(params_bf16);
@@ -49,6 +51,21 @@ struct Engine::Impl {
   MlmActs mlm{};
   std::vector<int32_t> cls_index;
   std::vector<const float*> layer_inputs;
+
+  // data parallelism: each layer's gradient range (contiguous in the layout), and whether this step's ranges
+  // were already handed to the sync during the backward pass
+  std::unique_ptr<GradientSync> sync;
+  std::vector<std::pair<int64_t, int64_t>> layer_grad_ranges;  // [begin, end) in floats
+  bool step_submitted = false;
+  void submit_layer(int l) {
+    sync->submit(grads + layer_grad_ranges[l].first, layer_grad_ranges[l].second - layer_grad_ranges[l].first);
+  }
+  void submit_rest() {  // everything outside the encoder layers: embeddings (with the tied decoder), heads
+    const int64_t first = layer_grad_ranges.front().first, last = layer_grad_ranges.back().second;
+    sync->submit(grads, first);
+    sync->submit(grads + last, total - last);
+  }
+  Status sync_gradients(StepResult* result);
 
   Status validate(const Batch& batch, const std::vector<LayerGate>& gates) const;
   Status ensure_capacity(int B, int T, int M);
@@ -118,6 +135,34 @@ Status Engine::ensure_optimizer_state() {
   return Status::ok();
 }
 
+void Engine::enable_gradient_sync(Communicator* comm, const GradientSyncOptions& options) {
+  Impl& m = *impl_;
+  m.sync = std::make_unique<GradientSync>(comm, options);
+  m.layer_grad_ranges.assign(m.config.num_hidden_layers, {INT64_MAX, 0});
+  for (const ParamInfo& p : m.layout) {
+    const std::string prefix = "bert.encoder.layer.";
+    if (p.name.compare(0, prefix.size(), prefix) != 0) continue;
+    auto& range = m.layer_grad_ranges[std::stoi(p.name.substr(prefix.size()))];
+    range.first = std::min(range.first, p.offset);
+    range.second = std::max(range.second, p.offset + (p.size + 15) / 16 * 16);
+  }
+}
+
+// Hands every range not yet submitted to the sync, waits for all of them, and makes the overflow decision and
+// the norm the same on every rank (the reduced gradients agree, but a collective's rounding need not).
+Status Engine::Impl::sync_gradients(StepResult* result) {
+  if (!step_submitted) {
+    for (int l = static_cast<int>(layer_grad_ranges.size()) - 1; l >= 0; l--) submit_layer(l);
+    submit_rest();
+  }
+  step_submitted = false;
+  GradientSyncStats stats;
+  Status status = sync->finish(&stats);
+  result->allreduce_wait_ms = stats.wait_ms;
+  result->allreduce_ms = stats.allreduce_ms;
+  return status;
+}
+
 float* Engine::moment1_data() { return impl_->moment1; }
 float* Engine::moment2_data() { return impl_->moment2; }
 
@@ -129,6 +174,7 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
     return Status(StatusCode::kInvalidArgument, "loss_scale must be a positive finite number");
   if (step.step_number < 1) return Status(StatusCode::kInvalidArgument, "step_number counts from 1");
   BERT_RETURN_IF_ERROR(ensure_optimizer_state());
+  if (m.sync) BERT_RETURN_IF_ERROR(m.sync_gradients(result));
 
   // The global norm as PyTorch's clip_grad_norm_ and DeepSpeed compute it: the norm of the per-tensor norms, each
   // rounded to fp32, and the clipping factor in fp32. The same pass is the overflow check: a NaN or inf anywhere
@@ -138,7 +184,12 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
     const float tensor_norm = static_cast<float>(std::sqrt(k.sum_of_squares(m.grads + p.offset, p.size)));
     sum_of_tensor_norms_squared += static_cast<double>(tensor_norm) * tensor_norm;
   }
-  const float scaled_norm = static_cast<float>(std::sqrt(sum_of_tensor_norms_squared));
+  float scaled_norm = static_cast<float>(std::sqrt(sum_of_tensor_norms_squared));
+  if (m.sync) {
+    double agreed = std::isfinite(scaled_norm) ? scaled_norm : INFINITY;
+    BERT_RETURN_IF_ERROR(m.sync->communicator()->allreduce_max(&agreed, 1));
+    scaled_norm = static_cast<float>(agreed);
+  }
   if (!std::isfinite(scaled_norm)) {
     result->overflow = true;
     zero_grads();
@@ -286,6 +337,11 @@ Status Engine::Impl::run(const Batch& batch, const std::vector<LayerGate>& gates
   const int B = batch.batch_size, T = batch.seq_len, C = c.hidden_size, L = c.num_hidden_layers;
   const int64_t BT = static_cast<int64_t>(B) * T;
   BERT_RETURN_IF_ERROR(ensure_capacity(B, T, batch.num_masked));
+  const bool overlap_sync = sync && pass.backward && pass.sync_gradients && sync->options().overlap;
+  if (overlap_sync && step_submitted)
+    return Status(StatusCode::kInvalidArgument,
+                  "this step's gradients are already being reduced: only the last micro-batch before step() may "
+                  "set sync_gradients");
   *result = PassResult{};
 
   LayerContext ctx;
@@ -353,12 +409,16 @@ Status Engine::Impl::run(const Batch& batch, const std::vector<LayerGate>& gates
     d = d_h;
   }
   for (int l = L - 1; l >= 0; l--) {
-    if (!gates[l].keep) continue;
+    if (!gates[l].keep) {
+      if (overlap_sync) submit_layer(l);  // every rank submits the same ranges in the same order
+      continue;
+    }
     float* d_h = spare[next_spare++ % 2];
     if (d_h == d) d_h = spare[next_spare++ % 2];
     BERT_RETURN_IF_ERROR(
         encoder_layer_backward(ctx, l, p.layers[l], g.layers[l], gates[l], layer_inputs[l], layer_acts[l], d, d_h));
     d = d_h;
+    if (overlap_sync) submit_layer(l);
   }
 
   // embeddings, backward (d_seq is free again and takes the gradient at the embedding sum)
@@ -372,6 +432,10 @@ Status Engine::Impl::run(const Batch& batch, const std::vector<LayerGate>& gates
   k.layernorm_backward(d_emb_ln, head.emb_sum, p.emb_ln_w, head.emb_mean, head.emb_rstd, d_sum, g.emb_ln_w, g.emb_ln_b,
                        BT, C);
   k.embeddings_backward(d_sum, batch.input_ids, batch.segment_ids, B, T, C, g.word_emb, g.pos_emb, g.type_emb);
+  if (overlap_sync) {
+    submit_rest();
+    step_submitted = true;
+  }
   return Status::ok();
 }
 
