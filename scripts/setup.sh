@@ -2,8 +2,8 @@
 # Sets up a Debian/Ubuntu machine for bert-train, idempotently: the system packages the build needs, then
 # `npm ci` and the build. Safe to run again; installs only what is missing.
 #
-#   scripts/setup.sh            build tools + oneDNN + PyTorch (for `bert-train bench` and scripts/make_golden.py)
-#   scripts/setup.sh --no-torch build tools + oneDNN only (enough to build and run the tests)
+#   scripts/setup.sh            build tools + oneDNN + OpenMPI + PyTorch (for `bert-train bench` and scripts/make_golden.py)
+#   scripts/setup.sh --no-torch build tools + oneDNN + OpenMPI only (enough to build and run the tests)
 #   scripts/setup.sh --dev      also the formatters CI checks with (clang-format)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(cmake make g++ libdnnl-dev)
+packages=(cmake make g++ libdnnl-dev libopenmpi-dev openmpi-bin)
 # Debian's python3-torch links the reference BLAS by default (a few GFLOP/s); OpenBLAS gives the PyTorch side
 # of the benchmark its best Debian BLAS, so the comparison is fair.
 [ "$with_torch" = 1 ] && packages+=(python3-torch libopenblas0-openmp)

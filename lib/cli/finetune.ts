@@ -57,7 +57,13 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
         alias: "vocab-file",
       })
-      .option("threads", { type: "number", default: 0 }),
+      .option("threads", { type: "number", default: 0 })
+      .option("delay_allreduce", {
+        type: "boolean",
+        default: false,
+        alias: "delay-allreduce",
+        describe: "multi-process runs: reduce the gradients after the backward pass, not during it",
+      }),
   handler: async (a) => {
     await finetune(a, { log: (l) => process.stdout.write(l + "\n"), warn: (l) => process.stderr.write(l + "\n") });
   },

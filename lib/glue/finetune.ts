@@ -9,6 +9,7 @@ import { loadDeepSpeedConfig } from "../config/deepspeed.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { ConfigError } from "../config/errors.js";
 import { SeededRandom } from "../data/random.js";
+import { joinWorld, type World } from "../dist/world.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
 import { readSafetensors, tensorFloat32 } from "../formats/safetensors.js";
 import { allLayersKept, createEngine } from "../native/engine.js";
@@ -42,6 +43,8 @@ export interface FinetuneArgs {
   force: boolean;
   vocab_file: string;
   threads: number;
+  /** Multi-process runs: reduce all gradients after the backward pass. */
+  delay_allreduce?: boolean;
 }
 
 export interface Output {
@@ -165,7 +168,13 @@ async function predict(
   return out;
 }
 
-export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<string, number>> {
+export async function finetune(
+  a: FinetuneArgs,
+  output: Output,
+  world: World = joinWorld(),
+): Promise<Record<string, number>> {
+  // rank 0 logs, evaluates and writes; every rank trains on its share of each batch
+  const out: Output = world.isRoot ? output : { log: () => {}, warn: () => {} };
   const task: GlueTask = glueTask(a.task);
   const { model, preLn, weights } = modelSource(a);
   if (a.progressive_layer_drop !== undefined && a.progressive_layer_drop !== preLn && !a.force)
@@ -180,6 +189,15 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
     precision,
     seed: a.seed,
     threads: a.threads,
+    ...(world.size > 1
+      ? {
+          gradientSync: {
+            overlap: !a.delay_allreduce,
+            prescale: ds?.prescaleGradients ?? false,
+            predivideFactor: ds?.gradientPredivideFactor ?? 1,
+          },
+        }
+      : {}),
   });
   if (a.random) out.warn(`[bert-train] --random: starting ${task.name} from random weights, not from ${a.checkpoint}`);
   else if (weights) {
@@ -195,7 +213,7 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
   const tok = await createBertTokenizer(a.vocab_file, true);
   const dir = taskDir(a.data_dir, task);
   const jobDir = join(a.output_dir, a.job_name);
-  mkdirSync(jobDir, { recursive: true });
+  if (world.isRoot) mkdirSync(jobDir, { recursive: true });
   const layers = model.num_hidden_layers;
   const optimizer: OptimizerSettings = ds?.optimizer ?? DEFAULT_ADAMW;
   const scaler =
@@ -205,6 +223,7 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
   const results: Record<string, number> = {};
 
   const evaluate = async (epoch: number) => {
+    if (!world.isRoot) return;
     for (const { split, file } of task.devFiles) {
       const examples = readGlueFile(task, join(dir, file), "dev");
       const f = await featurize(tok, examples, a.max_seq_length);
@@ -235,20 +254,31 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
 
   if (a.do_train) {
     const train = await featurize(tok, readGlueFile(task, join(dir, task.trainFile), "train"), a.max_seq_length);
-    const micro = Math.max(1, Math.floor(a.train_batch_size / a.gradient_accumulation_steps));
-    const stepsPerEpoch = Math.floor(train.ids.length / (micro * a.gradient_accumulation_steps));
+    // BATCH_SIZE is the global batch: micro-batch × accumulation × ranks
+    const perMicro = a.gradient_accumulation_steps * world.size;
+    if (a.train_batch_size % perMicro !== 0)
+      throw new ConfigError([
+        `finetune: the batch size ${a.train_batch_size} is not a multiple of gradient_accumulation_steps ${a.gradient_accumulation_steps} × ${world.size} rank(s) = ${perMicro}`,
+      ]);
+    const micro = a.train_batch_size / perMicro;
+    if (world.size > 1)
+      out.log(
+        `[bert-train] data parallel over ${world.size} ranks: micro-batch ${micro} × accumulation ${a.gradient_accumulation_steps} × ${world.size} ranks = ${a.train_batch_size}`,
+      );
+    const stepsPerEpoch = Math.floor(train.ids.length / a.train_batch_size);
     const total = stepsPerEpoch * a.num_train_epochs;
     let step = 0;
     for (let epoch = 1; epoch <= a.num_train_epochs; epoch++) {
       const order = SeededRandom.forKey(a.seed, epoch).shuffle(Array.from({ length: train.ids.length }, (_, i) => i));
       let lossSum = 0;
       for (let s = 0; s < stepsPerEpoch; s++) {
+        // the global micro-batch k of this epoch's order goes to rank k mod world size
         const microBatches = Array.from({ length: a.gradient_accumulation_steps }, (_, m) => {
-          const first = (s * a.gradient_accumulation_steps + m) * micro;
+          const k = (s * a.gradient_accumulation_steps + m) * world.size + world.rank;
           return {
-            batch: batchOf(train, order.slice(first, first + micro), a.max_seq_length, task.regression),
+            batch: batchOf(train, order.slice(k * micro, (k + 1) * micro), a.max_seq_length, task.regression),
             gates: allLayersKept(layers),
-            dropoutStream: step * a.gradient_accumulation_steps + m,
+            dropoutStream: (step * a.gradient_accumulation_steps + m) * world.size + world.rank,
           };
         });
         const lr = a.learning_rate * warmupLinear(step / total, a.warmup_proportion);
@@ -258,6 +288,7 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
           stepNumber: step + 1,
           maxGradNorm: ds?.gradientClipping ?? 1,
           scaler,
+          world,
         });
         lossSum += r.loss;
         step++;
@@ -269,7 +300,7 @@ export async function finetune(a: FinetuneArgs, out: Output): Promise<Record<str
     }
   } else if (a.do_eval) await evaluate(0);
 
-  if (a.do_predict) {
+  if (a.do_predict && world.isRoot) {
     for (const { split, file } of task.testFiles) {
       const path = join(dir, file);
       if (!existsSync(path)) {

@@ -8,33 +8,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
-import { prepareData } from "../../lib/data/prepare.js";
 import { tfRecords } from "../../lib/data/tfrecord.js";
 import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
+import { prepareTiny } from "../helpers/tiny-data.js";
 
 const root = projectRoot();
 const cli = join(root, "dist", "bin", "bert-train.js");
 const configs = join(root, "test", "fixtures", "configs");
 let dataRoot = "";
-
-/** Shards of sequence 64 with dynamic masking from the given text. */
-async function prepareTiny(inputs: string[], outputDir: string, numShards: number): Promise<void> {
-  await prepareData({
-    inputs,
-    outputDir,
-    vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
-    lowerCase: true,
-    maxSeqLength: 64,
-    shortSeqProb: 0.1,
-    dupeFactor: 1,
-    masking: "dynamic",
-    maxPredictionsPerSeq: 10,
-    maskedLmProb: 0.15,
-    seed: 3,
-    numShards,
-  });
-}
 
 before(async () => {
   dataRoot = mkdtempSync(join(tmpdir(), "bert-train-pretrain-data-"));

@@ -15,6 +15,7 @@ export type ToleranceKey =
   | "optimizer_fp32_loss_rel"
   | "optimizer_fp32_weight_rel"
   | "accumulation_fp32_grad_rel"
+  | "data_parallel_fp32_weight_rel"
   | "training_curve_fp32_weight_rel";
 
 const table = JSON.parse(readFileSync(join(projectRoot(), "test", "tolerances.json"), "utf8")) as Record<

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The quick start's BERT-mini PLD pre-training as a data-parallel job: `bert-train launch` starts the ranks with
+# mpirun. Defaults to 2 processes on this machine (1 OpenMP thread each); for several hosts, list them in a
+# DeepSpeed-style hostfile ("hostname slots=N" per line) with the project at the same path on each:
+#
+#   HOSTFILE=hosts NUM_NODES=2 PROCS_PER_NODE=1 THREADS_PER_PROC=16 scripts/launch_pretrain.sh --max_steps 1000
+#
+# The configs are the single-process ones: train_batch_size stays 32, so each rank's accumulation shrinks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-out}
+data="$out/data/default_corpus/128"
+if [ ! -f "$data/dataset.json" ]; then
+  node dist/bin/bert-train.js prepare-data --input data/corpus --output_dir "$data" --max_seq_length 128 \
+    --max_predictions_per_seq 20 --dupe_factor 5 --num_shards 4
+fi
+launch=(node dist/bin/bert-train.js launch --num_procs_per_node "${PROCS_PER_NODE:-2}")
+[ -n "${HOSTFILE:-}" ] && launch+=(--hostfile "$HOSTFILE" --num_nodes "${NUM_NODES:-1}")
+[ -n "${THREADS_PER_PROC:-}" ] && launch+=(--threads_per_proc "$THREADS_PER_PROC")
+"${launch[@]}" -- pretrain --cf configs/bert_mini_cpu.json --deepspeed \
+  --deepspeed_config configs/deepspeed_bert_mini_pld_cpu.json --max_seq_length 128 --max_predictions_per_seq 20 \
+  --output_dir "$out" --job_name bert_mini_pld_dp --data_path_prefix "$out/data" --print_steps 10 --lr_schedule LE \
+  --progressive_layer_drop --max_steps 300 "$@"
