@@ -392,6 +392,7 @@ export async function pretrain(
         skipped: r.skipped,
         samples: globalSamples,
         step_ms: milliseconds,
+        wall_time: Date.now() / 1000,
         ...(world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
       };
       jsonl?.write(metrics);
