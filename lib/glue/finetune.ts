@@ -52,14 +52,15 @@ export interface Output {
   warn(line: string): void;
 }
 
-interface Features {
+export interface Features {
   ids: number[][];
   segments: number[][];
   labels: (number | undefined)[];
   guids: string[];
 }
 
-async function featurize(tok: BertTokenizer, examples: GlueExample[], maxSeq: number): Promise<Features> {
+/** Inputs as the GLUE scripts build them: [CLS] A [SEP] (B [SEP]), longest-first truncation, no padding. */
+export async function featurize(tok: BertTokenizer, examples: GlueExample[], maxSeq: number): Promise<Features> {
   const a = await tok.encodeBatch(examples.map((e) => e.textA));
   const bText = examples.map((e) => e.textB ?? "");
   const b = examples.some((e) => e.textB !== undefined)
@@ -271,6 +272,7 @@ export async function finetune(
     for (let epoch = 1; epoch <= a.num_train_epochs; epoch++) {
       const order = SeededRandom.forKey(a.seed, epoch).shuffle(Array.from({ length: train.ids.length }, (_, i) => i));
       let lossSum = 0;
+      const epochStarted = performance.now();
       for (let s = 0; s < stepsPerEpoch; s++) {
         // the global micro-batch k of this epoch's order goes to rank k mod world size
         const microBatches = Array.from({ length: a.gradient_accumulation_steps }, (_, m) => {
@@ -293,8 +295,9 @@ export async function finetune(
         lossSum += r.loss;
         step++;
       }
+      const seconds = (performance.now() - epochStarted) / 1000;
       out.log(
-        `${task.name} epoch ${epoch}: mean training loss ${(lossSum / Math.max(stepsPerEpoch, 1)).toFixed(4)} over ${stepsPerEpoch} steps`,
+        `${task.name} epoch ${epoch}: mean training loss ${(lossSum / Math.max(stepsPerEpoch, 1)).toFixed(4)} over ${stepsPerEpoch} steps (${((stepsPerEpoch * a.train_batch_size) / seconds).toFixed(1)} samples/s)`,
       );
       if (a.do_eval) await evaluate(epoch);
     }
