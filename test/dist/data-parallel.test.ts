@@ -1,0 +1,271 @@
+// Data parallelism with real MPI processes: 2 ranks equal 1 rank accumulating twice as many micro-batches (PLD and
+// dropout on), the reduction modes agree, a run resumes on another world size, a killed rank ends the job with a
+// message naming it, and a single-process run loads no MPI library.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+
+import { readSafetensors, tensorFloat32 } from "../../lib/formats/safetensors.js";
+import { projectRoot } from "../../lib/native/load.js";
+import { prepareTiny } from "../helpers/tiny-data.js";
+import { tolerance } from "../helpers/tolerances.js";
+
+const root = projectRoot();
+const cli = join(root, "dist", "bin", "bert-train.js");
+const configs = join(root, "test", "fixtures", "configs");
+const tmp = () => mkdtempSync(join(tmpdir(), "bert-train-dp-"));
+let dataRoot = "";
+
+before(async () => {
+  dataRoot = tmp();
+  mkdirSync(join(dataRoot, "tiny"));
+  await prepareTiny(
+    [join(root, "test", "fixtures", "sample_text.txt"), join(root, "data", "corpus", "books", "11-0.txt")],
+    join(dataRoot, "tiny", "64"),
+    2,
+  );
+});
+
+/** tiny_ds_fp32_pld.json with train_batch_size 16 and micro-batch 4: accumulation 4 on 1 rank, 2 on 2 ranks. */
+function pretrainArgs(out: string, extra: string[], ds = join(configs, "tiny_ds_fp32_pld.json")): string[] {
+  return [
+    "pretrain",
+    "--cf",
+    join(configs, "tiny_cf.json"),
+    "--deepspeed",
+    "--deepspeed_config",
+    ds,
+    "--max_seq_length",
+    "64",
+    "--max_predictions_per_seq",
+    "10",
+    "--output_dir",
+    out,
+    "--job_name",
+    "tiny",
+    "--data_path_prefix",
+    dataRoot,
+    "--threads",
+    "1",
+    "--progressive_layer_drop",
+    "--train_batch_size",
+    "16",
+    ...extra,
+  ];
+}
+
+function runOn(ranks: number, out: string, extra: string[], ds?: string) {
+  const command = pretrainArgs(out, extra, ds);
+  const argv =
+    ranks === 1
+      ? [cli, ...command]
+      : [cli, "launch", "--num_procs_per_node", String(ranks), "--threads_per_proc", "1", "--", ...command];
+  const r = spawnSync(process.execPath, argv, { encoding: "utf8", timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  return r;
+}
+
+function weights(out: string, tag: string): Map<string, Float32Array> {
+  const file = readSafetensors(join(out, "saved_models", "tiny", tag, "model.safetensors"));
+  return new Map([...file.tensors.keys()].map((name) => [name, tensorFloat32(file, name)]));
+}
+
+/** max|a-b| / max|b| over all tensors. */
+function relativeDifference(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
+  let diff = 0;
+  let largest = 0;
+  assert.deepEqual([...a.keys()], [...b.keys()]);
+  for (const [name, x] of a) {
+    const y = b.get(name) as Float32Array;
+    for (let i = 0; i < x.length; i++) {
+      diff = Math.max(diff, Math.abs((x[i] as number) - (y[i] as number)));
+      largest = Math.max(largest, Math.abs(y[i] as number));
+    }
+  }
+  return diff / largest;
+}
+
+function losses(out: string): number[] {
+  return readFileSync(join(out, "tiny.metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { loss?: number })
+    .flatMap((m) => (m.loss === undefined ? [] : [m.loss]));
+}
+
+describe("data-parallel pre-training over MPI", () => {
+  it("2 ranks × accumulation 2 give the weights of 1 rank × accumulation 4 after 20 steps (PLD, dropout, fp32)", () => {
+    const one = tmp();
+    const two = tmp();
+    runOn(1, one, ["--max_steps", "20"]);
+    const r = runOn(2, two, ["--max_steps", "20", "--print_steps", "1"]);
+    assert.match(r.stdout, /data parallel over 2 ranks: micro-batch 4 × accumulation 2 × 2 ranks = 16/);
+    // rank 0 alone logs: one progress line per step
+    assert.equal(r.stdout.match(/bing_bert_progress: step=20,/g)?.length, 1);
+    const rel = relativeDifference(weights(two, "epoch0_step20"), weights(one, "epoch0_step20"));
+    assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);
+    const [a, b] = [losses(one), losses(two)];
+    assert.equal(a.length, 20);
+    a.forEach((loss, i) => assert.ok(Math.abs(loss - (b[i] as number)) <= 1e-6 * Math.abs(loss), `step ${i + 1}`));
+    assert.ok((a[19] as number) < (a[0] as number) - 0.3, "the loss falls");
+  });
+
+  it("--delay_allreduce matches the overlapped reduction exactly; prescale_gradients and a predivide factor to rounding", () => {
+    const overlapped = tmp();
+    const delayed = tmp();
+    const prescaled = tmp();
+    runOn(2, overlapped, ["--max_steps", "6"]);
+    const r = runOn(2, delayed, ["--max_steps", "6", "--delay_allreduce"]);
+    assert.match(r.stdout, /after the backward pass \(--delay_allreduce\)/);
+    assert.equal(relativeDifference(weights(delayed, "epoch0_step6"), weights(overlapped, "epoch0_step6")), 0);
+    const ds = join(tmp(), "prescale.json");
+    const base = JSON.parse(readFileSync(join(configs, "tiny_ds_fp32_pld.json"), "utf8")) as object;
+    writeFileSync(
+      ds,
+      JSON.stringify({ ...base, prescale_gradients: false, gradient_predivide_factor: 8, wall_clock_breakdown: true }),
+    );
+    const breakdown = runOn(2, prescaled, ["--max_steps", "6"], ds);
+    assert.match(breakdown.stdout, /time \(ms\) \| forward\+backward\+step: [\d.]+ \| allreduce: [\d.]+ \| allreduce wait: [\d.]+/);
+    const rel = relativeDifference(weights(prescaled, "epoch0_step6"), weights(overlapped, "epoch0_step6"));
+    assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `predivide 8 changes the weights by ${rel}`);
+  });
+
+  it("resumes a 2-rank run on 1 rank: the same weights as 20 steps on 1 rank", () => {
+    const whole = tmp();
+    runOn(1, whole, ["--max_steps", "20"]);
+    const parts = tmp();
+    runOn(2, parts, ["--max_steps", "10"]);
+    const r = runOn(1, parts, [
+      "--max_steps",
+      "20",
+      "--load_training_checkpoint",
+      join(parts, "saved_models", "tiny"),
+    ]);
+    assert.match(r.stdout, /resuming a 2-rank run on 1 ranks/);
+    const rel = relativeDifference(weights(parts, "epoch0_step20"), weights(whole, "epoch0_step20"));
+    assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);
+  });
+
+  it("a killed rank ends the job within 60 s with a message naming it; the latest checkpoint stays loadable", async () => {
+    const out = tmp();
+    const argv = [
+      cli,
+      "launch",
+      "--num_procs_per_node",
+      "2",
+      "--threads_per_proc",
+      "1",
+      "--",
+      ...pretrainArgs(out, ["--max_steps", "100000", "--ckpt_steps", "5", "--print_steps", "1"]),
+    ];
+    const job = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    job.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    job.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => job.on("exit", (code) => resolve(code)));
+    // wait for a checkpoint, then kill rank 1 (found by the rank OpenMPI put in its environment)
+    for (let i = 0; i < 600 && !/checkpointing: PATH/.test(output); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(output, /checkpointing: PATH/, output);
+    const rank1 = readdirSync("/proc")
+      .filter((pid) => /^\d+$/.test(pid))
+      .find((pid) => {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+          const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+          return cmdline.includes(out) && environ.includes("OMPI_COMM_WORLD_RANK=1");
+        } catch {
+          return false; // gone, or not ours to read
+        }
+      });
+    assert.ok(rank1, "found rank 1's process");
+    const killedAt = Date.now();
+    process.kill(Number(rank1), "SIGKILL");
+    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 60_000).unref());
+    const code = await Promise.race([exited, timeout]);
+    if (code === "timeout") job.kill("SIGKILL");
+    assert.notEqual(code, "timeout", "the job did not end within 60 s");
+    assert.notEqual(code, 0);
+    assert.ok(Date.now() - killedAt < 60_000);
+    assert.match(output, /rank 1 .*exited on signal 9/, output);
+    assert.match(output, /\[bert-train launch\] the job failed/);
+    // the last complete checkpoint loads: resume it on one rank for one more step
+    const latest = readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim();
+    const step = Number(/step(\d+)/.exec(latest)?.[1]);
+    const r = runOn(1, out, [
+      "--max_steps",
+      String(step + 1),
+      "--load_training_checkpoint",
+      join(out, "saved_models", "tiny"),
+    ]);
+    assert.match(r.stdout, new RegExp(`resumed from .* at step ${step}`));
+  });
+
+  it("finetune on 2 ranks follows 1 rank accumulating 2 micro-batches: the same losses and dev accuracy", () => {
+    const pre = tmp();
+    runOn(1, pre, ["--max_steps", "2"]);
+    const glue = join(pre, "glue", "SST-2");
+    mkdirSync(glue, { recursive: true });
+    const head = (file: string, rows: number) =>
+      readFileSync(join(root, "data", "glue", "SST-2", file), "utf8")
+        .split("\n")
+        .slice(0, rows + 1)
+        .join("\n") + "\n";
+    writeFileSync(join(glue, "train.tsv"), head("train.tsv", 96));
+    writeFileSync(join(glue, "dev.tsv"), head("dev.tsv", 48));
+    // micro-batch 8 on both: 1 rank accumulating 2, or 2 ranks
+    const ft = (ranks: number, job: string) => {
+      const command = [
+        "finetune",
+        "SST-2",
+        "16",
+        "1e-4",
+        "2",
+        job,
+        join(pre, "saved_models", "tiny"),
+        "--data_dir",
+        join(pre, "glue"),
+        "--output_dir",
+        join(pre, "ft"),
+        "--max_seq_length",
+        "64",
+        "--threads",
+        "1",
+        "--progressive_layer_drop",
+        "--gradient_accumulation_steps",
+        String(3 - ranks),
+      ];
+      const argv =
+        ranks === 1
+          ? [cli, ...command]
+          : [cli, "launch", "--num_procs_per_node", String(ranks), "--threads_per_proc", "1", "--", ...command];
+      const r = spawnSync(process.execPath, argv, { encoding: "utf8", timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      return r.stdout;
+    };
+    const one = ft(1, "one");
+    const two = ft(2, "two");
+    assert.match(two, /data parallel over 2 ranks: micro-batch 8 × accumulation 1 × 2 ranks = 16/);
+    const trainingLosses = (log: string) =>
+      [...log.matchAll(/epoch \d: mean training loss ([\d.]+)/g)].map((m) => Number(m[1]));
+    assert.equal(trainingLosses(one).length, 2);
+    assert.deepEqual(trainingLosses(two), trainingLosses(one));
+    const dev = (job: string) => readFileSync(join(pre, "ft", job, "eval_results.txt"), "utf8");
+    assert.equal(dev("two"), dev("one"));
+  });
+
+  it("a single-process run does not load MPI", () => {
+    const script = `
+      import { joinWorld } from ${JSON.stringify(join(root, "dist", "lib", "dist", "world.js"))};
+      const w = joinWorld();
+      const maps = (await import("node:fs")).readFileSync("/proc/self/maps", "utf8");
+      console.log(JSON.stringify({ size: w.size, mpi: /libmpi/.test(maps) }));`;
+    const env = { ...process.env };
+    delete env.OMPI_COMM_WORLD_SIZE;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { size: 1, mpi: false });
+  });
+});
