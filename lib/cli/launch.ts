@@ -60,7 +60,11 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
     process.stderr.write(`[bert-train launch] ${a.mpirun} ${argv.join(" ")}\n`);
     if (a.dry_run) return;
     const child = spawn(a.mpirun, argv, { stdio: "inherit" });
-    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    let forwarded: NodeJS.Signals | undefined;
+    const forward = (signal: NodeJS.Signals) => () => {
+      forwarded = signal;
+      child.kill(signal);
+    };
     const onInt = forward("SIGINT");
     const onTerm = forward("SIGTERM");
     process.on("SIGINT", onInt);
@@ -78,7 +82,11 @@ export const launchCommand: CommandModule<object, LaunchArgs> = {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
     });
-    if (code !== 0)
+    if (forwarded)
+      process.stderr.write(
+        `[bert-train launch] ${forwarded} passed to the ranks through mpirun (exit code ${code}); a pretrain run finishes its step and rank 0 checkpoints\n`,
+      );
+    else if (code !== 0)
       process.stderr.write(
         `[bert-train launch] the job failed (mpirun exit code ${code}); the messages above name the rank that stopped it\n`,
       );

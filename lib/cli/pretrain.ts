@@ -2,6 +2,7 @@
 // Precedence: flags > config files > schema defaults (yargs defaults are only given where no config key exists).
 import type { CommandModule } from "yargs";
 
+import { joinedWorld } from "../dist/world.js";
 import { pretrain, type PretrainArgs } from "../train/pretrain.js";
 
 type Args = PretrainArgs & { deepspeed_transformer_kernel: boolean; delay_allreduce: boolean; local_rank?: number };
@@ -68,7 +69,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
     if (args.local_rank !== undefined) warn("[bert-train] --local_rank: the rank comes from MPI; ignored");
     const signal = { stop: false };
     const stop = (name: string) => () => {
-      if (!signal.stop) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);
+      const root = joinedWorld()?.isRoot ?? true; // under mpirun every rank gets the signal; one line is enough
+      if (!signal.stop && root) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);
       signal.stop = true;
     };
     const onInt = stop("SIGINT");

@@ -203,6 +203,35 @@ describe("data-parallel pre-training over MPI", () => {
     assert.match(r.stdout, new RegExp(`resumed from .* at step ${step}`));
   });
 
+  it("Ctrl-C on the launcher: every rank finishes its step and rank 0 saves a checkpoint there", async () => {
+    const out = tmp();
+    const argv = [
+      cli,
+      "launch",
+      "--num_procs_per_node",
+      "2",
+      "--threads_per_proc",
+      "1",
+      "--",
+      ...pretrainArgs(out, ["--max_steps", "100000", "--ckpt_steps", "1000", "--print_steps", "1"]),
+    ];
+    const job = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    job.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    job.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => job.on("exit", (code) => resolve(code)));
+    for (let i = 0; i < 600 && !/step=5,/.test(output); i++) await new Promise((r) => setTimeout(r, 100));
+    job.kill("SIGINT");
+    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 60_000).unref());
+    const code = await Promise.race([exited, timeout]);
+    if (code === "timeout") job.kill("SIGKILL");
+    assert.notEqual(code, "timeout", "the job did not end within 60 s");
+    assert.equal(output.match(/SIGTERM: finishing the current step/g)?.length, 1, output);
+    const last = Math.max(...[...output.matchAll(/bing_bert_progress: step=(\d+),/g)].map((m) => Number(m[1])));
+    const latest = readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim();
+    assert.match(latest, new RegExp(`^epoch\\d+_step${last}$`), "the checkpoint is at the last step logged");
+  });
+
   it("finetune on 2 ranks follows 1 rank accumulating 2 micro-batches: the same losses and dev accuracy", () => {
     const pre = tmp();
     runOn(1, pre, ["--max_steps", "2"]);
