@@ -2,7 +2,7 @@
 // 2 bad usage or configuration (reported as one clear message, no stack trace).
 import yargs from "yargs";
 
-import { joinedWorld } from "../dist/world.js";
+import { joinedWorld, launchedWorldSize } from "../dist/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { benchTrainCommand } from "./bench-train.js";
@@ -19,6 +19,14 @@ export class UsageError extends Error {
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
+  // under mpirun, only the data-parallel commands make sense: N copies of anything else would race on its files
+  const command = argv.find((a) => !a.startsWith("-"));
+  if (launchedWorldSize() > 1 && command !== undefined && !["pretrain", "finetune"].includes(command)) {
+    process.stderr.write(
+      `bert-train: ${command} runs as one process; start it without mpirun (only pretrain and finetune are data parallel)\n`,
+    );
+    return 2;
+  }
   try {
     await yargs(argv)
       .scriptName("bert-train")

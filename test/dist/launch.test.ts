@@ -1,5 +1,6 @@
 // The launcher's mpirun line, the hostfile parser, and the conversion of a data position between world sizes.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { describe, it } from "node:test";
 import { rescaleMixerPosition } from "../../lib/data/loader.js";
 import { LaunchError, mpirunArgv, parseHostfile, type LaunchOptions } from "../../lib/dist/launch-plan.js";
 import { launchedWorldSize } from "../../lib/dist/world.js";
+import { projectRoot } from "../../lib/native/load.js";
 
 const base: LaunchOptions = {
   numProcsPerNode: 2,
@@ -59,6 +61,16 @@ describe("bert-train launch", () => {
     assert.equal(launchedWorldSize({}), 1);
     assert.equal(launchedWorldSize({ OMPI_COMM_WORLD_SIZE: "4" }), 4);
     assert.equal(launchedWorldSize({ PMI_SIZE: "3" }), 3);
+  });
+  it("only pretrain and finetune run as several ranks; other commands say so", () => {
+    const cli = join(projectRoot(), "dist", "bin", "bert-train.js");
+    const env = { ...process.env, OMPI_COMM_WORLD_SIZE: "2" };
+    const r = spawnSync(process.execPath, [cli, "export", "--checkpoint", "x", "--output_dir", "y"], {
+      encoding: "utf8",
+      env,
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /export runs as one process; start it without mpirun/);
   });
 });
 
