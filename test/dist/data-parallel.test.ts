@@ -103,8 +103,9 @@ describe("data-parallel pre-training over MPI", () => {
     runOn(1, one, ["--max_steps", "20"]);
     const r = runOn(2, two, ["--max_steps", "20", "--print_steps", "1"]);
     assert.match(r.stdout, /data parallel over 2 ranks: micro-batch 4 × accumulation 2 × 2 ranks = 16/);
-    // rank 0 alone logs: one progress line per step
+    // rank 0 alone logs and writes: one progress line per step, one TensorBoard file, one metrics record per step
     assert.equal(r.stdout.match(/bing_bert_progress: step=20,/g)?.length, 1);
+    assert.equal(readdirSync(two).filter((f) => f.startsWith("events.out.tfevents.")).length, 1);
     const rel = relativeDifference(weights(two, "epoch0_step20"), weights(one, "epoch0_step20"));
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);
     const [a, b] = [losses(one), losses(two)];
