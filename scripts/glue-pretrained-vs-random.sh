@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Does pre-training help? Fine-tunes a pre-trained checkpoint and the same architecture from random weights
-# (--random) on SST-2 and CoLA with identical settings and seeds, over a small learning-rate grid, and prints
-# the dev metric after the last epoch of each run (no picking the best epoch).
+# Does pre-training help? Fine-tunes a pre-trained checkpoint (as it is, and with --reinit_pooler) and the same
+# architecture from random weights (--random) on SST-2 and CoLA with identical settings and seeds, for each
+# learning rate in LRS, and prints the dev metric after the last epoch of each run (no picking the best epoch).
 #
 #   scripts/glue-pretrained-vs-random.sh CHECKPOINT [GLUE_DIR] [SST2_DIR]
 #
@@ -20,10 +20,11 @@ printf '| task | start | lr | metric after epoch %s |\n| --- | --- | --- | --- |
 for task in SST-2 CoLA; do
   dir=$glue
   [ "$task" = SST-2 ] && dir=$sst2
-  for lr in ${LRS:-1e-4 3e-4}; do
-    for start in pretrained random; do
+  for lr in ${LRS:-3e-4}; do
+    for start in pretrained pretrained-reinit-pooler random; do
       flag=()
       [ "$start" = random ] && flag=(--random)
+      [ "$start" = pretrained-reinit-pooler ] && flag=(--reinit_pooler)
       job="${task}_${start}_${lr}"
       node dist/bin/bert-train.js finetune "$task" 32 "$lr" "$epochs" "$job" "$ckpt" --data_dir "$dir" \
         --output_dir "$out" --seed "$seed" --max_seq_length 64 --progressive_layer_drop "${flag[@]}" \

@@ -47,6 +47,12 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         default: false,
         describe: "start from random weights (the checkpoint only gives the architecture)",
       })
+      .option("reinit_pooler", {
+        type: "boolean",
+        default: false,
+        alias: "reinit-pooler",
+        describe: "start the pooler from random weights instead of the pre-training (NSP) pooler",
+      })
       .option("force", {
         type: "boolean",
         default: false,

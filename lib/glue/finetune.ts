@@ -40,6 +40,8 @@ export interface FinetuneArgs {
   do_eval: boolean;
   do_predict: boolean;
   random: boolean;
+  /** Leave the pooler at its random initialisation (the NSP-trained pooler of a short pre-training saturates). */
+  reinit_pooler?: boolean;
   force: boolean;
   vocab_file: string;
   threads: number;
@@ -205,10 +207,13 @@ export async function finetune(
     const file = readSafetensors(weights);
     const names = engine.paramInfos().map((p) => p.name);
     const missing = names.filter((n) => !file.tensors.has(n));
+    const reinit = a.reinit_pooler ? names.filter((n) => n.startsWith("bert.pooler.") && file.tensors.has(n)) : [];
     const unexpected = [...file.tensors.keys()].filter((n) => !names.includes(n));
-    for (const n of names) if (file.tensors.has(n)) engine.setParam(n, tensorFloat32(file, n));
-    out.log(`loaded ${names.length - missing.length} tensors from ${weights}`);
+    const loaded = names.filter((n) => file.tensors.has(n) && !reinit.includes(n));
+    for (const n of loaded) engine.setParam(n, tensorFloat32(file, n));
+    out.log(`loaded ${loaded.length} tensors from ${weights}`);
     if (missing.length) out.log(`newly initialised (not in the checkpoint): ${missing.join(", ")}`);
+    if (reinit.length) out.log(`newly initialised (--reinit_pooler): ${reinit.join(", ")}`);
     if (unexpected.length) out.log(`not used (not in this model): ${unexpected.join(", ")}`);
   }
   const tok = await createBertTokenizer(a.vocab_file, true);

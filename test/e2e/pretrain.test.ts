@@ -319,6 +319,13 @@ describe("bert-train pretrain", () => {
     assert.equal(predictions[0], "index\tprediction");
     assert.equal(predictions.length, 33);
     assert.ok(predictions.slice(1).every((l) => /^\d+\t[01]$/.test(l)));
+    // --reinit_pooler leaves the NSP-trained pooler out
+    const reinit = ft(["--reinit_pooler", "--do_train", "false"]);
+    assert.equal(reinit.status, 0, reinit.stderr);
+    assert.match(
+      reinit.stdout,
+      /newly initialised \(--reinit_pooler\): bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias/,
+    );
     // a Pre-LN expectation against this Post-LN checkpoint is refused unless forced
     const mismatch = ft(["--progressive_layer_drop"]);
     assert.equal(mismatch.status, 2);
