@@ -97,7 +97,7 @@ function losses(out: string): number[] {
 }
 
 describe("data-parallel pre-training over MPI", () => {
-  it("2 ranks × accumulation 2 give the weights of 1 rank × accumulation 4 after 20 steps (PLD, dropout, fp32)", () => {
+  it("2 ranks × accumulation 2 give the weights of 1 rank × accumulation 4 after 20 steps (PLD, dropout, fp32)", (t) => {
     const one = tmp();
     const two = tmp();
     runOn(1, one, ["--max_steps", "20"]);
@@ -107,6 +107,7 @@ describe("data-parallel pre-training over MPI", () => {
     assert.equal(r.stdout.match(/bing_bert_progress: step=20,/g)?.length, 1);
     assert.equal(readdirSync(two).filter((f) => f.startsWith("events.out.tfevents.")).length, 1);
     const rel = relativeDifference(weights(two, "epoch0_step20"), weights(one, "epoch0_step20"));
+    t.diagnostic(`weights after 20 steps differ by ${rel.toExponential(2)} (relative to the largest weight)`);
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);
     const [a, b] = [losses(one), losses(two)];
     assert.equal(a.length, 20);
@@ -150,7 +151,7 @@ describe("data-parallel pre-training over MPI", () => {
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);
   });
 
-  it("a killed rank ends the job within 60 s with a message naming it; the latest checkpoint stays loadable", async () => {
+  it("a killed rank ends the job within 60 s with a message naming it; the latest checkpoint stays loadable", async (t) => {
     const out = tmp();
     const argv = [
       cli,
@@ -190,6 +191,7 @@ describe("data-parallel pre-training over MPI", () => {
     assert.notEqual(code, "timeout", "the job did not end within 60 s");
     assert.notEqual(code, 0);
     assert.ok(Date.now() - killedAt < 60_000);
+    t.diagnostic(`the job ended ${((Date.now() - killedAt) / 1000).toFixed(1)} s after rank 1 was killed`);
     assert.match(output, /rank 1 .*exited on signal 9/, output);
     assert.match(output, /\[bert-train launch\] the job failed/);
     // the last complete checkpoint loads: resume it on one rank for one more step
