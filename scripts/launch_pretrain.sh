@@ -9,11 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
-data="$out/data/default_corpus/128"
-if [ ! -f "$data/dataset.json" ]; then
-  node dist/bin/bert-train.js prepare-data --input data/corpus --output_dir "$data" --max_seq_length 128 \
-    --max_predictions_per_seq 20 --dupe_factor 5 --num_shards 4
-fi
+OUT="$out" bash scripts/prepare-default-corpus.sh
 launch=(node dist/bin/bert-train.js launch --num_procs_per_node "${PROCS_PER_NODE:-2}")
 [ -n "${HOSTFILE:-}" ] && launch+=(--hostfile "$HOSTFILE" --num_nodes "${NUM_NODES:-1}")
 [ -n "${THREADS_PER_PROC:-}" ] && launch+=(--threads_per_proc "$THREADS_PER_PROC")

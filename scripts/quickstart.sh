@@ -5,11 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out}
-data="$out/data/default_corpus/128"
-if [ ! -f "$data/dataset.json" ]; then
-  node dist/bin/bert-train.js prepare-data --input data/corpus --output_dir "$data" --max_seq_length 128 \
-    --max_predictions_per_seq 20 --dupe_factor 5 --num_shards 4
-fi
+OUT="$out" bash scripts/prepare-default-corpus.sh
 node dist/bin/bert-train.js pretrain --cf configs/bert_mini_cpu.json --deepspeed \
   --deepspeed_config configs/deepspeed_bert_mini_pld_cpu.json --max_seq_length 128 --max_predictions_per_seq 20 \
   --output_dir "$out" --job_name bert_mini_pld --data_path_prefix "$out/data" --print_steps 10 --lr_schedule LE \

@@ -96,6 +96,32 @@ function losses(out: string): number[] {
     .flatMap((m) => (m.loss === undefined ? [] : [m.loss]));
 }
 
+/** A long 2-rank pre-training under `launch`, in the background: its combined output, and its end (or a timeout). */
+function startLongJob(out: string, extra: string[]) {
+  const argv = [cli, "launch", "--num_procs_per_node", "2", "--threads_per_proc", "1", "--"];
+  argv.push(...pretrainArgs(out, ["--max_steps", "100000", "--print_steps", "1", ...extra]));
+  const job = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  const state = { output: "" };
+  job.stdout.on("data", (d: Buffer) => (state.output += d.toString()));
+  job.stderr.on("data", (d: Buffer) => (state.output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => job.on("exit", (code) => resolve(code)));
+  return {
+    job,
+    state,
+    waitFor: async (pattern: RegExp) => {
+      for (let i = 0; i < 600 && !pattern.test(state.output); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.match(state.output, pattern, state.output);
+    },
+    /** The exit code, or "timeout" (and the job killed) after 60 s. */
+    end: async () => {
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 60_000).unref());
+      const code = await Promise.race([exited, timeout]);
+      if (code === "timeout") job.kill("SIGKILL");
+      return code;
+    },
+  };
+}
+
 describe("data-parallel pre-training over MPI", () => {
   it("2 ranks × accumulation 2 give the weights of 1 rank × accumulation 4 after 20 steps (PLD, dropout, fp32)", (t) => {
     const one = tmp();
@@ -153,24 +179,9 @@ describe("data-parallel pre-training over MPI", () => {
 
   it("a killed rank ends the job within 60 s with a message naming it; the latest checkpoint stays loadable", async (t) => {
     const out = tmp();
-    const argv = [
-      cli,
-      "launch",
-      "--num_procs_per_node",
-      "2",
-      "--threads_per_proc",
-      "1",
-      "--",
-      ...pretrainArgs(out, ["--max_steps", "100000", "--ckpt_steps", "5", "--print_steps", "1"]),
-    ];
-    const job = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    job.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    job.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => job.on("exit", (code) => resolve(code)));
+    const run = startLongJob(out, ["--ckpt_steps", "5"]);
     // wait for a checkpoint, then kill rank 1 (found by the rank OpenMPI put in its environment)
-    for (let i = 0; i < 600 && !/checkpointing: PATH/.test(output); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.match(output, /checkpointing: PATH/, output);
+    await run.waitFor(/checkpointing: PATH/);
     const rank1 = readdirSync("/proc")
       .filter((pid) => /^\d+$/.test(pid))
       .find((pid) => {
@@ -185,15 +196,13 @@ describe("data-parallel pre-training over MPI", () => {
     assert.ok(rank1, "found rank 1's process");
     const killedAt = Date.now();
     process.kill(Number(rank1), "SIGKILL");
-    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 60_000).unref());
-    const code = await Promise.race([exited, timeout]);
-    if (code === "timeout") job.kill("SIGKILL");
+    const code = await run.end();
     assert.notEqual(code, "timeout", "the job did not end within 60 s");
     assert.notEqual(code, 0);
     assert.ok(Date.now() - killedAt < 60_000);
     t.diagnostic(`the job ended ${((Date.now() - killedAt) / 1000).toFixed(1)} s after rank 1 was killed`);
-    assert.match(output, /rank 1 .*exited on signal 9/, output);
-    assert.match(output, /\[bert-train launch\] the job failed/);
+    assert.match(run.state.output, /rank 1 .*exited on signal 9/, run.state.output);
+    assert.match(run.state.output, /\[bert-train launch\] the job failed/);
     // the last complete checkpoint loads: resume it on one rank for one more step
     const latest = readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim();
     const step = Number(/step(\d+)/.exec(latest)?.[1]);
@@ -208,27 +217,12 @@ describe("data-parallel pre-training over MPI", () => {
 
   it("Ctrl-C on the launcher: every rank finishes its step and rank 0 saves a checkpoint there", async () => {
     const out = tmp();
-    const argv = [
-      cli,
-      "launch",
-      "--num_procs_per_node",
-      "2",
-      "--threads_per_proc",
-      "1",
-      "--",
-      ...pretrainArgs(out, ["--max_steps", "100000", "--ckpt_steps", "1000", "--print_steps", "1"]),
-    ];
-    const job = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    job.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    job.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => job.on("exit", (code) => resolve(code)));
-    for (let i = 0; i < 600 && !/step=5,/.test(output); i++) await new Promise((r) => setTimeout(r, 100));
-    job.kill("SIGINT");
-    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 60_000).unref());
-    const code = await Promise.race([exited, timeout]);
-    if (code === "timeout") job.kill("SIGKILL");
+    const run = startLongJob(out, ["--ckpt_steps", "1000"]);
+    await run.waitFor(/step=5,/);
+    run.job.kill("SIGINT");
+    const code = await run.end();
     assert.notEqual(code, "timeout", "the job did not end within 60 s");
+    const output = run.state.output;
     assert.equal(output.match(/SIGTERM: finishing the current step/g)?.length, 1, output);
     const last = Math.max(...[...output.matchAll(/bing_bert_progress: step=(\d+),/g)].map((m) => Number(m[1])));
     const latest = readFileSync(join(out, "saved_models", "tiny", "latest"), "utf8").trim();
