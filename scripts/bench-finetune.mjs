@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { featurize } from "../dist/lib/glue/finetune.js";
 import { glueTask, readGlueFile } from "../dist/lib/glue/tasks.js";
 import { createBertTokenizer } from "../dist/lib/data/tokenizer.js";
+import { DEFAULT_MODEL_CONFIG } from "../dist/lib/native/engine.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const opt = (name, fallback) => {
@@ -54,18 +55,11 @@ for (const name of names) {
   writeFileSync(
     join(model, "config.json"),
     JSON.stringify({
-      vocab_size: 30522,
+      ...DEFAULT_MODEL_CONFIG,
       hidden_size: m.hidden,
       num_hidden_layers: m.layers,
       num_attention_heads: m.hidden / 64,
       intermediate_size: 4 * m.hidden,
-      max_position_embeddings: 512,
-      type_vocab_size: 2,
-      hidden_dropout_prob: 0.1,
-      attention_probs_dropout_prob: 0.1,
-      hidden_act: "gelu",
-      layer_norm_eps: 1e-12,
-      pre_layer_norm: true,
     }),
   );
   for (const precision of precisions) {

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 import { loadedAddonPath, loadNative } from "../native/load.js";
+import type { GradientSyncSettings } from "../native/types.js";
 
 export interface World {
   readonly rank: number;
@@ -78,4 +79,17 @@ export function joinWorld(): World {
 /** The world already joined, if any (error paths use it to abort the job). */
 export function joinedWorld(): World | undefined {
   return joined;
+}
+
+/** What a trainer prints: rank 0's lines go through, the other ranks' are dropped (their errors still surface). */
+export function rootOutput<T extends { log(line: string): void; warn(line: string): void }>(world: World, output: T): T {
+  return world.isRoot ? output : { ...output, log: () => {}, warn: () => {} };
+}
+
+/** The engine option that averages gradients over the ranks (none in a single-process run). */
+export function gradientSyncOption(
+  world: World,
+  settings: GradientSyncSettings,
+): { gradientSync?: GradientSyncSettings } {
+  return world.size > 1 ? { gradientSync: settings } : {};
 }

@@ -9,7 +9,7 @@ import { loadDeepSpeedConfig } from "../config/deepspeed.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { ConfigError } from "../config/errors.js";
 import { SeededRandom } from "../data/random.js";
-import { joinWorld, type World } from "../dist/world.js";
+import { gradientSyncOption, joinWorld, rootOutput, type World } from "../dist/world.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
 import { readSafetensors, tensorFloat32 } from "../formats/safetensors.js";
 import { allLayersKept, createEngine } from "../native/engine.js";
@@ -177,7 +177,7 @@ export async function finetune(
   world: World = joinWorld(),
 ): Promise<Record<string, number>> {
   // rank 0 logs, evaluates and writes; every rank trains on its share of each batch
-  const out: Output = world.isRoot ? output : { log: () => {}, warn: () => {} };
+  const out = rootOutput(world, output);
   const task: GlueTask = glueTask(a.task);
   const { model, preLn, weights } = modelSource(a);
   if (a.progressive_layer_drop !== undefined && a.progressive_layer_drop !== preLn && !a.force)
@@ -192,15 +192,11 @@ export async function finetune(
     precision,
     seed: a.seed,
     threads: a.threads,
-    ...(world.size > 1
-      ? {
-          gradientSync: {
-            overlap: !a.delay_allreduce,
-            prescale: ds?.prescaleGradients ?? false,
-            predivideFactor: ds?.gradientPredivideFactor ?? 1,
-          },
-        }
-      : {}),
+    ...gradientSyncOption(world, {
+      overlap: !a.delay_allreduce,
+      prescale: ds?.prescaleGradients ?? false,
+      predivideFactor: ds?.gradientPredivideFactor ?? 1,
+    }),
   });
   if (a.random) out.warn(`[bert-train] --random: starting ${task.name} from random weights, not from ${a.checkpoint}`);
   else if (weights) {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
-import { joinWorld, type World } from "../dist/world.js";
+import { gradientSyncOption, joinWorld, rootOutput, type World } from "../dist/world.js";
 import { ConfigError } from "../config/errors.js";
 import {
   CorpusMixer,
@@ -178,7 +178,7 @@ export async function pretrain(
   world: World = joinWorld(),
 ): Promise<PretrainResult> {
   // rank 0 speaks for the job; the other ranks only report what stops them (as errors)
-  const out: Output = world.isRoot ? output : { log: () => {}, warn: () => {} };
+  const out = rootOutput(world, output);
   const { cf, ds, pldActive } = planRun(a, world.size);
   for (const key of ds.ignored)
     out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
@@ -229,15 +229,11 @@ export async function pretrain(
     precision: ds.precision,
     seed: a.seed,
     threads: a.threads,
-    ...(world.size > 1
-      ? {
-          gradientSync: {
-            overlap: !a.delay_allreduce,
-            prescale: ds.prescaleGradients,
-            predivideFactor: ds.gradientPredivideFactor,
-          },
-        }
-      : {}),
+    ...gradientSyncOption(world, {
+      overlap: !a.delay_allreduce,
+      prescale: ds.prescaleGradients,
+      predivideFactor: ds.gradientPredivideFactor,
+    }),
   });
   if (world.size > 1)
     out.log(

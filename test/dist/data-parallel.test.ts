@@ -57,8 +57,8 @@ function pretrainArgs(out: string, extra: string[], ds = join(configs, "tiny_ds_
   ];
 }
 
-function runOn(ranks: number, out: string, extra: string[], ds?: string) {
-  const command = pretrainArgs(out, extra, ds);
+/** A bert-train command on 1 rank (a plain process) or several (`launch`, 1 thread each); it must succeed. */
+function bertTrain(ranks: number, command: string[]) {
   const argv =
     ranks === 1
       ? [cli, ...command]
@@ -66,6 +66,10 @@ function runOn(ranks: number, out: string, extra: string[], ds?: string) {
   const r = spawnSync(process.execPath, argv, { encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   return r;
+}
+
+function runOn(ranks: number, out: string, extra: string[], ds?: string) {
+  return bertTrain(ranks, pretrainArgs(out, extra, ds));
 }
 
 function weights(out: string, tag: string): Map<string, Float32Array> {
@@ -263,13 +267,7 @@ describe("data-parallel pre-training over MPI", () => {
         "--gradient_accumulation_steps",
         String(3 - ranks),
       ];
-      const argv =
-        ranks === 1
-          ? [cli, ...command]
-          : [cli, "launch", "--num_procs_per_node", String(ranks), "--threads_per_proc", "1", "--", ...command];
-      const r = spawnSync(process.execPath, argv, { encoding: "utf8", timeout: 120_000 });
-      assert.equal(r.status, 0, r.stderr + r.stdout);
-      return r.stdout;
+      return bertTrain(ranks, command).stdout;
     };
     const one = ft(1, "one");
     const two = ft(2, "two");
