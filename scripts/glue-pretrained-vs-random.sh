@@ -2,7 +2,7 @@
 # Does pre-training help? Fine-tunes a pre-trained checkpoint (as it is, and with --reinit_pooler) and the same
 # architecture from random weights (--random) on SST-2 and CoLA with identical settings, for each learning rate in
 # LRS and each seed in SEEDS, and prints the dev metric after the last epoch of each run (never the best epoch),
-# then the mean over the seeds for each task, start and learning rate.
+# then the mean, min and max over the seeds for each task, start and learning rate.
 #
 #   scripts/glue-pretrained-vs-random.sh CHECKPOINT [GLUE_DIR] [SST2_DIR]
 #
