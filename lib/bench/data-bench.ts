@@ -9,6 +9,7 @@ import { documentsFromText, listInputFiles, readUtf8 } from "../data/corpus.js";
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
 import { prepareData, seq128Options } from "../data/prepare.js";
 import { createBertTokenizer, specialIds } from "../data/tokenizer.js";
+import { MASKED_LM_PROB } from "../data/instances.js";
 
 export interface DataBenchOptions {
   inputs: string[];
@@ -45,7 +46,7 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
       batchSize: o.batchSize,
       seed: 1,
       maxPredictionsPerSeq: 20,
-      maskedLmProb: 0.15,
+      maskedLmProb: MASKED_LM_PROB,
       vocabSize: tokenizer.vocab.tokens.length,
       special: specialIds(tokenizer.vocab),
       rank: 0,

@@ -17,6 +17,8 @@ import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { expectedKeptFraction, sampleGates } from "../train/pld.js";
 import { pretrain } from "../train/pretrain.js";
 import { trainStep } from "../train/train-step.js";
+import { defaultVocabFile } from "../paths.js";
+import { MASKED_LM_PROB } from "../data/instances.js";
 
 export interface TrainBenchOptions {
   layers: number;
@@ -37,9 +39,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
   const work = mkdtempSync(join(tmpdir(), "bert-train-bench-train-"));
   try {
     const data = join(work, "corpus", "128");
-    await prepareData(
-      seq128Options([join(root, "data", "corpus")], data, join(root, "data", "bert-base-uncased-vocab.txt"), 2),
-    );
+    await prepareData(seq128Options([join(root, "data", "corpus")], data, defaultVocabFile(), 2));
     const model = {
       vocab_size_or_config_json_file: 30522,
       hidden_size: o.hidden,
@@ -108,12 +108,12 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
 
     // 2. PLD at θ = 0.5 against all layers kept and none kept, on one engine, interleaved so that machine drift
     //    hits all three alike; gates drawn by the training sampler
-    const vocab = readVocab(join(root, "data", "bert-base-uncased-vocab.txt"));
+    const vocab = readVocab(defaultVocabFile());
     const loader = new PretrainingLoader(CorpusShards.open(data), {
       batchSize: o.batch,
       seed: 1,
       maxPredictionsPerSeq: 20,
-      maskedLmProb: 0.15,
+      maskedLmProb: MASKED_LM_PROB,
       vocabSize: vocab.tokens.length,
       special: specialIds(vocab),
       rank: 0,
@@ -138,7 +138,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
               ? allLayersKept(o.layers)
               : kind === "none"
                 ? { keep: new Array<boolean>(o.layers).fill(false), scale: new Array<number>(o.layers).fill(1) }
-                : sampleGates(pldConfig, o.layers, 0.5, 1, step, 0);
+                : sampleGates(pldConfig, o.layers, 0.5, 1, step);
           const t = performance.now();
           await trainStep(engine, [{ batch: loader.next(), gates, dropoutStream: step }], {
             optimizer,

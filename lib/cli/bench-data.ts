@@ -4,6 +4,7 @@ import type { CommandModule } from "yargs";
 
 import { runDataBench } from "../bench/data-bench.js";
 import { projectRoot } from "../native/load.js";
+import { defaultVocabFile } from "../paths.js";
 
 interface BenchDataArgs {
   input: string[];
@@ -23,7 +24,7 @@ export const benchDataCommand: CommandModule<object, BenchDataArgs> = {
         default: [join(projectRoot(), "data", "corpus")],
         describe: "files or folders of text",
       })
-      .option("vocab_file", { type: "string", default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt") })
+      .option("vocab_file", { type: "string", default: defaultVocabFile() })
       .option("batch", { type: "number", default: 32 })
       .option("batches", { type: "number", default: 200 }),
   handler: async (a) => {

@@ -1,16 +1,15 @@
 // `bert-train evaluate --checkpoint DIR --data SHARDS...`: MLM and NSP loss and accuracy of a checkpoint, as one
 // JSON object on stdout.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
 import { CorpusShards } from "../data/loader.js";
 import { readVocab, specialIds } from "../data/tokenizer.js";
 import { createEngine } from "../native/engine.js";
-import { projectRoot } from "../native/load.js";
-import { loadCheckpoint } from "../train/checkpoint.js";
+import { CheckpointError, loadCheckpoint } from "../train/checkpoint.js";
 import { evaluateMlm } from "../train/evaluate.js";
-import { modelConfigFromCheckpointState } from "../train/export.js";
+import { openModelFolder } from "../train/weights.js";
+import { defaultVocabFile } from "../paths.js";
+import { MASKED_LM_PROB } from "../data/instances.js";
 
 interface EvaluateArgs {
   checkpoint: string;
@@ -40,18 +39,15 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option("seed", { type: "number", default: 1, describe: "dynamic masking of shards without static masks" })
       .option("vocab_file", {
         type: "string",
-        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        default: defaultVocabFile(),
         alias: "vocab-file",
       })
       .option("threads", { type: "number", default: 0 }),
   handler: async (a) => {
-    const state = JSON.parse(readFileSync(join(a.checkpoint, "state.json"), "utf8")) as {
-      configs: unknown;
-      global_steps: number;
-    };
-    const { model, preLn } = modelConfigFromCheckpointState(state);
+    const { path, kind, model, preLn } = openModelFolder(a.checkpoint);
+    if (kind !== "checkpoint") throw new CheckpointError(`${path}: not a training checkpoint (no state.json)`);
     const engine = createEngine({ config: { ...model, pre_layer_norm: preLn, num_labels: 0 }, threads: a.threads });
-    loadCheckpoint(engine, a.checkpoint, false);
+    const { global_steps } = loadCheckpoint(engine, path, false);
     const vocab = readVocab(a.vocab_file);
     const sums = { mlm_loss: 0, mlm_accuracy: 0, nsp_loss: 0, nsp_accuracy: 0, sequences: 0 };
     for (const dir of a.data) {
@@ -62,7 +58,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
           batchSize: a.batch_size,
           seed: a.seed,
           maxPredictionsPerSeq: a.max_predictions_per_seq,
-          maskedLmProb: 0.15,
+          maskedLmProb: MASKED_LM_PROB,
           vocabSize: vocab.tokens.length,
           special: specialIds(vocab),
         },
@@ -75,8 +71,8 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     const n = Math.max(sums.sequences, 1);
     process.stdout.write(
       JSON.stringify({
-        checkpoint: a.checkpoint,
-        global_steps: state.global_steps,
+        checkpoint: path,
+        global_steps,
         mlm_loss: sums.mlm_loss / n,
         mlm_accuracy: sums.mlm_accuracy / n,
         nsp_loss: sums.nsp_loss / n,

@@ -1,9 +1,8 @@
 // `bert-train export --checkpoint DIR --output_dir DIR`: the model alone as a HuggingFace-style folder.
-import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
-import { projectRoot } from "../native/load.js";
 import { exportModel } from "../train/export.js";
+import { defaultVocabFile } from "../paths.js";
 
 interface ExportArgs {
   checkpoint: string;
@@ -20,7 +19,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
       .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
       .option("vocab_file", {
         type: "string",
-        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        default: defaultVocabFile(),
         alias: "vocab-file",
       }),
   handler: (a) => {

@@ -1,10 +1,9 @@
 // `bert-train finetune TASK BATCH_SIZE LR EPOCHS JOB_NAME CHECKPOINT`: the argument order of DeepSpeed's
 // run_glue_bert_base_finetune.sh, everything else as flags.
-import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
 import { finetune, type FinetuneArgs } from "../glue/finetune.js";
-import { projectRoot } from "../native/load.js";
+import { defaultVocabFile } from "../paths.js";
 
 export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
   command: "finetune <task> <train_batch_size> <learning_rate> <num_train_epochs> <job_name> [checkpoint]",
@@ -60,7 +59,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
       })
       .option("vocab_file", {
         type: "string",
-        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        default: defaultVocabFile(),
         alias: "vocab-file",
       })
       .option("threads", { type: "number", default: 0 })

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { CommandModule } from "yargs";
 
-import { mpirunArgv } from "../dist/launch-plan.js";
+import { mpirunArgv } from "../parallel/launch-plan.js";
 import { projectRoot } from "../native/load.js";
 
 interface LaunchArgs {

@@ -2,7 +2,7 @@
 // 2 bad usage or configuration (reported as one clear message, no stack trace).
 import yargs from "yargs";
 
-import { joinedWorld, launchedWorldSize } from "../dist/world.js";
+import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { benchTrainCommand } from "./bench-train.js";

@@ -1,9 +1,9 @@
 // `bert-train prepare-data`: raw text to pre-training shards (see lib/data/prepare.ts).
 import type { CommandModule } from "yargs";
-import { join } from "node:path";
 
-import { projectRoot } from "../native/load.js";
 import { prepareData } from "../data/prepare.js";
+import { defaultVocabFile } from "../paths.js";
+import { MASKED_LM_PROB } from "../data/instances.js";
 
 interface PrepareArgs {
   input: string[];
@@ -35,7 +35,7 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
       .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
       .option("vocab_file", {
         type: "string",
-        default: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+        default: defaultVocabFile(),
         alias: "vocab-file",
       })
       .option("do_lower_case", { type: "boolean", default: true, alias: "do-lower-case" })
@@ -48,7 +48,7 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
         describe: "static writes masks into the shards; dynamic masks at load time",
       })
       .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
-      .option("masked_lm_prob", { type: "number", default: 0.15, alias: "masked-lm-prob" })
+      .option("masked_lm_prob", { type: "number", default: MASKED_LM_PROB, alias: "masked-lm-prob" })
       .option("seed", { type: "number", default: 12345, alias: "random_seed" })
       .option("num_shards", { type: "number", default: 4, alias: "num-shards" }),
   handler: async (a) => {

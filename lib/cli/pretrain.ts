@@ -2,7 +2,7 @@
 // Precedence: flags > config files > schema defaults (yargs defaults are only given where no config key exists).
 import type { CommandModule } from "yargs";
 
-import { joinedWorld } from "../dist/world.js";
+import { joinedWorld } from "../parallel/world.js";
 import { pretrain, type PretrainArgs } from "../train/pretrain.js";
 
 type Args = PretrainArgs & { deepspeed_transformer_kernel: boolean; delay_allreduce: boolean; local_rank?: number };

@@ -57,7 +57,9 @@ export function readUtf8(path: string): string {
 
 // Words after which a full stop does not end a sentence.
 const ABBREVIATIONS = new Set(
-  "mr mrs ms dr prof st jr sr vs etc e.g i.e no vol fig al gen col lt sgt capt rev hon inc ltd co corp mt ft approx est ca jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k".split(" "),
+  "mr mrs ms dr prof st jr sr vs etc e.g i.e no vol fig al gen col lt sgt capt rev hon inc ltd co corp mt ft approx est ca jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k".split(
+    " ",
+  ),
 );
 
 /**
@@ -122,7 +124,9 @@ function gutenbergDocuments(text: string): Document[] {
   }
   if (current.length) paragraphs.push(current.join(" "));
   // drop the producer credits that sit right after the START marker
-  const doc = paragraphs.filter((p) => !/^(Produced by|This e-?book was produced|Transcribed from)/i.test(p)).flatMap(splitSentences);
+  const doc = paragraphs
+    .filter((p) => !/^(Produced by|This e-?book was produced|Transcribed from)/i.test(p))
+    .flatMap(splitSentences);
   return doc.length ? [doc] : [];
 }
 
@@ -153,6 +157,11 @@ export function detectKind(text: string): InputKind {
 export function documentsFromText(text: string): { kind: InputKind; documents: Document[] } {
   const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const kind = detectKind(t);
-  const documents = kind === "wikiextractor" ? wikiExtractorDocuments(t) : kind === "gutenberg" ? gutenbergDocuments(t) : plainTextDocuments(t);
+  const documents =
+    kind === "wikiextractor"
+      ? wikiExtractorDocuments(t)
+      : kind === "gutenberg"
+        ? gutenbergDocuments(t)
+        : plainTextDocuments(t);
   return { kind, documents };
 }

@@ -19,12 +19,27 @@ const TABLES: Uint32Array[] = (() => {
 })();
 
 export function crc32c(bytes: Uint8Array): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
   let c = 0xffffffff;
   let i = 0;
   const n = bytes.length;
   for (; i + 8 <= n; i += 8) {
-    const lo = (c ^ (bytes[i] as number) ^ ((bytes[i + 1] as number) << 8) ^ ((bytes[i + 2] as number) << 16) ^ ((bytes[i + 3] as number) << 24)) >>> 0;
+    const lo =
+      (c ^
+        (bytes[i] as number) ^
+        ((bytes[i + 1] as number) << 8) ^
+        ((bytes[i + 2] as number) << 16) ^
+        ((bytes[i + 3] as number) << 24)) >>>
+      0;
     c =
       (t7[lo & 0xff] as number) ^
       (t6[(lo >>> 8) & 0xff] as number) ^

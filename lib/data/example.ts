@@ -26,7 +26,8 @@ const root = protobuf.Root.fromJSON({
 });
 const ExampleType = root.lookupType("tensorflow.Example");
 
-export type FeatureValue = { kind: "int64"; values: number[] } | { kind: "float"; values: number[] } | { kind: "bytes"; values: Uint8Array[] };
+export type FeatureValue =
+  { kind: "int64"; values: number[] } | { kind: "float"; values: number[] } | { kind: "bytes"; values: Uint8Array[] };
 export type ExampleFeatures = Map<string, FeatureValue>;
 
 interface RawFeature {
@@ -90,7 +91,9 @@ export function instanceFromExample(features: ExampleFeatures): PretrainingInsta
   const segmentIds = int64(features, "segment_ids", true) as number[];
   const nsp = int64(features, "next_sentence_labels", true) as number[];
   if (inputMask.length !== inputIds.length || segmentIds.length !== inputIds.length)
-    throw new ExampleError(`input_ids, input_mask and segment_ids differ in length (${inputIds.length}, ${inputMask.length}, ${segmentIds.length})`);
+    throw new ExampleError(
+      `input_ids, input_mask and segment_ids differ in length (${inputIds.length}, ${inputMask.length}, ${segmentIds.length})`,
+    );
   const instance: PretrainingInstance = { inputIds, inputMask, segmentIds, nextSentenceLabel: nsp[0] ?? 0 };
   const positions = int64(features, "masked_lm_positions", false);
   const ids = int64(features, "masked_lm_ids", false);

@@ -41,7 +41,13 @@ function truncatePair(a: number[], b: number[], maxTokens: number, rng: SeededRa
   }
 }
 
-export function instancesFromDocument(docs: number[][][], docIndex: number, o: InstanceOptions, special: SpecialIds, rng: SeededRandom): RawInstance[] {
+export function instancesFromDocument(
+  docs: number[][][],
+  docIndex: number,
+  o: InstanceOptions,
+  special: SpecialIds,
+  rng: SeededRandom,
+): RawInstance[] {
   const document = docs[docIndex] as number[][];
   const maxTokens = o.maxSeqLength - 3;
   const target = rng.next() < o.shortSeqProb ? rng.randint(2, maxTokens) : maxTokens;
@@ -97,11 +103,19 @@ export function instancesFromDocument(docs: number[][][], docIndex: number, o: I
 }
 
 /** All instances: dupe_factor passes over every document, then one shuffle. */
-export function createInstances(docs: number[][][], o: InstanceOptions, special: SpecialIds, rng: SeededRandom): RawInstance[] {
+export function createInstances(
+  docs: number[][][],
+  o: InstanceOptions,
+  special: SpecialIds,
+  rng: SeededRandom,
+): RawInstance[] {
   if (o.maxSeqLength < 5)
-    throw new InstanceError(`max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`);
+    throw new InstanceError(
+      `max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`,
+    );
   const out: RawInstance[] = [];
-  for (let d = 0; d < o.dupeFactor; d++) for (let i = 0; i < docs.length; i++) out.push(...instancesFromDocument(docs, i, o, special, rng));
+  for (let d = 0; d < o.dupeFactor; d++)
+    for (let i = 0; i < docs.length; i++) out.push(...instancesFromDocument(docs, i, o, special, rng));
   return rng.shuffle(out);
 }
 
@@ -112,7 +126,14 @@ export interface Masked {
   labels: number[];
 }
 
-export function maskTokens(tokens: number[], special: SpecialIds, vocabSize: number, maxPredictions: number, maskedLmProb: number, rng: SeededRandom): Masked {
+export function maskTokens(
+  tokens: number[],
+  special: SpecialIds,
+  vocabSize: number,
+  maxPredictions: number,
+  maskedLmProb: number,
+  rng: SeededRandom,
+): Masked {
   const candidates: number[] = [];
   let length = 0;
   tokens.forEach((t, i) => {
@@ -134,9 +155,18 @@ export function maskTokens(tokens: number[], special: SpecialIds, vocabSize: num
 }
 
 /** Pads to max_seq_length (and max_predictions_per_seq when statically masked), in Google's feature layout. */
-export function padInstance(raw: RawInstance, maxSeqLength: number, masked: Masked | undefined, maxPredictions: number, pad: number): PretrainingInstance {
+export function padInstance(
+  raw: RawInstance,
+  maxSeqLength: number,
+  masked: Masked | undefined,
+  maxPredictions: number,
+  pad: number,
+): PretrainingInstance {
   const n = raw.tokens.length;
-  const padTo = (xs: number[], len: number, value: number) => [...xs, ...new Array<number>(len - xs.length).fill(value)];
+  const padTo = (xs: number[], len: number, value: number) => [
+    ...xs,
+    ...new Array<number>(len - xs.length).fill(value),
+  ];
   const instance: PretrainingInstance = {
     inputIds: padTo(masked ? masked.tokens : raw.tokens, maxSeqLength, pad),
     inputMask: padTo(new Array<number>(n).fill(1), maxSeqLength, 0),
@@ -151,3 +181,6 @@ export function padInstance(raw: RawInstance, maxSeqLength: number, masked: Mask
     };
   return instance;
 }
+
+/** The fraction of tokens masked for MLM: Google's create_pretraining_data default, and every command's. */
+export const MASKED_LM_PROB = 0.15;

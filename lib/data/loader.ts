@@ -34,12 +34,16 @@ export class CorpusShards {
         const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as DatasetManifest;
         files = manifest.shards.map((s) => join(dir, s.file));
       } else {
-        files = names.filter((n) => /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/.test(n) && !n.includes(".tmp-")).sort().map((n) => join(dir, n));
+        files = names
+          .filter((n) => /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/.test(n) && !n.includes(".tmp-"))
+          .sort()
+          .map((n) => join(dir, n));
       }
     } catch (err) {
       throw new ShardError(`cannot read the shard folder ${dir}: ${(err as Error).message}`);
     }
-    if (files.length === 0) throw new ShardError(`${dir} holds no shards (*.tfrecord); make some with bert-train prepare-data`);
+    if (files.length === 0)
+      throw new ShardError(`${dir} holds no shards (*.tfrecord); make some with bert-train prepare-data`);
     const records: Uint8Array[] = [];
     const skipped: string[] = [];
     for (const file of files) {
@@ -95,10 +99,13 @@ export class PretrainingLoader {
     readonly shards: CorpusShards,
     readonly o: LoaderOptions,
   ) {
-    if (o.rank < 0 || o.rank >= o.worldSize) throw new ShardError(`rank ${o.rank} is outside world size ${o.worldSize}`);
+    if (o.rank < 0 || o.rank >= o.worldSize)
+      throw new ShardError(`rank ${o.rank} is outside world size ${o.worldSize}`);
     this.batchesPerEpoch = Math.floor(shards.records.length / (o.batchSize * o.worldSize));
     if (this.batchesPerEpoch === 0)
-      throw new ShardError(`${shards.dir}: ${shards.records.length} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`);
+      throw new ShardError(
+        `${shards.dir}: ${shards.records.length} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`,
+      );
     this.seqLen = shards.instance(0).inputIds.length;
   }
 
@@ -107,13 +114,16 @@ export class PretrainingLoader {
   }
 
   restore(p: LoaderPosition): void {
-    if (!(p.batch >= 0 && p.batch <= this.batchesPerEpoch && p.epoch >= 0)) throw new ShardError(`cannot restore loader position ${JSON.stringify(p)}`);
+    if (!(p.batch >= 0 && p.batch <= this.batchesPerEpoch && p.epoch >= 0))
+      throw new ShardError(`cannot restore loader position ${JSON.stringify(p)}`);
     this.pos = { ...p };
   }
 
   private order(epoch: number): number[] {
     if (this.orderEpoch !== epoch) {
-      this.epochOrder = SeededRandom.forKey(this.o.seed, epoch, 0x5eed).shuffle(Array.from({ length: this.shards.records.length }, (_, i) => i));
+      this.epochOrder = SeededRandom.forKey(this.o.seed, epoch, 0x5eed).shuffle(
+        Array.from({ length: this.shards.records.length }, (_, i) => i),
+      );
       this.orderEpoch = epoch;
     }
     return this.epochOrder;
@@ -145,7 +155,10 @@ export class PretrainingLoader {
     const labels: number[] = [];
     indices.forEach((record, b) => {
       const inst = this.shards.instance(record);
-      if (inst.inputIds.length !== T) throw new ShardError(`${this.shards.dir}: record ${record} has sequence length ${inst.inputIds.length}, the corpus ${T}`);
+      if (inst.inputIds.length !== T)
+        throw new ShardError(
+          `${this.shards.dir}: record ${record} has sequence length ${inst.inputIds.length}, the corpus ${T}`,
+        );
       let ids = inst.inputIds;
       if (inst.masked) {
         inst.masked.weights.forEach((w, j) => {
@@ -155,7 +168,14 @@ export class PretrainingLoader {
           }
         });
       } else {
-        const m = maskTokens(ids, this.o.special, this.o.vocabSize, this.o.maxPredictionsPerSeq, this.o.maskedLmProb, SeededRandom.forKey(this.o.seed, epoch, record));
+        const m = maskTokens(
+          ids,
+          this.o.special,
+          this.o.vocabSize,
+          this.o.maxPredictionsPerSeq,
+          this.o.maskedLmProb,
+          SeededRandom.forKey(this.o.seed, epoch, record),
+        );
         ids = m.tokens;
         m.positions.forEach((p, j) => {
           positions.push(b * T + p);
@@ -182,61 +202,23 @@ export class PretrainingLoader {
 }
 
 /**
- * Keeps one batch ready: after handing one out it prepares the next in a macrotask, which runs while the engine
- * works on its own thread, so the training loop never waits for the loader. `position()` is the position after
- * the last batch handed out (not after the one prepared ahead), which is what a checkpoint must save.
- */
-export class Prefetcher {
-  private ready: { batch: Batch; after: LoaderPosition } | undefined;
-  private failure: Error | undefined;
-  private pending: Promise<void> | undefined;
-  private consumed: LoaderPosition;
-
-  constructor(private readonly loader: PretrainingLoader) {
-    this.consumed = loader.position();
-  }
-
-  position(): LoaderPosition {
-    return { ...this.consumed };
-  }
-
-  private take(): { batch: Batch; after: LoaderPosition } {
-    const batch = this.loader.next();
-    return { batch, after: this.loader.position() };
-  }
-
-  async next(): Promise<Batch> {
-    if (this.pending) await this.pending;
-    if (this.failure !== undefined) throw this.failure;
-    const item = this.ready ?? this.take();
-    this.ready = undefined;
-    this.consumed = item.after;
-    this.pending = new Promise((resolve) =>
-      setImmediate(() => {
-        try {
-          this.ready = this.take();
-        } catch (err) {
-          this.failure = err instanceof Error ? err : new Error(String(err));
-        }
-        resolve();
-      }),
-    );
-    return item.batch;
-  }
-}
-
-/**
  * The corpora a `--cf` file lists for one sequence length: every `*_dataset` key of
  * `data.mixed_seq_datasets.<seq>` (DeepSpeed's bing_bert layout), or of `data.datasets`, resolved against
  * `--data_path_prefix`.
  */
 export function corporaFromCf(cf: unknown, seqLen: number, dataPathPrefix: string, file: string): Map<string, string> {
-  const data = (cf as { data?: { mixed_seq_datasets?: Record<string, Record<string, unknown>>; datasets?: Record<string, unknown> } }).data;
+  const data = (
+    cf as {
+      data?: { mixed_seq_datasets?: Record<string, Record<string, unknown>>; datasets?: Record<string, unknown> };
+    }
+  ).data;
   const block = data?.mixed_seq_datasets?.[String(seqLen)] ?? data?.datasets;
-  if (!block) throw new ShardError(`${file}: data.mixed_seq_datasets.${seqLen}: no datasets for sequence length ${seqLen}`);
+  if (!block)
+    throw new ShardError(`${file}: data.mixed_seq_datasets.${seqLen}: no datasets for sequence length ${seqLen}`);
   const out = new Map<string, string>();
   for (const [name, path] of Object.entries(block))
-    if (name.endsWith("_dataset") && typeof path === "string") out.set(name, path.startsWith("/") ? path : join(dataPathPrefix, path));
+    if (name.endsWith("_dataset") && typeof path === "string")
+      out.set(name, path.startsWith("/") ? path : join(dataPathPrefix, path));
   if (out.size === 0) throw new ShardError(`${file}: data.mixed_seq_datasets.${seqLen} lists no *_dataset entries`);
   return out;
 }

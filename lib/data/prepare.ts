@@ -10,6 +10,7 @@ import { createInstances, maskTokens, padInstance, type SpecialIds } from "./ins
 import { SeededRandom } from "./random.js";
 import { TfRecordWriter } from "./tfrecord.js";
 import { createBertTokenizer, specialIds } from "./tokenizer.js";
+import { MASKED_LM_PROB } from "./instances.js";
 
 export interface PrepareOptions {
   inputs: string[];
@@ -66,7 +67,7 @@ export function seq128Options(inputs: string[], outputDir: string, vocab: string
     dupeFactor: 1,
     masking: "dynamic",
     maxPredictionsPerSeq: 20,
-    maskedLmProb: 0.15,
+    maskedLmProb: MASKED_LM_PROB,
     seed: 1,
     numShards,
   };
@@ -74,7 +75,10 @@ export function seq128Options(inputs: string[], outputDir: string, vocab: string
 
 export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   const say = o.progress ?? (() => {});
-  if (o.maxSeqLength < 5) throw new CorpusError(`max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`);
+  if (o.maxSeqLength < 5)
+    throw new CorpusError(
+      `max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`,
+    );
   if (!(o.numShards >= 1)) throw new CorpusError(`num_shards must be at least 1, got ${o.numShards}`);
   const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
   const files = listInputFiles(o.inputs);
@@ -110,7 +114,9 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
     if ((i / chunk) % 25 === 0) say(`tokenized ${Math.min(i + chunk, units.length)} of ${units.length} units`);
   }
   let k = 0;
-  const docs = texts.map((d) => d.map(() => ids[k++] as number[]).filter((u) => u.length > 0)).filter((d) => d.length > 0);
+  const docs = texts
+    .map((d) => d.map(() => ids[k++] as number[]).filter((u) => u.length > 0))
+    .filter((d) => d.length > 0);
   const tokens = docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0);
   const tokenizeSeconds = lap();
 
@@ -123,13 +129,21 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   mkdirSync(o.outputDir, { recursive: true });
   rmSync(join(o.outputDir, MANIFEST), { force: true }); // the old manifest goes first: no stale "complete" marker
   const numShards = Math.min(o.numShards, raw.length);
-  const writers = Array.from({ length: numShards }, (_, i) => new TfRecordWriter(join(o.outputDir, `shard_${String(i).padStart(5, "0")}.tfrecord`)));
+  const writers = Array.from(
+    { length: numShards },
+    (_, i) => new TfRecordWriter(join(o.outputDir, `shard_${String(i).padStart(5, "0")}.tfrecord`)),
+  );
   let randomNext = 0;
   try {
     raw.forEach((r, i) => {
       randomNext += r.isRandomNext ? 1 : 0;
-      const masked = o.masking === "static" ? maskTokens(r.tokens, special, tokenizer.vocab.tokens.length, o.maxPredictionsPerSeq, o.maskedLmProb, rng) : undefined;
-      (writers[i % numShards] as TfRecordWriter).write(encodeExample(exampleFromInstance(padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad))));
+      const masked =
+        o.masking === "static"
+          ? maskTokens(r.tokens, special, tokenizer.vocab.tokens.length, o.maxPredictionsPerSeq, o.maskedLmProb, rng)
+          : undefined;
+      (writers[i % numShards] as TfRecordWriter).write(
+        encodeExample(exampleFromInstance(padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad))),
+      );
     });
     for (const w of writers) w.close();
   } catch (err) {

@@ -1,7 +1,7 @@
 // A small seeded generator (sfc32: 128-bit state, passes PractRand to 2^40+, fast in plain 32-bit arithmetic)
 // for data preparation, where a sequence of draws is natural. Seeds are mixed so nearby seeds give unrelated
 // streams; `forKey` derives an independent stream from coordinates (epoch, record) for load-time masking.
-import { counterUniform } from "../train/counter-rng.js";
+import { counterUniform } from "./counter-rng.js";
 
 export class SeededRandom {
   private a: number;

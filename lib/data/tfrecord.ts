@@ -23,14 +23,17 @@ export function* tfRecords(bytes: Uint8Array, file: string): Generator<Uint8Arra
   let offset = 0;
   let index = 0;
   while (offset < bytes.length) {
-    if (offset + 12 > bytes.length) throw new TfRecordError(file, index, "the file ends inside the record header (truncated)");
+    if (offset + 12 > bytes.length)
+      throw new TfRecordError(file, index, "the file ends inside the record header (truncated)");
     const length = Number(view.getBigUint64(offset, true));
     if (maskCrc(crc32c(bytes.subarray(offset, offset + 8))) !== view.getUint32(offset + 8, true))
       throw new TfRecordError(file, index, "the length checksum does not match (corrupt)");
     const start = offset + 12;
-    if (start + length + 4 > bytes.length) throw new TfRecordError(file, index, `the record's ${length} bytes run past the end of the file (truncated)`);
+    if (start + length + 4 > bytes.length)
+      throw new TfRecordError(file, index, `the record's ${length} bytes run past the end of the file (truncated)`);
     const data = bytes.subarray(start, start + length);
-    if (maskCrc(crc32c(data)) !== view.getUint32(start + length, true)) throw new TfRecordError(file, index, "the data checksum does not match (corrupt)");
+    if (maskCrc(crc32c(data)) !== view.getUint32(start + length, true))
+      throw new TfRecordError(file, index, "the data checksum does not match (corrupt)");
     yield data;
     offset = start + length + 4;
     index++;
@@ -47,9 +50,11 @@ export function countTfRecords(bytes: Uint8Array, file: string): number {
   let offset = 0;
   let count = 0;
   while (offset < bytes.length) {
-    if (offset + 12 > bytes.length) throw new TfRecordError(file, count, "the file ends inside the record header (truncated)");
+    if (offset + 12 > bytes.length)
+      throw new TfRecordError(file, count, "the file ends inside the record header (truncated)");
     offset += 16 + Number(view.getBigUint64(offset, true));
-    if (offset > bytes.length) throw new TfRecordError(file, count, "the record runs past the end of the file (truncated)");
+    if (offset > bytes.length)
+      throw new TfRecordError(file, count, "the record runs past the end of the file (truncated)");
     count++;
   }
   return count;

@@ -33,14 +33,22 @@ export function readVocab(path: string): Vocab {
     if (!ids.has(t)) ids.set(t, i);
   });
   const missing = SPECIAL_TOKENS.filter((t) => !ids.has(t));
-  if (missing.length > 0) throw new VocabError(`${path}: the vocabulary has no ${missing.join(", ")} (a BERT vocabulary needs ${SPECIAL_TOKENS.join(", ")})`);
+  if (missing.length > 0)
+    throw new VocabError(
+      `${path}: the vocabulary has no ${missing.join(", ")} (a BERT vocabulary needs ${SPECIAL_TOKENS.join(", ")})`,
+    );
   const special = Object.fromEntries(SPECIAL_TOKENS.map((t) => [t, ids.get(t) as number])) as Vocab["special"];
   return { path, tokens, ids, special };
 }
 
 /** The ids instance creation, masking and the loader need. */
 export function specialIds(vocab: Vocab): { pad: number; cls: number; sep: number; mask: number } {
-  return { pad: vocab.special["[PAD]"], cls: vocab.special["[CLS]"], sep: vocab.special["[SEP]"], mask: vocab.special["[MASK]"] };
+  return {
+    pad: vocab.special["[PAD]"],
+    cls: vocab.special["[CLS]"],
+    sep: vocab.special["[SEP]"],
+    mask: vocab.special["[MASK]"],
+  };
 }
 
 export interface BertTokenizer {
@@ -53,9 +61,15 @@ export interface BertTokenizer {
 
 export async function createBertTokenizer(vocabPath: string, lowerCase: boolean): Promise<BertTokenizer> {
   const vocab = readVocab(vocabPath);
-  const model = await WordPiece.fromFile(vocabPath, { unkToken: "[UNK]", continuingSubwordPrefix: "##", maxInputCharsPerWord: 100 });
+  const model = await WordPiece.fromFile(vocabPath, {
+    unkToken: "[UNK]",
+    continuingSubwordPrefix: "##",
+    maxInputCharsPerWord: 100,
+  });
   const tokenizer = new Tokenizer(model);
-  tokenizer.setNormalizer(bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: lowerCase, lowercase: lowerCase }));
+  tokenizer.setNormalizer(
+    bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: lowerCase, lowercase: lowerCase }),
+  );
   tokenizer.setPreTokenizer(bertPreTokenizer());
   return {
     vocab,

@@ -2,23 +2,23 @@
 // new classification head, trained with the GLUE warm-up-linear schedule and evaluated after every epoch. Writes
 // eval_results.txt (sorted `key = value` lines) and test predictions in the GLUE submission format. Unlike the
 // reference script it honours the learning rate and the seed it is given, and loss-scales fp16.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { loadDeepSpeedConfig } from "../config/deepspeed.js";
-import { DEFAULT_ADAMW } from "../config/optimizer.js";
+import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
 import { ConfigError } from "../config/errors.js";
+import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { SeededRandom } from "../data/random.js";
-import { gradientSyncOption, joinWorld, rootOutput, type World } from "../dist/world.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
-import { readSafetensors, tensorFloat32 } from "../formats/safetensors.js";
-import { allLayersKept, createEngine } from "../native/engine.js";
-import type { Batch, ModelConfig, NativeEngine, OptimizerSettings } from "../native/types.js";
-import { modelConfigFromCheckpointState } from "../train/export.js";
-import { LossScaler } from "../train/loss-scaler.js";
+import { allLayersKept } from "../native/engine.js";
+import type { Batch } from "../native/types.js";
+import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import { warmupLinear } from "../train/lr-schedule.js";
-import { trainStep } from "../train/train-step.js";
+import { DEEPSPEED_DEFAULTS, Trainer, type BatchShape, type Output } from "../train/trainer.js";
+import { loadWeights, openModelFolder, reportLoadedWeights, type ModelFolder } from "../train/weights.js";
 import { glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
+
+export type { Output } from "../train/trainer.js";
 
 export interface FinetuneArgs {
   task: string;
@@ -47,11 +47,6 @@ export interface FinetuneArgs {
   threads: number;
   /** Multi-process runs: reduce all gradients after the backward pass. */
   delay_allreduce?: boolean;
-}
-
-export interface Output {
-  log(line: string): void;
-  warn(line: string): void;
 }
 
 export interface Features {
@@ -111,64 +106,189 @@ function batchOf(f: Features, indices: number[], maxSeq: number, regression: boo
   };
 }
 
-/** The pre-trained architecture and where its weights are. */
-function modelSource(a: FinetuneArgs): {
-  model: Omit<ModelConfig, "pre_layer_norm" | "num_labels">;
-  preLn: boolean;
-  weights?: string;
-} {
+/** The pre-trained model: a checkpoint (or its job folder) or an exported folder. */
+function modelSource(a: FinetuneArgs): ModelFolder {
   if (!a.checkpoint)
     throw new ConfigError([
       "finetune: name a checkpoint (or an exported folder) for the architecture; with --random its weights are not used",
     ]);
-  // a job folder (saved_models/<job>) means its latest checkpoint
-  if (!existsSync(join(a.checkpoint, "state.json")) && existsSync(join(a.checkpoint, "latest")))
-    a.checkpoint = join(a.checkpoint, readFileSync(join(a.checkpoint, "latest"), "utf8").trim());
-  const state = join(a.checkpoint, "state.json");
-  const exported = join(a.checkpoint, "config.json");
-  if (existsSync(state)) {
-    const { model, preLn } = modelConfigFromCheckpointState(
-      JSON.parse(readFileSync(state, "utf8")) as { configs: unknown },
-    );
-    return { model, preLn, weights: join(a.checkpoint, "model.safetensors") };
-  }
-  if (existsSync(exported)) {
-    const c = JSON.parse(readFileSync(exported, "utf8")) as ModelConfig & { pre_layer_norm?: boolean };
-    const { pre_layer_norm, num_labels: _unused, ...model } = { ...c, num_labels: 0 };
-    void _unused;
-    return {
-      model: { ...model, hidden_act: c.hidden_act === "gelu_new" ? "gelu_tanh" : c.hidden_act },
-      preLn: pre_layer_norm ?? false,
-      weights: join(a.checkpoint, "model.safetensors"),
-    };
-  }
-  throw new ConfigError([
-    `${a.checkpoint}: neither a bert-train checkpoint (state.json) nor an exported folder (config.json)`,
-  ]);
+  const folder = openModelFolder(a.checkpoint);
+  if (a.progressive_layer_drop !== undefined && a.progressive_layer_drop !== folder.preLn && !a.force)
+    throw new ConfigError([
+      `${folder.path}: the checkpoint is a ${folder.preLn ? "Pre-LN (PLD)" : "Post-LN"} model but ${a.progressive_layer_drop ? "--progressive_layer_drop" : "no --progressive_layer_drop"} asks for ${a.progressive_layer_drop ? "Pre-LN" : "Post-LN"}; pass --force to load it anyway`,
+    ]);
+  return folder;
 }
 
-async function predict(
-  engine: NativeEngine,
-  f: Features,
-  maxSeq: number,
-  batchSize: number,
-  layers: number,
-  regression: boolean,
-  numLabels: number,
-): Promise<number[]> {
+/** BATCH_SIZE is the global batch: micro-batch × accumulation × ranks. */
+function batchShape(a: FinetuneArgs, world: World): BatchShape {
+  const perMicro = a.gradient_accumulation_steps * world.size;
+  if (a.do_train && a.train_batch_size % perMicro !== 0)
+    throw new ConfigError([
+      `finetune: the batch size ${a.train_batch_size} is not a multiple of gradient_accumulation_steps ${a.gradient_accumulation_steps} × ${world.size} rank(s) = ${perMicro}`,
+    ]);
+  return {
+    micro: a.train_batch_size / perMicro,
+    accumulation: a.gradient_accumulation_steps,
+    global: a.train_batch_size,
+  };
+}
+
+/** What the steps of one fine-tuning run share. */
+interface Run {
+  a: FinetuneArgs;
+  task: GlueTask;
+  out: Output;
+  world: World;
+  trainer: Trainer;
+  ds: DeepSpeedConfig | undefined;
+  tok: BertTokenizer;
+  /** The task's data folder, and the job's output folder. */
+  dataDir: string;
+  jobDir: string;
+  numLabels: number;
+  layers: number;
+  /** The latest dev metrics (with `epoch`), as eval_results.txt has them. */
+  results: Record<string, number>;
+}
+
+async function predict(run: Run, f: Features): Promise<number[]> {
+  const { a, task, numLabels } = run;
   const out: number[] = [];
-  for (let start = 0; start < f.ids.length; start += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, f.ids.length - start) }, (_, i) => start + i);
-    const r = await engine.run(batchOf(f, idx, maxSeq, regression), allLayersKept(layers), {
-      train: false,
-      backward: false,
-    });
+  for (let start = 0; start < f.ids.length; start += a.eval_batch_size) {
+    const idx = Array.from({ length: Math.min(a.eval_batch_size, f.ids.length - start) }, (_, i) => start + i);
+    const r = await run.trainer.engine.run(
+      batchOf(f, idx, a.max_seq_length, task.regression),
+      allLayersKept(run.layers),
+      { train: false, backward: false },
+    );
     for (let b = 0; b < idx.length; b++) {
       const logits = r.classLogits.subarray(b * numLabels, (b + 1) * numLabels);
-      out.push(regression ? (logits[0] as number) : logits.indexOf(Math.max(...logits)));
+      out.push(task.regression ? (logits[0] as number) : logits.indexOf(Math.max(...logits)));
     }
   }
   return out;
+}
+
+/** The dev metrics after `epoch` (rank 0), into the log and eval_results.txt (sorted `key = value` lines). */
+async function evaluateDev(run: Run, epoch: number): Promise<void> {
+  if (!run.world.isRoot) return;
+  const { a, task, results } = run;
+  for (const { split, file } of task.devFiles) {
+    const f = await featurize(run.tok, readGlueFile(task, join(run.dataDir, file), "dev"), a.max_seq_length);
+    const metrics = task.metrics(await predict(run, f), f.labels as number[]);
+    const suffix = split === "dev_mismatched" ? "_mm" : "";
+    for (const [k, v] of Object.entries(metrics)) results[`${k}${suffix}`] = v;
+    run.out.log(
+      `${task.name} ${split} after epoch ${epoch}: ${Object.entries(metrics)
+        .map(([k, v]) => `${k} = ${v.toFixed(4)}`)
+        .join(", ")}`,
+    );
+  }
+  results.epoch = epoch;
+  const lines = Object.keys(results)
+    .sort()
+    .map((k) => `${k} = ${results[k]}`);
+  writeFileSync(join(run.jobDir, "eval_results.txt"), lines.join("\n") + "\n");
+}
+
+/** The epochs: a seeded shuffle each, the warm-up-linear schedule over all steps, dev metrics after each. */
+async function train(run: Run): Promise<void> {
+  const { a, task, trainer } = run;
+  const data = await featurize(
+    run.tok,
+    readGlueFile(task, join(run.dataDir, task.trainFile), "train"),
+    a.max_seq_length,
+  );
+  const micro = trainer.batch.micro;
+  const stepsPerEpoch = Math.floor(data.ids.length / a.train_batch_size);
+  const total = stepsPerEpoch * a.num_train_epochs;
+  let step = 0;
+  for (let epoch = 1; epoch <= a.num_train_epochs; epoch++) {
+    const order = SeededRandom.forKey(a.seed, epoch).shuffle(Array.from({ length: data.ids.length }, (_, i) => i));
+    let lossSum = 0;
+    const epochStarted = performance.now();
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const batches = Array.from({ length: a.gradient_accumulation_steps }, (_, m) => {
+        const k = trainer.globalMicroBatch(s, m); // the epoch order's micro-batch k goes to rank k mod world size
+        return batchOf(data, order.slice(k * micro, (k + 1) * micro), a.max_seq_length, task.regression);
+      });
+      const r = await trainer.step(trainer.microBatches(step, batches, allLayersKept(run.layers)), {
+        optimizer: run.ds?.optimizer ?? DEFAULT_ADAMW,
+        lr: a.learning_rate * warmupLinear(step / total, a.warmup_proportion),
+        stepNumber: step + 1,
+        maxGradNorm: run.ds?.gradientClipping ?? 1,
+      });
+      lossSum += r.loss;
+      step++;
+    }
+    const seconds = (performance.now() - epochStarted) / 1000;
+    run.out.log(
+      `${task.name} epoch ${epoch}: mean training loss ${(lossSum / Math.max(stepsPerEpoch, 1)).toFixed(4)} over ${stepsPerEpoch} steps (${((stepsPerEpoch * a.train_batch_size) / seconds).toFixed(1)} samples/s)`,
+    );
+    if (a.do_eval) await evaluateDev(run, epoch);
+  }
+}
+
+/** Test-set predictions in the GLUE submission format (rank 0). */
+async function writePredictions(run: Run): Promise<void> {
+  const { task } = run;
+  for (const { split, file } of task.testFiles) {
+    const path = join(run.dataDir, file);
+    if (!existsSync(path)) {
+      run.out.warn(`[bert-train] ${path}: no test file; no predictions for ${split}`);
+      continue;
+    }
+    const examples = readGlueFile(task, path, "test");
+    const predictions = await predict(run, await featurize(run.tok, examples, run.a.max_seq_length));
+    const name = task.name !== "MNLI" ? task.name : split === "test_matched" ? "MNLI-m" : "MNLI-mm";
+    const rows = examples.map(
+      (e, i) =>
+        `${e.guid.replace(/^test-/, "")}\t${task.regression ? (predictions[i] as number).toFixed(3) : task.labels[predictions[i] as number]}`,
+    );
+    writeFileSync(join(run.jobDir, `${name}.tsv`), ["index\tprediction", ...rows].join("\n") + "\n");
+    run.out.log(`wrote ${rows.length} ${split} predictions to ${join(run.jobDir, `${name}.tsv`)}`);
+  }
+}
+
+/** The engine with the pre-trained weights (unless --random) and a new classification head. */
+function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit<Run, "tok"> {
+  const folder = modelSource(a);
+  const numLabels = task.regression ? 1 : task.labels.length;
+  const ds = a.deepspeed_config ? loadDeepSpeedConfig(a.deepspeed_config) : undefined;
+  const trainer = new Trainer(
+    {
+      model: { ...folder.model, pre_layer_norm: folder.preLn, num_labels: numLabels },
+      precision: ds?.precision ?? "fp32",
+      seed: a.seed,
+      threads: a.threads,
+      batch: batchShape(a, world),
+      deepspeed: ds ?? DEEPSPEED_DEFAULTS,
+      delayAllreduce: a.delay_allreduce ?? false,
+    },
+    world,
+    out,
+  );
+  if (a.random) out.warn(`[bert-train] --random: starting ${task.name} from random weights, not from ${a.checkpoint}`);
+  else {
+    const reinit = (n: string) => (a.reinit_pooler ?? false) && n.startsWith("bert.pooler.");
+    const loaded = loadWeights(trainer.engine, folder.weights, reinit);
+    reportLoadedWeights(out, folder.weights, loaded, { mismatch: "log", keptInitialReason: "--reinit_pooler" });
+  }
+  const jobDir = join(a.output_dir, a.job_name);
+  return {
+    a,
+    task,
+    out,
+    world,
+    trainer,
+    ds,
+    dataDir: taskDir(a.data_dir, task),
+    jobDir,
+    numLabels,
+    layers: folder.model.num_hidden_layers,
+    results: {},
+  };
 }
 
 export async function finetune(
@@ -178,164 +298,11 @@ export async function finetune(
 ): Promise<Record<string, number>> {
   // rank 0 logs, evaluates and writes; every rank trains on its share of each batch
   const out = rootOutput(world, output);
-  const task: GlueTask = glueTask(a.task);
-  const { model, preLn, weights } = modelSource(a);
-  if (a.progressive_layer_drop !== undefined && a.progressive_layer_drop !== preLn && !a.force)
-    throw new ConfigError([
-      `${a.checkpoint}: the checkpoint is a ${preLn ? "Pre-LN (PLD)" : "Post-LN"} model but ${a.progressive_layer_drop ? "--progressive_layer_drop" : "no --progressive_layer_drop"} asks for ${a.progressive_layer_drop ? "Pre-LN" : "Post-LN"}; pass --force to load it anyway`,
-    ]);
-  const numLabels = task.regression ? 1 : task.labels.length;
-  const ds = a.deepspeed_config ? loadDeepSpeedConfig(a.deepspeed_config) : undefined;
-  const precision = ds?.precision ?? "fp32";
-  const engine = createEngine({
-    config: { ...model, pre_layer_norm: preLn, num_labels: numLabels },
-    precision,
-    seed: a.seed,
-    threads: a.threads,
-    ...gradientSyncOption(world, {
-      overlap: !a.delay_allreduce,
-      prescale: ds?.prescaleGradients ?? false,
-      predivideFactor: ds?.gradientPredivideFactor ?? 1,
-    }),
-  });
-  if (a.random) out.warn(`[bert-train] --random: starting ${task.name} from random weights, not from ${a.checkpoint}`);
-  else if (weights) {
-    const file = readSafetensors(weights);
-    const names = engine.paramInfos().map((p) => p.name);
-    const missing = names.filter((n) => !file.tensors.has(n));
-    const reinit = a.reinit_pooler ? names.filter((n) => n.startsWith("bert.pooler.") && file.tensors.has(n)) : [];
-    const unexpected = [...file.tensors.keys()].filter((n) => !names.includes(n));
-    const loaded = names.filter((n) => file.tensors.has(n) && !reinit.includes(n));
-    for (const n of loaded) engine.setParam(n, tensorFloat32(file, n));
-    out.log(`loaded ${loaded.length} tensors from ${weights}`);
-    if (missing.length) out.log(`newly initialised (not in the checkpoint): ${missing.join(", ")}`);
-    if (reinit.length) out.log(`newly initialised (--reinit_pooler): ${reinit.join(", ")}`);
-    if (unexpected.length) out.log(`not used (not in this model): ${unexpected.join(", ")}`);
-  }
-  const tok = await createBertTokenizer(a.vocab_file, true);
-  const dir = taskDir(a.data_dir, task);
-  const jobDir = join(a.output_dir, a.job_name);
-  if (world.isRoot) mkdirSync(jobDir, { recursive: true });
-  const layers = model.num_hidden_layers;
-  const optimizer: OptimizerSettings = ds?.optimizer ?? DEFAULT_ADAMW;
-  const scaler =
-    precision === "fp16"
-      ? new LossScaler({ lossScale: ds?.fp16.lossScale ?? 0, initialScalePower: ds?.fp16.initialScalePower ?? 16 })
-      : undefined;
-  const results: Record<string, number> = {};
-
-  const evaluate = async (epoch: number) => {
-    if (!world.isRoot) return;
-    for (const { split, file } of task.devFiles) {
-      const examples = readGlueFile(task, join(dir, file), "dev");
-      const f = await featurize(tok, examples, a.max_seq_length);
-      const predictions = await predict(
-        engine,
-        f,
-        a.max_seq_length,
-        a.eval_batch_size,
-        layers,
-        task.regression,
-        numLabels,
-      );
-      const metrics = task.metrics(predictions, f.labels as number[]);
-      const suffix = split === "dev_mismatched" ? "_mm" : "";
-      for (const [k, v] of Object.entries(metrics)) results[`${k}${suffix}`] = v;
-      out.log(
-        `${task.name} ${split} after epoch ${epoch}: ${Object.entries(metrics)
-          .map(([k, v]) => `${k} = ${v.toFixed(4)}`)
-          .join(", ")}`,
-      );
-    }
-    results.epoch = epoch;
-    const lines = Object.keys(results)
-      .sort()
-      .map((k) => `${k} = ${results[k]}`);
-    writeFileSync(join(jobDir, "eval_results.txt"), lines.join("\n") + "\n");
-  };
-
-  if (a.do_train) {
-    const train = await featurize(tok, readGlueFile(task, join(dir, task.trainFile), "train"), a.max_seq_length);
-    // BATCH_SIZE is the global batch: micro-batch × accumulation × ranks
-    const perMicro = a.gradient_accumulation_steps * world.size;
-    if (a.train_batch_size % perMicro !== 0)
-      throw new ConfigError([
-        `finetune: the batch size ${a.train_batch_size} is not a multiple of gradient_accumulation_steps ${a.gradient_accumulation_steps} × ${world.size} rank(s) = ${perMicro}`,
-      ]);
-    const micro = a.train_batch_size / perMicro;
-    if (world.size > 1)
-      out.log(
-        `[bert-train] data parallel over ${world.size} ranks: micro-batch ${micro} × accumulation ${a.gradient_accumulation_steps} × ${world.size} ranks = ${a.train_batch_size}`,
-      );
-    const stepsPerEpoch = Math.floor(train.ids.length / a.train_batch_size);
-    const total = stepsPerEpoch * a.num_train_epochs;
-    let step = 0;
-    for (let epoch = 1; epoch <= a.num_train_epochs; epoch++) {
-      const order = SeededRandom.forKey(a.seed, epoch).shuffle(Array.from({ length: train.ids.length }, (_, i) => i));
-      let lossSum = 0;
-      const epochStarted = performance.now();
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        // the global micro-batch k of this epoch's order goes to rank k mod world size
-        const microBatches = Array.from({ length: a.gradient_accumulation_steps }, (_, m) => {
-          const k = (s * a.gradient_accumulation_steps + m) * world.size + world.rank;
-          return {
-            batch: batchOf(train, order.slice(k * micro, (k + 1) * micro), a.max_seq_length, task.regression),
-            gates: allLayersKept(layers),
-            dropoutStream: (step * a.gradient_accumulation_steps + m) * world.size + world.rank,
-          };
-        });
-        const lr = a.learning_rate * warmupLinear(step / total, a.warmup_proportion);
-        const r = await trainStep(engine, microBatches, {
-          optimizer,
-          lr,
-          stepNumber: step + 1,
-          maxGradNorm: ds?.gradientClipping ?? 1,
-          scaler,
-          world,
-        });
-        lossSum += r.loss;
-        step++;
-      }
-      const seconds = (performance.now() - epochStarted) / 1000;
-      out.log(
-        `${task.name} epoch ${epoch}: mean training loss ${(lossSum / Math.max(stepsPerEpoch, 1)).toFixed(4)} over ${stepsPerEpoch} steps (${((stepsPerEpoch * a.train_batch_size) / seconds).toFixed(1)} samples/s)`,
-      );
-      if (a.do_eval) await evaluate(epoch);
-    }
-  } else if (a.do_eval) await evaluate(0);
-
-  if (a.do_predict && world.isRoot) {
-    for (const { split, file } of task.testFiles) {
-      const path = join(dir, file);
-      if (!existsSync(path)) {
-        out.warn(`[bert-train] ${path}: no test file; no predictions for ${split}`);
-        continue;
-      }
-      const examples = readGlueFile(task, path, "test");
-      const predictions = await predict(
-        engine,
-        await featurize(tok, examples, a.max_seq_length),
-        a.max_seq_length,
-        a.eval_batch_size,
-        layers,
-        task.regression,
-        numLabels,
-      );
-      const name =
-        task.name === "MNLI"
-          ? split === "test_matched"
-            ? "MNLI-m"
-            : "MNLI-mm"
-          : task.name === "STS-B"
-            ? "STS-B"
-            : task.name;
-      const rows = examples.map(
-        (e, i) =>
-          `${e.guid.replace(/^test-/, "")}\t${task.regression ? (predictions[i] as number).toFixed(3) : task.labels[predictions[i] as number]}`,
-      );
-      writeFileSync(join(jobDir, `${name}.tsv`), ["index\tprediction", ...rows].join("\n") + "\n");
-      out.log(`wrote ${rows.length} ${split} predictions to ${join(jobDir, `${name}.tsv`)}`);
-    }
-  }
-  return results;
+  const partial = setup(a, glueTask(a.task), world, out);
+  const run: Run = { ...partial, tok: await createBertTokenizer(a.vocab_file, true) };
+  if (world.isRoot) mkdirSync(run.jobDir, { recursive: true });
+  if (a.do_train) await train(run);
+  else if (a.do_eval) await evaluateDev(run, 0);
+  if (a.do_predict && world.isRoot) await writePredictions(run);
+  return run.results;
 }

@@ -1,23 +1,14 @@
 // Loads the native addon once. If it cannot load, the error lists what to do, chosen by the cause.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 
+import { projectRoot } from "../paths.js";
 import type { NativeAddon } from "./types.js";
 
 const require = createRequire(import.meta.url);
 
-/** The project root: the folder holding package.json, from both lib/ and dist/lib/. */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("bert-train: cannot find the project's package.json");
-    dir = parent;
-  }
-  return dir;
-}
+export { projectRoot };
 
 export class NativeLoadError extends Error {
   readonly code = "ERR_NATIVE_LOAD";

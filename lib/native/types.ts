@@ -158,12 +158,10 @@ export interface NativeEngine {
 
 export interface NativeAddon {
   Engine: new (options: EngineOptions) => NativeEngine;
-  buildInfo: { avx512: boolean; avx512bf16: boolean; backends: string };
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */
   allreduce(values: Float64Array, op: "sum" | "max"): void;
-  barrier(): void;
   abortDistributed(exitCode: number): void;
   finalizeDistributed(): void;
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import type { NativeEngine } from "../native/types.js";
+import { loadWeights } from "./weights.js";
 
 export const CHECKPOINT_FORMAT = 1;
 
@@ -70,6 +71,7 @@ export function saveCheckpoint(engine: NativeEngine, dir: string, state: Trainin
   return final;
 }
 
+/** The checkpoint `id` of a job folder ("latest": the one its `latest` file names). */
 export function resolveCheckpointDir(dir: string, id: string): string {
   if (id === "latest") {
     const latest = join(dir, "latest");
@@ -82,24 +84,69 @@ export function resolveCheckpointDir(dir: string, id: string): string {
   return path;
 }
 
+/** A checkpoint folder itself, or a job folder meaning its latest checkpoint; undefined when it is neither. */
+export function resolveCheckpointFolder(path: string): string | undefined {
+  if (existsSync(join(path, "state.json"))) return path;
+  if (existsSync(join(path, "latest"))) return resolveCheckpointDir(path, "latest");
+  return undefined;
+}
+
 /** Loads weights (and, when asked, optimizer moments) into the engine; returns the saved state. */
 export function loadCheckpoint(engine: NativeEngine, path: string, withOptimizer: boolean): TrainingState {
   const state = JSON.parse(readFileSync(join(path, "state.json"), "utf8")) as TrainingState;
   if (state.format !== CHECKPOINT_FORMAT)
     throw new CheckpointError(`${path}: checkpoint format ${state.format}, this bert-train reads ${CHECKPOINT_FORMAT}`);
-  const model = readSafetensors(join(path, "model.safetensors"));
-  const names = engine.paramInfos().map((p) => p.name);
-  const missing = names.filter((n) => !model.tensors.has(n));
-  const unexpected = [...model.tensors.keys()].filter((n) => !names.includes(n));
+  const { missing, unexpected } = loadWeights(engine, join(path, "model.safetensors"));
   if (missing.length || unexpected.length)
     throw new CheckpointError(
       `${path}: the checkpoint does not fit this model: missing ${missing.join(", ") || "nothing"}; unexpected ${unexpected.join(", ") || "nothing"}`,
     );
-  for (const n of names) engine.setParam(n, tensorFloat32(model, n));
   if (withOptimizer) {
     const opt = readSafetensors(join(path, "optimizer.safetensors"));
-    for (const n of names)
-      engine.setOptimizerState(n, tensorFloat32(opt, `exp_avg/${n}`), tensorFloat32(opt, `exp_avg_sq/${n}`));
+    for (const { name } of engine.paramInfos())
+      engine.setOptimizerState(name, tensorFloat32(opt, `exp_avg/${name}`), tensorFloat32(opt, `exp_avg_sq/${name}`));
   }
   return state;
+}
+
+/**
+ * When a run saves: at the end of each epoch (only the epochs `--ckpt_to_save` lists, when it lists any), every
+ * `--ckpt_steps` steps, and once more at the end or on a stop unless the last step was just saved.
+ */
+export class CheckpointPolicy {
+  private readonly saveEpochs: Set<number>;
+  private lastSavedStep = -1;
+
+  constructor(
+    private readonly stepsPerEpoch: number,
+    private readonly ckptSteps: number | undefined,
+    ckptToSave: number[] | undefined,
+  ) {
+    this.saveEpochs = new Set(ckptToSave ?? []);
+  }
+
+  tag(globalSteps: number): string {
+    return `epoch${Math.floor(globalSteps / this.stepsPerEpoch)}_step${globalSteps}`;
+  }
+
+  epochEnds(globalSteps: number): boolean {
+    return globalSteps % this.stepsPerEpoch === 0;
+  }
+
+  /** After step `globalSteps` has run. */
+  dueAfterStep(globalSteps: number): boolean {
+    const epochDue =
+      this.epochEnds(globalSteps) &&
+      (this.saveEpochs.size === 0 || this.saveEpochs.has(globalSteps / this.stepsPerEpoch));
+    return epochDue || (this.ckptSteps !== undefined && this.ckptSteps > 0 && globalSteps % this.ckptSteps === 0);
+  }
+
+  /** When the loop ends (finished or stopped). */
+  dueAtEnd(globalSteps: number, interrupted: boolean): boolean {
+    return interrupted || this.lastSavedStep !== globalSteps;
+  }
+
+  saved(globalSteps: number): void {
+    this.lastSavedStep = globalSteps;
+  }
 }

@@ -1,8 +1,8 @@
-// Progressive Layer Dropping (DESIGN §4): the temporal schedule θ(t), the per-layer keep probabilities and
+// Progressive Layer Dropping: the temporal schedule θ(t), the per-layer keep probabilities and
 // residual scales, and the gate sampler.
 
 import type { LayerGates } from "../native/types.js";
-import { counterUniform } from "./counter-rng.js";
+import { counterUniform } from "../data/counter-rng.js";
 
 export interface PldConfig {
   /** θ̄, the value θ decays to (`theta`, recommended 0.5). */
@@ -12,6 +12,9 @@ export interface PldConfig {
   /** "paper" (default) or DeepSpeed's bug-compatible "deepspeed" sampling. */
   sampling: "paper" | "deepspeed";
 }
+
+/** The draw's micro-batch coordinate: 0, as one draw serves the whole step (a per-micro-batch draw would use its index). */
+const STEP_DRAW = 0;
 
 /** θ(t) = (1 − θ̄)·exp(−γ·t) + θ̄ */
 export function thetaAt(c: Pick<PldConfig, "theta" | "gamma">, t: number): number {
@@ -42,21 +45,14 @@ export function layerKeep(
 }
 
 /**
- * The gates of one micro-batch: one Bernoulli draw per layer, from (seed, step, micro-batch, layer) only, so every
- * rank and every resumed run draws the same.
+ * The gates of optimizer step `step`: one Bernoulli draw per layer, from (seed, step, layer) only, so every rank
+ * and every resumed run draws the same.
  */
-export function sampleGates(
-  c: PldConfig,
-  numLayers: number,
-  theta: number,
-  seed: number,
-  step: number,
-  micro: number,
-): LayerGates {
+export function sampleGates(c: PldConfig, numLayers: number, theta: number, seed: number, step: number): LayerGates {
   const gates: LayerGates = { keep: [], scale: [] };
   for (let l = 1; l <= numLayers; l++) {
     const { keep, scale } = layerKeep(c.sampling, l, numLayers, theta);
-    const kept = counterUniform(seed, step, micro, l) < keep;
+    const kept = counterUniform(seed, step, STEP_DRAW, l) < keep;
     gates.keep.push(kept);
     gates.scale.push(kept ? scale : 1);
   }

@@ -1,40 +1,45 @@
-// The pre-training run: configs -> data -> engine -> the loop (PLD gates, LR schedule, accumulation, optimizer,
-// loss scaling) -> logs and checkpoints. What it prints follows DeepSpeed's bing_bert example (DESIGN §7b).
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+// The pre-training run, in named steps: plan (configs and flags, checked together) -> setup (data, trainer,
+// schedule) -> resume (a checkpoint or initial weights) -> loop (PLD gates, LR schedule, accumulation, optimizer,
+// loss scaling, metrics, validation, checkpoints) -> finish. What it prints follows DeepSpeed's bing_bert example.
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
-import { gradientSyncOption, joinWorld, rootOutput, type World } from "../dist/world.js";
 import { ConfigError } from "../config/errors.js";
+import { MASKED_LM_PROB } from "../data/instances.js";
 import {
   CorpusMixer,
   CorpusShards,
   corporaFromCf,
   PretrainingLoader,
-  type LoaderOptions,
   rescaleMixerPosition,
+  type LoaderOptions,
   type MixerPosition,
 } from "../data/loader.js";
 import { readVocab, specialIds } from "../data/tokenizer.js";
-import { TensorBoardWriter } from "../formats/tensorboard.js";
-import { allLayersKept, createEngine, EngineConfigError, resolveModelConfig } from "../native/engine.js";
-import { projectRoot } from "../native/load.js";
-import type { NativeEngine } from "../native/types.js";
+import { allLayersKept, EngineConfigError, resolveModelConfig } from "../native/engine.js";
+import type { ModelConfig } from "../native/types.js";
+import { joinWorld, rootOutput, type World } from "../parallel/world.js";
+import { defaultVocabFile } from "../paths.js";
 import {
   CHECKPOINT_FORMAT,
+  CheckpointPolicy,
   jobDir,
   loadCheckpoint,
   resolveCheckpointDir,
   saveCheckpoint,
-  type TrainingState,
 } from "./checkpoint.js";
 import { evaluateMlm } from "./evaluate.js";
-import { loadExportedWeights } from "./export.js";
-import { LossScaler, type LossScalerState } from "./loss-scaler.js";
-import { bingBertLearningRate, scheduleStep, type LrScheduleName } from "./lr-schedule.js";
+import type { LossScalerState } from "./loss-scaler.js";
+import { bingBertLearningRate, scheduleStep, type BingBertSchedule, type LrScheduleName } from "./lr-schedule.js";
+import { MetricsSink, type StepRecord } from "./metrics.js";
 import { sampleGates, thetaForStep } from "./pld.js";
-import { trainStep } from "./train-step.js";
+import { Trainer, type Output } from "./trainer.js";
+import type { TrainStepResult } from "./train-step.js";
+import { loadWeights, reportLoadedWeights } from "./weights.js";
+
+export type { Output } from "./trainer.js";
 
 export interface PretrainArgs {
   cf: string;
@@ -71,11 +76,6 @@ export interface PretrainArgs {
   delay_allreduce?: boolean;
 }
 
-export interface Output {
-  log(line: string): void;
-  warn(line: string): void;
-}
-
 export interface PretrainResult {
   globalSteps: number;
   losses: number[];
@@ -93,13 +93,15 @@ interface Plan {
   cf: CfConfig;
   ds: DeepSpeedConfig;
   pldActive: boolean;
+  model: ModelConfig;
 }
 
 /** Configs and flags, checked together; every problem is a ConfigError that says what to change. */
 export function planRun(a: PretrainArgs, worldSize = 1): Plan {
   const cf = loadCf(a.cf, a.max_seq_length);
+  let model: ModelConfig;
   try {
-    resolveModelConfig({ ...cf.model, pre_layer_norm: a.progressive_layer_drop, num_labels: 0 });
+    model = resolveModelConfig({ ...cf.model, pre_layer_norm: a.progressive_layer_drop, num_labels: 0 });
   } catch (err) {
     if (err instanceof EngineConfigError) throw new ConfigError([`${cf.file}: bert_model_config: ${err.message}`]);
     throw err;
@@ -120,7 +122,7 @@ export function planRun(a: PretrainArgs, worldSize = 1): Plan {
     throw new ConfigError([
       `${ds.file}: progressive_layer_drop.enabled is true, but layer dropping needs the switchable (Pre-LN) model that --progressive_layer_drop selects; add the flag (or disable the block)`,
     ]);
-  return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled };
+  return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled, model };
 }
 
 function checkWritable(dir: string): void {
@@ -134,41 +136,281 @@ function checkWritable(dir: string): void {
   }
 }
 
-class JsonlLog {
-  private readonly fd: number;
-  constructor(path: string) {
-    // a run killed mid-line leaves a partial record: end it so the appended records stay parseable line by line
-    const partial = existsSync(path) && !readFileSync(path, "utf8").endsWith("\n") && readFileSync(path).length > 0;
-    this.fd = openSync(path, "a");
-    if (partial) writeSync(this.fd, "\n");
-  }
-  write(record: Record<string, unknown>): void {
-    writeSync(this.fd, JSON.stringify(record) + "\n");
-  }
-  close(): void {
-    closeSync(this.fd);
-  }
+/** What a checkpoint saves and a resume restores, besides weights, moments and the data position. */
+interface Counters {
+  globalSteps: number;
+  skippedSteps: number;
+  /** Updates actually applied (drives bias correction). */
+  optimizerSteps: number;
+  globalSamples: number;
+  /** The step this process started from (the LR schedule may warm up again from there). */
+  resumedAt: number;
 }
 
-/** A one-line progress display on a terminal's stderr: step, loss, samples/s, θ, lr, ETA. */
-class ProgressLine {
-  private readonly started = performance.now();
-  private first = -1;
-  constructor(
-    private readonly total: number,
-    private readonly batch: number,
-  ) {}
-  update(step: number, loss: number, theta: number, lr: number, ms: number): void {
-    if (this.first < 0) this.first = step - 1;
-    const done = step - this.first;
-    const perStep = (performance.now() - this.started) / 1000 / done;
-    const eta = Math.max(0, (this.total - step) * perStep);
-    const line = `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${((1000 * this.batch) / ms).toFixed(1)} samples/s  θ ${theta.toFixed(3)}  lr ${lr.toExponential(2)}  ETA ${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, "0")}s`;
-    process.stderr.write(`\r${line}\x1b[K`);
+/** Everything the loop works with, built once by setup(). */
+interface Run {
+  a: PretrainArgs;
+  plan: Plan;
+  world: World;
+  out: Output;
+  trainer: Trainer;
+  mixer: CorpusMixer;
+  loaderOptions: LoaderOptions;
+  stepsPerEpoch: number;
+  maxSteps: number;
+  schedule: BingBertSchedule;
+  dir: string;
+  policy: CheckpointPolicy;
+  counters: Counters;
+  lastCheckpoint?: string;
+}
+
+/** One loader per corpus of the --cf file, mixed step by step; `records` counts them all. */
+function openCorpora(
+  a: PretrainArgs,
+  cf: CfConfig,
+  o: LoaderOptions,
+  out: Output,
+): { mixer: CorpusMixer; records: number } {
+  const loaders = new Map<string, PretrainingLoader>();
+  let records = 0;
+  for (const [name, dir] of corporaFromCf(cf.raw, a.max_seq_length, a.data_path_prefix, cf.file)) {
+    if (!existsSync(dir))
+      throw new ConfigError([
+        `${cf.file}: data.mixed_seq_datasets.${a.max_seq_length}.${name}: ${dir} does not exist (--data_path_prefix ${a.data_path_prefix})`,
+      ]);
+    const shards = CorpusShards.open(dir, {
+      skipCorrupt: a.skip_corrupt_shards,
+      warn: (line: string) => out.warn(line),
+    });
+    const loader = new PretrainingLoader(shards, o);
+    if (loader.seqLen !== a.max_seq_length)
+      throw new ConfigError([
+        `${dir}: the shards hold sequences of ${loader.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
+      ]);
+    loaders.set(name, loader);
+    records += shards.records.length;
   }
-  done(): void {
-    process.stderr.write("\n");
+  return { mixer: new CorpusMixer(loaders, a.seed), records };
+}
+
+function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
+  const { cf, ds } = plan;
+  for (const key of ds.ignored)
+    out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
+  const vocab = readVocab(a.vocab_file ?? defaultVocabFile());
+  if (vocab.tokens.length > cf.model.vocab_size)
+    throw new ConfigError([
+      `${cf.file}: bert_model_config.vocab_size_or_config_json_file ${cf.model.vocab_size} is smaller than the vocabulary ${vocab.path} (${vocab.tokens.length} tokens)`,
+    ]);
+  checkWritable(a.output_dir);
+  const loaderOptions: LoaderOptions = {
+    batchSize: ds.microBatchSize,
+    seed: a.seed,
+    maxPredictionsPerSeq: a.max_predictions_per_seq,
+    maskedLmProb: MASKED_LM_PROB,
+    vocabSize: vocab.tokens.length,
+    special: specialIds(vocab),
+    rank: world.rank,
+    worldSize: world.size,
+  };
+  const { mixer, records } = openCorpora(a, cf, loaderOptions, out);
+  const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
+  const trainer = new Trainer(
+    {
+      model: plan.model,
+      precision: ds.precision,
+      seed: a.seed,
+      threads: a.threads,
+      batch: { micro: ds.microBatchSize, accumulation: ds.gradientAccumulationSteps, global: ds.trainBatchSize },
+      deepspeed: ds,
+      delayAllreduce: a.delay_allreduce ?? false,
+    },
+    world,
+    out,
+  );
+  return {
+    a,
+    plan,
+    world,
+    out,
+    trainer,
+    mixer,
+    loaderOptions,
+    stepsPerEpoch,
+    maxSteps: a.max_steps ?? stepsPerEpoch * cf.training.num_epochs,
+    schedule: {
+      schedule: a.lr_schedule,
+      learningRate: cf.training.learning_rate ?? ds.lr,
+      warmupProportion: cf.training.warmup_proportion,
+      decayRate: cf.training.decay_rate,
+      decayStep: cf.training.decay_step,
+      totalTrainingSteps: cf.training.total_training_steps,
+      lrOffset: a.lr_offset,
+    },
+    dir: jobDir(a.output_dir, a.job_name),
+    policy: new CheckpointPolicy(stepsPerEpoch, a.ckpt_steps, a.ckpt_to_save),
+    counters: { globalSteps: 0, skippedSteps: 0, optimizerSteps: 0, globalSamples: 0, resumedAt: 0 },
+  };
+}
+
+/** Initial weights from an exported folder, or the whole training state from a checkpoint. */
+function resume(run: Run): void {
+  const { a, out, trainer, world } = run;
+  if (a.init_from !== undefined && a.load_training_checkpoint === undefined) {
+    out.log(`initial weights from ${a.init_from}`);
+    const file = join(a.init_from, "model.safetensors");
+    reportLoadedWeights(out, file, loadWeights(trainer.engine, file), { mismatch: "warn", keptInitialReason: "" });
   }
+  if (a.load_training_checkpoint === undefined) return;
+  const path = resolveCheckpointDir(a.load_training_checkpoint, a.load_checkpoint_id);
+  const state = loadCheckpoint(trainer.engine, path, true);
+  run.counters = {
+    globalSteps: state.global_steps,
+    skippedSteps: state.skipped_steps,
+    optimizerSteps: state.optimizer_steps,
+    globalSamples: state.global_samples,
+    resumedAt: state.global_steps,
+  };
+  const savedWorld = state.world_size ?? 1;
+  run.mixer.restore(rescaleMixerPosition(state.data_position as MixerPosition, savedWorld, world.size));
+  if (savedWorld !== world.size) out.log(`resuming a ${savedWorld}-rank run on ${world.size} ranks`);
+  trainer.restoreScaler(state.loss_scaler as LossScalerState | undefined);
+  out.log(`resumed from ${path} at step ${run.counters.globalSteps}`);
+}
+
+function theta(run: Run, globalSteps: number): number {
+  return run.plan.pldActive ? thetaForStep(run.plan.ds.pld, globalSteps) : 1;
+}
+
+function checkpoint(run: Run): void {
+  const c = run.counters;
+  const tag = run.policy.tag(c.globalSteps);
+  run.policy.saved(c.globalSteps);
+  if (!run.world.isRoot) return; // every rank holds the same weights; rank 0 writes them
+  run.lastCheckpoint = saveCheckpoint(run.trainer.engine, run.dir, {
+    format: CHECKPOINT_FORMAT,
+    tag,
+    global_steps: c.globalSteps,
+    skipped_steps: c.skippedSteps,
+    optimizer_steps: c.optimizerSteps,
+    global_samples: c.globalSamples,
+    epoch: Math.floor(c.globalSteps / run.stepsPerEpoch),
+    last_global_step: c.globalSteps,
+    last_global_data_samples: c.globalSamples,
+    data_position: run.mixer.position(),
+    world_size: run.world.size,
+    theta: theta(run, c.globalSteps),
+    loss_scaler: run.trainer.scaler?.state(),
+    configs: { cf: run.plan.cf.raw, deepspeed: run.plan.ds.raw, args: run.a },
+  });
+  run.out.log(`checkpointing: PATH=${run.lastCheckpoint}, ckpt_id=${tag}`);
+}
+
+/** MLM loss and accuracy on the validation shards (rank 0, at the end of each epoch). */
+async function validate(run: Run, metrics: MetricsSink): Promise<void> {
+  const step = run.counters.globalSteps;
+  const shards = CorpusShards.open(run.a.validation_data_path_prefix as string);
+  const layers = run.plan.model.num_hidden_layers;
+  const v = await evaluateMlm(run.trainer.engine, shards, run.loaderOptions, layers, 50);
+  run.out.log(`validation: step=${step}, mlm_loss=${v.mlm_loss.toFixed(4)}, mlm_accuracy=${v.mlm_accuracy.toFixed(4)}`);
+  metrics.validation(step, { ...v }, ["mlm_loss", "mlm_accuracy"]);
+}
+
+/** The console lines of DeepSpeed's bing_bert example after a step. */
+function logStep(run: Run, r: TrainStepResult, lr: number, milliseconds: number): void {
+  const { out, plan, counters: c } = run;
+  if (r.skipped)
+    out.log(
+      `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${run.trainer.scaler?.scale ?? r.lossScale}`,
+    );
+  if (c.globalSteps % run.a.print_steps === 0)
+    out.log(`bing_bert_progress: step=${c.globalSteps}, loss=${r.loss}, lr=${lr}, sample_count=${c.globalSamples}`);
+  if (c.globalSteps % plan.ds.stepsPerPrint !== 0) return;
+  out.log(
+    `[Rank 0] step=${c.globalSteps}, skipped=${c.skippedSteps}, lr=[${lr}], mom=[(${plan.ds.optimizer.beta1}, ${plan.ds.optimizer.beta2})]`,
+  );
+  if (plan.ds.wallClockBreakdown)
+    out.log(
+      `[Rank 0] time (ms) | forward+backward+step: ${milliseconds.toFixed(2)} | allreduce: ${r.allreduceMs.toFixed(2)} | allreduce wait: ${r.allreduceWaitMs.toFixed(2)}`,
+    );
+}
+
+const TENSORBOARD_KEYS = ["loss", "mlm_loss", "nsp_loss", "lr", "theta", "grad_norm", "kept_layers"];
+
+function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: number, ms: number): StepRecord {
+  return {
+    step: run.counters.globalSteps,
+    loss: r.loss,
+    mlm_loss: r.mlmLoss,
+    nsp_loss: r.nspLoss,
+    lr,
+    theta: th,
+    kept_layers: kept,
+    grad_norm: r.gradNorm,
+    loss_scale: r.lossScale,
+    skipped: r.skipped,
+    samples: run.counters.globalSamples,
+    step_ms: ms,
+    wall_time: Date.now() / 1000,
+    ...(run.world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
+  };
+}
+
+/** Every rank must stop at the same step: a signal may reach one rank only, or the ranks at different steps. */
+function stopAgreed(world: World, signal?: { stop: boolean }): boolean {
+  const vote = new Float64Array([signal?.stop ? 1 : 0]);
+  world.max(vote);
+  return vote[0] === 1;
+}
+
+/** One optimizer step: gates, micro-batches, the update, then what it reports. */
+async function trainOneStep(run: Run, metrics: MetricsSink, result: PretrainResult): Promise<void> {
+  const { plan, trainer, counters: c } = run;
+  const layers = plan.model.num_hidden_layers;
+  const th = theta(run, c.globalSteps);
+  const { batches } = run.mixer.nextStep(plan.ds.gradientAccumulationSteps);
+  // one gate draw per optimizer step, the same for all its micro-batches and on every rank
+  const gates = plan.pldActive
+    ? sampleGates(plan.ds.pld, layers, th, run.a.seed, c.globalSteps)
+    : allLayersKept(layers);
+  const micro = trainer.microBatches(c.globalSteps, batches, gates);
+  const lr = bingBertLearningRate(run.schedule, scheduleStep(c.globalSteps, c.resumedAt, run.a.rewarmup));
+  const started = performance.now();
+  const r = await trainer.step(micro, {
+    optimizer: plan.ds.optimizer,
+    lr,
+    stepNumber: c.optimizerSteps + 1,
+    maxGradNorm: plan.ds.gradientClipping,
+  });
+  const milliseconds = performance.now() - started;
+  c.globalSteps++;
+  c.globalSamples += plan.ds.trainBatchSize;
+  if (r.skipped) c.skippedSteps++;
+  else c.optimizerSteps++;
+  const kept = micro.reduce((s, m) => s + m.gates.keep.filter(Boolean).length, 0) / (micro.length * layers);
+  result.losses.push(r.loss);
+  result.stepMs.push(milliseconds);
+  result.keptFraction.push(kept);
+  metrics.step(stepRecord(run, r, lr, th, kept, milliseconds), `θ ${th.toFixed(3)}  lr ${lr.toExponential(2)}`);
+  logStep(run, r, lr, milliseconds);
+}
+
+/** Steps until max_steps or an agreed stop; validation and checkpoints as the policy says. */
+async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, signal?: { stop: boolean }): Promise<void> {
+  const c = run.counters;
+  while (c.globalSteps < run.maxSteps) {
+    if (stopAgreed(run.world, signal)) {
+      result.interrupted = true;
+      break;
+    }
+    await trainOneStep(run, metrics, result);
+    if (run.policy.epochEnds(c.globalSteps) && run.a.validation_data_path_prefix && run.world.isRoot)
+      await validate(run, metrics);
+    if (run.policy.dueAfterStep(c.globalSteps)) checkpoint(run);
+    result.stepEnds.push(performance.now());
+  }
+  if (run.policy.dueAtEnd(c.globalSteps, result.interrupted)) checkpoint(run);
 }
 
 export async function pretrain(
@@ -179,268 +421,31 @@ export async function pretrain(
 ): Promise<PretrainResult> {
   // rank 0 speaks for the job; the other ranks only report what stops them (as errors)
   const out = rootOutput(world, output);
-  const { cf, ds, pldActive } = planRun(a, world.size);
-  for (const key of ds.ignored)
-    out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
-  const vocab = readVocab(a.vocab_file ?? join(projectRoot(), "data", "bert-base-uncased-vocab.txt"));
-  if (vocab.tokens.length > cf.model.vocab_size)
-    throw new ConfigError([
-      `${cf.file}: bert_model_config.vocab_size_or_config_json_file ${cf.model.vocab_size} is smaller than the vocabulary ${vocab.path} (${vocab.tokens.length} tokens)`,
-    ]);
-  checkWritable(a.output_dir);
-
-  // data
-  const corpora = corporaFromCf(cf.raw, a.max_seq_length, a.data_path_prefix, cf.file);
-  const loaderOptions: LoaderOptions = {
-    batchSize: ds.microBatchSize,
-    seed: a.seed,
-    maxPredictionsPerSeq: a.max_predictions_per_seq,
-    maskedLmProb: 0.15,
-    vocabSize: vocab.tokens.length,
-    special: specialIds(vocab),
-    rank: world.rank,
-    worldSize: world.size,
-  };
-  const loaders = new Map<string, PretrainingLoader>();
-  let records = 0;
-  for (const [name, dir] of corpora) {
-    if (!existsSync(dir))
-      throw new ConfigError([
-        `${cf.file}: data.mixed_seq_datasets.${a.max_seq_length}.${name}: ${dir} does not exist (--data_path_prefix ${a.data_path_prefix})`,
-      ]);
-    const shards = CorpusShards.open(dir, {
-      skipCorrupt: a.skip_corrupt_shards,
-      warn: (line: string) => out.warn(line),
-    });
-    const loader = new PretrainingLoader(shards, loaderOptions);
-    if (loader.seqLen !== a.max_seq_length)
-      throw new ConfigError([
-        `${dir}: the shards hold sequences of ${loader.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
-      ]);
-    loaders.set(name, loader);
-    records += shards.records.length;
-  }
-  const mixer = new CorpusMixer(loaders, a.seed);
-  const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
-
-  // model
-  const engine: NativeEngine = createEngine({
-    config: { ...cf.model, pre_layer_norm: a.progressive_layer_drop, num_labels: 0 },
-    precision: ds.precision,
-    seed: a.seed,
-    threads: a.threads,
-    ...gradientSyncOption(world, {
-      overlap: !a.delay_allreduce,
-      prescale: ds.prescaleGradients,
-      predivideFactor: ds.gradientPredivideFactor,
-    }),
+  const run = setup(a, planRun(a, world.size), world, out);
+  resume(run);
+  mkdirSync(run.dir, { recursive: true });
+  const metrics = new MetricsSink({
+    world,
+    outputDir: a.output_dir,
+    jobName: a.job_name,
+    totalSteps: run.maxSteps,
+    globalBatch: run.plan.ds.trainBatchSize,
+    tensorboardKeys: TENSORBOARD_KEYS,
   });
-  if (world.size > 1)
-    out.log(
-      `[bert-train] data parallel over ${world.size} ranks: micro-batch ${ds.microBatchSize} × accumulation ${ds.gradientAccumulationSteps} × ${world.size} ranks = ${ds.trainBatchSize}; gradients reduced ${a.delay_allreduce ? "after the backward pass (--delay_allreduce)" : "during the backward pass"}`,
-    );
-  const layers = cf.model.num_hidden_layers;
-  const scaler =
-    ds.precision === "fp16"
-      ? new LossScaler({
-          lossScale: ds.fp16.lossScale,
-          initialScalePower: ds.fp16.initialScalePower,
-          lossScaleWindow: ds.fp16.lossScaleWindow,
-          hysteresis: ds.fp16.hysteresis,
-          minLossScale: ds.fp16.minLossScale,
-          consecutiveHysteresis: ds.fp16.consecutiveHysteresis,
-        })
-      : undefined;
-  const learningRate = cf.training.learning_rate ?? ds.lr;
-  const schedule = {
-    schedule: a.lr_schedule,
-    learningRate,
-    warmupProportion: cf.training.warmup_proportion,
-    decayRate: cf.training.decay_rate,
-    decayStep: cf.training.decay_step,
-    totalTrainingSteps: cf.training.total_training_steps,
-    lrOffset: a.lr_offset,
+  if (run.plan.pldActive)
+    out.log(`[INFO] [Rank 0] Enabled progressive layer dropping (theta = ${run.plan.ds.pld.theta})`);
+  const result: PretrainResult = {
+    globalSteps: 0,
+    losses: [],
+    stepMs: [],
+    keptFraction: [],
+    stepEnds: [],
+    interrupted: false,
   };
-
-  // state, possibly restored
-  let globalSteps = 0;
-  let skippedSteps = 0;
-  let optimizerSteps = 0;
-  let globalSamples = 0;
-  let resumedAt = 0;
-  const dir = jobDir(a.output_dir, a.job_name);
-  let scalerState: LossScalerState | undefined;
-  if (a.init_from !== undefined && a.load_training_checkpoint === undefined) {
-    const { missing, unexpected } = loadExportedWeights(engine, a.init_from);
-    out.log(`initial weights from ${a.init_from}`);
-    if (missing.length)
-      out.warn(`[bert-train] ${a.init_from}: not in the folder, left at their initial values: ${missing.join(", ")}`);
-    if (unexpected.length)
-      out.warn(`[bert-train] ${a.init_from}: not in this model, ignored: ${unexpected.join(", ")}`);
-  }
-  if (a.load_training_checkpoint !== undefined) {
-    const path = resolveCheckpointDir(a.load_training_checkpoint, a.load_checkpoint_id);
-    const state = loadCheckpoint(engine, path, true);
-    globalSteps = state.global_steps;
-    skippedSteps = state.skipped_steps;
-    optimizerSteps = state.optimizer_steps;
-    globalSamples = state.global_samples;
-    resumedAt = globalSteps;
-    const savedWorld = state.world_size ?? 1;
-    mixer.restore(rescaleMixerPosition(state.data_position as MixerPosition, savedWorld, world.size));
-    if (savedWorld !== world.size) out.log(`resuming a ${savedWorld}-rank run on ${world.size} ranks`);
-    scalerState = state.loss_scaler as LossScalerState | undefined;
-    out.log(`resumed from ${path} at step ${globalSteps}`);
-  }
-  const activeScaler = scaler && scalerState ? new LossScaler(scaler.config, scalerState) : scaler;
-
-  mkdirSync(dir, { recursive: true });
-  const jsonl = world.isRoot ? new JsonlLog(join(a.output_dir, `${a.job_name}.metrics.jsonl`)) : undefined;
-  const tensorboard = world.isRoot ? new TensorBoardWriter(a.output_dir) : undefined;
-  if (pldActive) out.log(`[INFO] [Rank 0] Enabled progressive layer dropping (theta = ${ds.pld.theta})`);
-
-  const maxSteps = a.max_steps ?? stepsPerEpoch * cf.training.num_epochs;
-  const saveAt = new Set(a.ckpt_to_save ?? []);
-  const configs = { cf: cf.raw, deepspeed: ds.raw, args: a };
-  let lastCheckpoint: string | undefined;
-  const losses: number[] = [];
-  const stepMs: number[] = [];
-  const keptFraction: number[] = [];
-  const stepEnds: number[] = [];
-  const progress = process.stderr.isTTY && world.isRoot ? new ProgressLine(maxSteps, ds.trainBatchSize) : undefined;
-  const checkpoint = (tag: string) => {
-    const state: TrainingState = {
-      format: CHECKPOINT_FORMAT,
-      tag,
-      global_steps: globalSteps,
-      skipped_steps: skippedSteps,
-      optimizer_steps: optimizerSteps,
-      global_samples: globalSamples,
-      epoch: Math.floor(globalSteps / stepsPerEpoch),
-      last_global_step: globalSteps,
-      last_global_data_samples: globalSamples,
-      data_position: mixer.position(),
-      world_size: world.size,
-      theta: pldActive ? thetaForStep(ds.pld, globalSteps) : 1,
-      loss_scaler: activeScaler?.state(),
-      configs,
-    };
-    if (!world.isRoot) return; // every rank holds the same weights; rank 0 writes them
-    lastCheckpoint = saveCheckpoint(engine, dir, state);
-    out.log(`checkpointing: PATH=${lastCheckpoint}, ckpt_id=${tag}`);
-  };
-
-  let interrupted = false;
   try {
-    while (globalSteps < maxSteps) {
-      // a signal may reach one rank only (or the ranks at different steps): stop together
-      const stopVote = new Float64Array([signal?.stop ? 1 : 0]);
-      world.max(stopVote);
-      if (stopVote[0] === 1) {
-        interrupted = true;
-        break;
-      }
-      const theta = pldActive ? thetaForStep(ds.pld, globalSteps) : 1;
-      const { batches } = mixer.nextStep(ds.gradientAccumulationSteps);
-      // One gate draw per optimizer step, the same for all its micro-batches and on every rank; dropout streams
-      // numbered by the micro-batch's place in the global batch (as the loader deals them to the ranks), so N
-      // ranks reproduce one rank accumulating N times as many micro-batches.
-      const gates = pldActive ? sampleGates(ds.pld, layers, theta, a.seed, globalSteps, 0) : allLayersKept(layers);
-      const micro = batches.map((batch, m) => ({
-        batch,
-        gates,
-        dropoutStream: (globalSteps * ds.gradientAccumulationSteps + m) * world.size + world.rank,
-      }));
-      const lr = bingBertLearningRate(schedule, scheduleStep(globalSteps, resumedAt, a.rewarmup));
-      const started = performance.now();
-      const r = await trainStep(engine, micro, {
-        optimizer: ds.optimizer,
-        lr,
-        stepNumber: optimizerSteps + 1,
-        maxGradNorm: ds.gradientClipping,
-        scaler: activeScaler,
-        world,
-      });
-      const milliseconds = performance.now() - started;
-      globalSteps++;
-      globalSamples += ds.trainBatchSize;
-      if (r.skipped) {
-        skippedSteps++;
-        out.log(
-          `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${activeScaler?.scale ?? r.lossScale}`,
-        );
-      } else optimizerSteps++;
-      losses.push(r.loss);
-      const kept = micro.reduce((s, m) => s + m.gates.keep.filter(Boolean).length, 0) / (micro.length * layers);
-      stepMs.push(milliseconds);
-      keptFraction.push(kept);
-      progress?.update(globalSteps, r.loss, theta, lr, milliseconds);
-      const metrics = {
-        step: globalSteps,
-        loss: r.loss,
-        mlm_loss: r.mlmLoss,
-        nsp_loss: r.nspLoss,
-        lr,
-        theta,
-        kept_layers: kept,
-        grad_norm: r.gradNorm,
-        loss_scale: r.lossScale,
-        skipped: r.skipped,
-        samples: globalSamples,
-        step_ms: milliseconds,
-        wall_time: Date.now() / 1000,
-        ...(world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
-      };
-      jsonl?.write(metrics);
-      tensorboard?.scalars(globalSteps, {
-        "train/loss": r.loss,
-        "train/mlm_loss": r.mlmLoss,
-        "train/nsp_loss": r.nspLoss,
-        "train/lr": lr,
-        "train/theta": theta,
-        "train/grad_norm": r.gradNorm,
-        "train/kept_layers": kept,
-      });
-      if (globalSteps % a.print_steps === 0)
-        out.log(`bing_bert_progress: step=${globalSteps}, loss=${r.loss}, lr=${lr}, sample_count=${globalSamples}`);
-      if (globalSteps % ds.stepsPerPrint === 0) {
-        out.log(
-          `[Rank 0] step=${globalSteps}, skipped=${skippedSteps}, lr=[${lr}], mom=[(${ds.optimizer.beta1}, ${ds.optimizer.beta2})]`,
-        );
-        if (ds.wallClockBreakdown)
-          out.log(
-            `[Rank 0] time (ms) | forward+backward+step: ${milliseconds.toFixed(2)} | allreduce: ${r.allreduceMs.toFixed(2)} | allreduce wait: ${r.allreduceWaitMs.toFixed(2)}`,
-          );
-      }
-      const epochEnd = globalSteps % stepsPerEpoch === 0;
-      const epoch = globalSteps / stepsPerEpoch;
-      if (epochEnd && a.validation_data_path_prefix && world.isRoot) {
-        const v = await evaluateMlm(
-          engine,
-          CorpusShards.open(a.validation_data_path_prefix),
-          loaderOptions,
-          layers,
-          50,
-        );
-        out.log(
-          `validation: step=${globalSteps}, mlm_loss=${v.mlm_loss.toFixed(4)}, mlm_accuracy=${v.mlm_accuracy.toFixed(4)}`,
-        );
-        jsonl?.write({ step: globalSteps, validation: v });
-        tensorboard?.scalars(globalSteps, {
-          "validation/mlm_loss": v.mlm_loss,
-          "validation/mlm_accuracy": v.mlm_accuracy,
-        });
-      }
-      if ((epochEnd && (saveAt.size === 0 || saveAt.has(epoch))) || (a.ckpt_steps && globalSteps % a.ckpt_steps === 0))
-        checkpoint(`epoch${Math.floor(epoch)}_step${globalSteps}`);
-      stepEnds.push(performance.now());
-    }
-    if (interrupted || !lastCheckpoint?.endsWith(`_step${globalSteps}`))
-      checkpoint(`epoch${Math.floor(globalSteps / stepsPerEpoch)}_step${globalSteps}`);
+    await loop(run, metrics, result, signal);
   } finally {
-    progress?.done();
-    jsonl?.close();
-    tensorboard?.close();
+    metrics.close();
   }
-  return { globalSteps, losses, stepMs, keptFraction, stepEnds, lastCheckpoint, interrupted };
+  return { ...result, globalSteps: run.counters.globalSteps, lastCheckpoint: run.lastCheckpoint };
 }

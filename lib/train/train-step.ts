@@ -2,7 +2,7 @@
 // seeded with lossScale / n), then the engine's fused step (overflow check, unscale, clip, update), then the loss
 // scaler. Returns the figures a trainer logs.
 import type { Batch, LayerGates, NativeEngine, OptimizerSettings } from "../native/types.js";
-import type { World } from "../dist/world.js";
+import type { World } from "../parallel/world.js";
 import type { LossScaler } from "./loss-scaler.js";
 
 export interface MicroBatch {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "bert/engine.h"
-#include "dist/gradient_sync.h"
+#include "parallel/gradient_sync.h"
 #include "test_util.h"
 
 using namespace bert;
@@ -35,7 +35,6 @@ class FakeWorld final : public Communicator {
     return Status::ok();
   }
   Status allreduce_max(double*, int64_t) override { return Status::ok(); }
-  Status barrier() override { return Status::ok(); }
   void abort(int) override {}
   Status finalize() override { return Status::ok(); }
 

@@ -17,16 +17,25 @@ const skip = existsSync(shared) ? false : `no shared data at ${shared}`;
 
 async function sharedDocuments(): Promise<number[][][]> {
   const wiki = join(shared, "wikipedia", "enwiki_wikiextractor_AA");
-  const files = [join(wiki, readdirSync(wiki)[0] as string), join(shared, "books", "11-0.txt"), join(shared, "books", "Pride_and_Prejudice_JaneAusten.txt")];
+  const files = [
+    join(wiki, readdirSync(wiki)[0] as string),
+    join(shared, "books", "11-0.txt"),
+    join(shared, "books", "Pride_and_Prejudice_JaneAusten.txt"),
+  ];
   const tok = await createBertTokenizer(vocabPath, true);
   const docs: number[][][] = [];
-  for (const f of files) for (const d of documentsFromText(readUtf8(f)).documents) docs.push((await tok.encodeBatch(d)).filter((u) => u.length > 0));
+  for (const f of files)
+    for (const d of documentsFromText(readUtf8(f)).documents)
+      docs.push((await tok.encodeBatch(d)).filter((u) => u.length > 0));
   return docs.filter((d) => d.length > 0);
 }
 
 function withinSigma(count: number, n: number, p: number, sigmas: number, what: string): void {
   const sd = Math.sqrt(n * p * (1 - p));
-  assert.ok(Math.abs(count - n * p) <= sigmas * sd, `${what}: ${count} of ${n}, expected ${(n * p).toFixed(0)} ± ${(sigmas * sd).toFixed(0)}`);
+  assert.ok(
+    Math.abs(count - n * p) <= sigmas * sd,
+    `${what}: ${count} of ${n}, expected ${(n * p).toFixed(0)} ± ${(sigmas * sd).toFixed(0)}`,
+  );
 }
 
 describe("instances on the shared corpus", { skip }, () => {
@@ -34,7 +43,12 @@ describe("instances on the shared corpus", { skip }, () => {
   let instances: RawInstance[] = [];
   it("are well formed: [CLS] A [SEP] B [SEP], within max_seq_length, segments 0 then 1", async () => {
     docs = await sharedDocuments();
-    instances = createInstances(docs, { maxSeqLength: 128, shortSeqProb: 0.1, dupeFactor: 2 }, special, new SeededRandom(1));
+    instances = createInstances(
+      docs,
+      { maxSeqLength: 128, shortSeqProb: 0.1, dupeFactor: 2 },
+      special,
+      new SeededRandom(1),
+    );
     assert.ok(instances.length > 5000, `${instances.length} instances`);
     for (const inst of instances) {
       assert.ok(inst.tokens.length <= 128);
@@ -47,13 +61,24 @@ describe("instances on the shared corpus", { skip }, () => {
   });
   it("take a random next segment half of the time when the chunk allows a choice", () => {
     const free = instances.filter((i) => !i.forcedRandom);
-    withinSigma(free.filter((i) => i.isRandomNext).length, free.length, 0.5, 3, "random next among multi-sentence chunks");
+    withinSigma(
+      free.filter((i) => i.isRandomNext).length,
+      free.length,
+      0.5,
+      3,
+      "random next among multi-sentence chunks",
+    );
     const all = instances.filter((i) => i.isRandomNext).length / instances.length;
     assert.ok(all >= 0.5 && all < 0.6, `overall random-next fraction ${all}`);
   });
   it("shorten the target length with short_seq_prob", () => {
     const mean = (p: number) => {
-      const xs = createInstances(docs, { maxSeqLength: 128, shortSeqProb: p, dupeFactor: 1 }, special, new SeededRandom(2));
+      const xs = createInstances(
+        docs,
+        { maxSeqLength: 128, shortSeqProb: p, dupeFactor: 1 },
+        special,
+        new SeededRandom(2),
+      );
       return xs.reduce((s, i) => s + i.tokens.length, 0) / xs.length;
     };
     const [none, some, all] = [mean(0), mean(0.1), mean(1)];

@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { CorpusError } from "../../lib/data/corpus.js";
-import { CorpusMixer, CorpusShards, corporaFromCf, Prefetcher, PretrainingLoader, ShardError, type LoaderOptions } from "../../lib/data/loader.js";
+import {
+  CorpusMixer,
+  CorpusShards,
+  corporaFromCf,
+  PretrainingLoader,
+  ShardError,
+  type LoaderOptions,
+} from "../../lib/data/loader.js";
 import { MANIFEST, prepareData, type PrepareOptions } from "../../lib/data/prepare.js";
 import { TfRecordError } from "../../lib/data/tfrecord.js";
 import { VocabError } from "../../lib/data/tokenizer.js";
@@ -64,7 +71,8 @@ describe("prepare-data and the loader", () => {
       assert.equal(x.inputIds.length, 4 * 64);
       assert.equal(x.maskedPositions?.length, x.numMasked);
       assert.ok((x.numMasked ?? 0) >= 4, "dynamic masks: at least one per sequence");
-      for (const label of x.maskedLabels ?? []) assert.ok(![0, 101, 102].includes(label), "[CLS], [SEP] and padding are never masked");
+      for (const label of x.maskedLabels ?? [])
+        assert.ok(![0, 101, 102].includes(label), "[CLS], [SEP] and padding are never masked");
     }
   });
   it("restoring a position continues exactly, across an epoch boundary", () => {
@@ -84,24 +92,22 @@ describe("prepare-data and the loader", () => {
     const r1 = new PretrainingLoader(shards, { ...loaderOptions, rank: 1, worldSize: 2 });
     assert.equal(r0.batchesPerEpoch, r1.batchesPerEpoch);
     assert.equal(r0.batchesPerEpoch, Math.floor(shards.records.length / 8));
-    const of = (l: PretrainingLoader) => new Set(Array.from({ length: l.batchesPerEpoch }, (_, i) => l.recordIndices(0, i)).flat());
+    const of = (l: PretrainingLoader) =>
+      new Set(Array.from({ length: l.batchesPerEpoch }, (_, i) => l.recordIndices(0, i)).flat());
     const a = of(r0);
     const b = of(r1);
     assert.equal(a.size, r0.batchesPerEpoch * 4);
     assert.equal([...a].filter((x) => b.has(x)).length, 0);
-  });
-  it("the prefetcher yields the same stream and reports the consumed position", async () => {
-    const plain = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
-    const pf = new Prefetcher(new PretrainingLoader(CorpusShards.open(dir), loaderOptions));
-    for (let i = 0; i < 3; i++) assert.deepEqual(await pf.next(), plain.next());
-    assert.deepEqual(pf.position(), plain.position());
   });
 });
 
 describe("Google's shards", () => {
   it("load with their static masks", () => {
     const dir = tmp();
-    copyFileSync(join(projectRoot(), "test", "fixtures", "google_format_sample_seq128.tfrecord"), join(dir, "part-00000.tfrecord"));
+    copyFileSync(
+      join(projectRoot(), "test", "fixtures", "google_format_sample_seq128.tfrecord"),
+      join(dir, "part-00000.tfrecord"),
+    );
     const loader = new PretrainingLoader(CorpusShards.open(dir), { ...loaderOptions, batchSize: 2 });
     const b = loader.next();
     assert.equal(b.seqLen, 128);
@@ -111,27 +117,46 @@ describe("Google's shards", () => {
 
 describe("bad input", () => {
   it("a missing input", async () => {
-    await assert.rejects(prepareData(options(tmp(), { inputs: ["/nonexistent/corpus"] })), (e: unknown) => e instanceof CorpusError && /does not exist/.test(e.message));
+    await assert.rejects(
+      prepareData(options(tmp(), { inputs: ["/nonexistent/corpus"] })),
+      (e: unknown) => e instanceof CorpusError && /does not exist/.test(e.message),
+    );
   });
   it("an empty input folder, and an input without text", async () => {
     const empty = tmp();
-    await assert.rejects(prepareData(options(tmp(), { inputs: [empty] })), (e: unknown) => e instanceof CorpusError && /no input files/.test(e.message));
+    await assert.rejects(
+      prepareData(options(tmp(), { inputs: [empty] })),
+      (e: unknown) => e instanceof CorpusError && /no input files/.test(e.message),
+    );
     writeFileSync(join(empty, "blank.txt"), "\n\n   \n");
-    await assert.rejects(prepareData(options(tmp(), { inputs: [empty] })), (e: unknown) => e instanceof CorpusError && /hold no text/.test(e.message));
+    await assert.rejects(
+      prepareData(options(tmp(), { inputs: [empty] })),
+      (e: unknown) => e instanceof CorpusError && /hold no text/.test(e.message),
+    );
   });
   it("bytes that are not UTF-8, named with the file and offset", async () => {
     const d = tmp();
     writeFileSync(join(d, "latin1.txt"), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a]));
-    await assert.rejects(prepareData(options(tmp(), { inputs: [d] })), (e: unknown) => e instanceof CorpusError && /latin1\.txt: not valid UTF-8 \(first bad byte near offset 3\)/.test(e.message));
+    await assert.rejects(
+      prepareData(options(tmp(), { inputs: [d] })),
+      (e: unknown) =>
+        e instanceof CorpusError && /latin1\.txt: not valid UTF-8 \(first bad byte near offset 3\)/.test(e.message),
+    );
   });
   it("a vocabulary without the special tokens", async () => {
     const d = tmp();
     writeFileSync(join(d, "vocab.txt"), "a\nb\n");
-    await assert.rejects(prepareData(options(tmp(), { vocab: join(d, "vocab.txt") })), (e: unknown) => e instanceof VocabError);
+    await assert.rejects(
+      prepareData(options(tmp(), { vocab: join(d, "vocab.txt") })),
+      (e: unknown) => e instanceof VocabError,
+    );
   });
   it("a max_seq_length too small for a pair; nothing looks complete afterwards", async () => {
     const out = tmp();
-    await assert.rejects(prepareData(options(out, { maxSeqLength: 4 })), (e: unknown) => e instanceof CorpusError && /too small for a pair/.test(e.message));
+    await assert.rejects(
+      prepareData(options(out, { maxSeqLength: 4 })),
+      (e: unknown) => e instanceof CorpusError && /too small for a pair/.test(e.message),
+    );
     assert.equal(existsSync(join(out, MANIFEST)), false);
   });
   it("a damaged shard: an error naming file and record, or skipped on request with a warning", async () => {
@@ -141,7 +166,10 @@ describe("bad input", () => {
     const bytes = readFileSync(shard);
     bytes[200] = (bytes[200] as number) ^ 0xff;
     writeFileSync(shard, bytes);
-    assert.throws(() => CorpusShards.open(dir), (e: unknown) => e instanceof TfRecordError && e.file === shard && e.recordIndex >= 0);
+    assert.throws(
+      () => CorpusShards.open(dir),
+      (e: unknown) => e instanceof TfRecordError && e.file === shard && e.recordIndex >= 0,
+    );
     const warnings: string[] = [];
     const shards = CorpusShards.open(dir, { skipCorrupt: true, warn: (w) => warnings.push(w) });
     assert.deepEqual(shards.skipped, [shard]);
@@ -150,7 +178,10 @@ describe("bad input", () => {
   it("a folder without shards", () => {
     const d = tmp();
     mkdirSync(join(d, "x"));
-    assert.throws(() => CorpusShards.open(d), (e: unknown) => e instanceof ShardError && /holds no shards/.test(e.message));
+    assert.throws(
+      () => CorpusShards.open(d),
+      (e: unknown) => e instanceof ShardError && /holds no shards/.test(e.message),
+    );
   });
 });
 
@@ -162,7 +193,10 @@ describe("several corpora", () => {
       wiki_pretrain_dataset: "/data/bnorick_format/128/wiki_pretrain",
       bc_pretrain_dataset: "/data/bnorick_format/128/bookcorpus_pretrain",
     });
-    assert.throws(() => corporaFromCf(cf, 256, "/data", "bert_base.json"), /bert_base\.json: data\.mixed_seq_datasets\.256/);
+    assert.throws(
+      () => corporaFromCf(cf, 256, "/data", "bert_base.json"),
+      /bert_base\.json: data\.mixed_seq_datasets\.256/,
+    );
   });
   it("draw each step's micro-batches from one corpus, in proportion to size, reproducibly", async () => {
     const small = tmp();
@@ -185,7 +219,9 @@ describe("several corpora", () => {
       picks.push(step.corpus);
     }
     const share = picks.filter((p) => p === "wiki_pretrain_dataset").length / picks.length;
-    const expected = CorpusShards.open(large).records.length / (CorpusShards.open(large).records.length + CorpusShards.open(small).records.length);
+    const expected =
+      CorpusShards.open(large).records.length /
+      (CorpusShards.open(large).records.length + CorpusShards.open(small).records.length);
     assert.ok(Math.abs(share - expected) < 0.08, `wiki share ${share}, expected about ${expected}`);
     // resume mid-run: the same corpora and batches follow
     const b = make();

@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { crc32c, maskCrc } from "../../lib/data/crc32c.js";
-import { decodeExample, encodeExample, exampleFromInstance, instanceFromExample, type PretrainingInstance } from "../../lib/data/example.js";
+import {
+  decodeExample,
+  encodeExample,
+  exampleFromInstance,
+  instanceFromExample,
+  type PretrainingInstance,
+} from "../../lib/data/example.js";
 import { countTfRecords, readTfRecordFile, TfRecordError, TfRecordWriter, tfRecords } from "../../lib/data/tfrecord.js";
 import { projectRoot } from "../../lib/native/load.js";
 
@@ -43,8 +49,19 @@ describe("a shard in Google's layout", () => {
 
 describe("round trip", () => {
   const instances: PretrainingInstance[] = [
-    { inputIds: [101, 7592, 103, 102, 2088, 102, 0], inputMask: [1, 1, 1, 1, 1, 1, 0], segmentIds: [0, 0, 0, 0, 1, 1, 0], nextSentenceLabel: 1, masked: { positions: [2, 0], ids: [2088, 0], weights: [1, 0] } },
-    { inputIds: [101, 30521, 102, 1, 102], inputMask: [1, 1, 1, 1, 1], segmentIds: [0, 0, 0, 1, 1], nextSentenceLabel: 0 },
+    {
+      inputIds: [101, 7592, 103, 102, 2088, 102, 0],
+      inputMask: [1, 1, 1, 1, 1, 1, 0],
+      segmentIds: [0, 0, 0, 0, 1, 1, 0],
+      nextSentenceLabel: 1,
+      masked: { positions: [2, 0], ids: [2088, 0], weights: [1, 0] },
+    },
+    {
+      inputIds: [101, 30521, 102, 1, 102],
+      inputMask: [1, 1, 1, 1, 1],
+      segmentIds: [0, 0, 0, 1, 1],
+      nextSentenceLabel: 0,
+    },
   ];
   it("records written then read are identical, and an independent checker accepts the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "bert-train-tfrecord-"));
@@ -80,14 +97,18 @@ function flipped(bytes: Uint8Array, at: number, mask: number): Uint8Array {
 describe("damage", () => {
   const bytes = readFileSync(fixture);
   const offsets: number[] = [];
-  for (let o = 0; o < bytes.length; ) {
+  for (let o = 0; o < bytes.length;) {
     offsets.push(o);
     o += 16 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(o, true));
   }
   const expectError = (data: Uint8Array, record: number, pattern: RegExp) =>
     assert.throws(
       () => [...tfRecords(data, "shard-7.tfrecord")],
-      (e: unknown) => e instanceof TfRecordError && e.recordIndex === record && /^shard-7\.tfrecord: record \d+: /.test(e.message) && pattern.test(e.message),
+      (e: unknown) =>
+        e instanceof TfRecordError &&
+        e.recordIndex === record &&
+        /^shard-7\.tfrecord: record \d+: /.test(e.message) &&
+        pattern.test(e.message),
     );
   it("a flipped bit in a record's data names the record", () => {
     expectError(flipped(bytes, (offsets[5] as number) + 40, 0x10), 5, /data checksum/);

@@ -21,7 +21,9 @@ function realLines(): string[] {
     for (const l of readFileSync(join(wiki, f), "utf8").split("\n")) if (l.trim() && !l.startsWith("<")) lines.push(l);
   const books = join(shared, "books");
   for (const f of readdirSync(books).slice(0, 6)) {
-    const text = readFileSync(join(books, f), "utf8").split(/\r?\n/).filter((l) => l.trim());
+    const text = readFileSync(join(books, f), "utf8")
+      .split(/\r?\n/)
+      .filter((l) => l.trim());
     lines.push(...text.slice(200, 1400));
   }
   return lines;
@@ -30,7 +32,7 @@ function realLines(): string[] {
 const HARD_CASES = [
   "Héllo wörld! Ça va? naïve café résumé Ångström",
   "北京大学 和 東京 の 日本語 テキスト 한국어",
-  "He said: \"don't\" — (really?) [yes]; {no} <maybe> ~tilde~ `tick` @at #hash $5.00 100% a&b",
+  'He said: "don\'t" — (really?) [yes]; {no} <maybe> ~tilde~ `tick` @at #hash $5.00 100% a&b',
   "supercalifragilisticexpialidocious " + "x".repeat(150) + " pneumonoultramicroscopicsilicovolcanoconiosis",
   "tabs\tand\nnewlines\r\nand\u00a0non-breaking\u2003em spaces",
   "control\u0001chars\u200bzero width \ufffd replacement",
@@ -44,20 +46,26 @@ describe("BERT WordPiece tokenization", () => {
     const tok = await createBertTokenizer(vocabPath, true);
     const vocab = tok.vocab.ids;
     const ours = await tok.encodeBatch(HARD_CASES);
-    HARD_CASES.forEach((text, i) => assert.deepEqual(ours[i], referenceTokenize(text, vocab, true), JSON.stringify(text)));
+    HARD_CASES.forEach((text, i) =>
+      assert.deepEqual(ours[i], referenceTokenize(text, vocab, true), JSON.stringify(text)),
+    );
   });
-  it("matches it on >= 10,000 real lines of Wikipedia and books", { skip: existsSync(shared) ? false : `no shared data at ${shared}` }, async () => {
-    const tok = await createBertTokenizer(vocabPath, true);
-    const lines = realLines();
-    assert.ok(lines.length >= 10000, `only ${lines.length} lines`);
-    const ours = await tok.encodeBatch(lines);
-    const mismatches: string[] = [];
-    lines.forEach((line, i) => {
-      const expected = referenceTokenize(line, tok.vocab.ids, true);
-      if (JSON.stringify(ours[i]) !== JSON.stringify(expected)) mismatches.push(line.slice(0, 120));
-    });
-    assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} of ${lines.length} lines differ`);
-  });
+  it(
+    "matches it on >= 10,000 real lines of Wikipedia and books",
+    { skip: existsSync(shared) ? false : `no shared data at ${shared}` },
+    async () => {
+      const tok = await createBertTokenizer(vocabPath, true);
+      const lines = realLines();
+      assert.ok(lines.length >= 10000, `only ${lines.length} lines`);
+      const ours = await tok.encodeBatch(lines);
+      const mismatches: string[] = [];
+      lines.forEach((line, i) => {
+        const expected = referenceTokenize(line, tok.vocab.ids, true);
+        if (JSON.stringify(ours[i]) !== JSON.stringify(expected)) mismatches.push(line.slice(0, 120));
+      });
+      assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} of ${lines.length} lines differ`);
+    },
+  );
 });
 
 describe("vocabulary", () => {
@@ -69,9 +77,15 @@ describe("vocabulary", () => {
   it("a vocabulary without [MASK] is refused with a clear error", () => {
     const path = join(mkdtempSync(join(tmpdir(), "bert-train-vocab-")), "vocab.txt");
     writeFileSync(path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
-    assert.throws(() => readVocab(path), (e: unknown) => e instanceof VocabError && /has no \[MASK\]/.test(e.message));
+    assert.throws(
+      () => readVocab(path),
+      (e: unknown) => e instanceof VocabError && /has no \[MASK\]/.test(e.message),
+    );
   });
   it("a missing vocabulary file is a clear error", () => {
-    assert.throws(() => readVocab("/nonexistent/vocab.txt"), (e: unknown) => e instanceof VocabError && /cannot read the vocabulary/.test(e.message));
+    assert.throws(
+      () => readVocab("/nonexistent/vocab.txt"),
+      (e: unknown) => e instanceof VocabError && /cannot read the vocabulary/.test(e.message),
+    );
   });
 });

@@ -1,5 +1,5 @@
 // The gate sampler: over 100,000 draws per layer the keep frequencies are within 3σ of the keep probabilities, in
-// both modes; draws depend only on (seed, step, micro-batch, layer).
+// both modes; draws depend only on (seed, step, layer).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -14,7 +14,7 @@ for (const sampling of ["paper", "deepspeed"] as const) {
       const draws = 100_000;
       const kept = new Array<number>(L).fill(0);
       for (let i = 0; i < draws; i++) {
-        const g = sampleGates(c, L, theta, 1234, Math.floor(i / 4), i % 4);
+        const g = sampleGates(c, L, theta, 1234, i);
         for (let l = 0; l < L; l++) if (g.keep[l]) kept[l] = (kept[l] as number) + 1;
       }
       for (let l = 1; l <= L; l++) {
@@ -28,17 +28,16 @@ for (const sampling of ["paper", "deepspeed"] as const) {
       }
     });
     it("kept layers carry the mode's scale, dropped ones 1", () => {
-      const g = sampleGates(c, L, theta, 99, 5, 0);
+      const g = sampleGates(c, L, theta, 99, 5);
       for (let l = 1; l <= L; l++) {
         const expected = g.keep[l - 1] ? layerKeep(sampling, l, L, theta).scale : 1;
         assert.equal(g.scale[l - 1], expected);
       }
     });
     it("the same coordinates give the same gates; others differ", () => {
-      assert.deepEqual(sampleGates(c, L, 0.5, 7, 100, 2), sampleGates(c, L, 0.5, 7, 100, 2));
+      assert.deepEqual(sampleGates(c, L, 0.5, 7, 100), sampleGates(c, L, 0.5, 7, 100));
       const differ = [0, 1, 2, 3, 4, 5, 6, 7].some(
-        (s) =>
-          JSON.stringify(sampleGates(c, L, 0.5, 7, 100 + s, 2)) !== JSON.stringify(sampleGates(c, L, 0.5, 7, 100, 2)),
+        (s) => JSON.stringify(sampleGates(c, L, 0.5, 7, 100 + s)) !== JSON.stringify(sampleGates(c, L, 0.5, 7, 100)),
       );
       assert.ok(differ);
     });

@@ -20,7 +20,6 @@ class Communicator {
   virtual Status allreduce_sum(float* data, int64_t count) = 0;
   virtual Status allreduce_sum(double* data, int64_t count) = 0;
   virtual Status allreduce_max(double* data, int64_t count) = 0;
-  virtual Status barrier() = 0;
   // Ends every rank of the job (a rank that cannot go on must not leave the others waiting in a collective).
   virtual void abort(int exit_code) = 0;
   // Called once, after the last collective.

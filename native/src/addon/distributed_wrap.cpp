@@ -51,11 +51,6 @@ Napi::Value allreduce(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value barrier(const Napi::CallbackInfo& info) {
-  check(info.Env(), require(info.Env()).barrier());
-  return info.Env().Undefined();
-}
-
 Napi::Value abort_job(const Napi::CallbackInfo& info) {
   const int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 1;
   require(info.Env()).abort(code);
@@ -74,7 +69,6 @@ bert::Communicator* process_communicator() { return communicator.get(); }
 void define_distributed(Napi::Env env, Napi::Object exports) {
   exports.Set("initDistributed", Napi::Function::New(env, init_distributed, "initDistributed"));
   exports.Set("allreduce", Napi::Function::New(env, allreduce, "allreduce"));
-  exports.Set("barrier", Napi::Function::New(env, barrier, "barrier"));
   exports.Set("abortDistributed", Napi::Function::New(env, abort_job, "abortDistributed"));
   exports.Set("finalizeDistributed", Napi::Function::New(env, finalize, "finalizeDistributed"));
 }

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "dist/gradient_sync.h"
+#include "parallel/gradient_sync.h"
 #include "model/activations.h"
 #include "model/bert_model.h"
 #include "model/heads.h"

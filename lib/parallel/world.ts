@@ -17,7 +17,6 @@ export interface World {
   /** In place: every rank ends with the element-wise sum (or max) over all ranks. */
   sum(values: Float64Array): void;
   max(values: Float64Array): void;
-  barrier(): void;
   /** Ends the whole job: no rank is left waiting in a collective. */
   abort(exitCode: number): void;
   /** After the last collective. */
@@ -42,7 +41,6 @@ const SINGLE: World = {
   isRoot: true,
   sum: () => {},
   max: () => {},
-  barrier: () => {},
   abort: (exitCode: number) => process.exit(exitCode),
   finalize: () => {},
 };
@@ -69,7 +67,6 @@ export function joinWorld(): World {
     isRoot: rank === 0,
     sum: (values) => addon.allreduce(values, "sum"),
     max: (values) => addon.allreduce(values, "max"),
-    barrier: () => addon.barrier(),
     abort: (exitCode) => addon.abortDistributed(exitCode),
     finalize: () => addon.finalizeDistributed(),
   };
@@ -82,7 +79,10 @@ export function joinedWorld(): World | undefined {
 }
 
 /** What a trainer prints: rank 0's lines go through, the other ranks' are dropped (their errors still surface). */
-export function rootOutput<T extends { log(line: string): void; warn(line: string): void }>(world: World, output: T): T {
+export function rootOutput<T extends { log(line: string): void; warn(line: string): void }>(
+  world: World,
+  output: T,
+): T {
   return world.isRoot ? output : { ...output, log: () => {}, warn: () => {} };
 }
 

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { rescaleMixerPosition } from "../../lib/data/loader.js";
-import { LaunchError, mpirunArgv, parseHostfile, type LaunchOptions } from "../../lib/dist/launch-plan.js";
-import { launchedWorldSize } from "../../lib/dist/world.js";
+import { LaunchError, mpirunArgv, parseHostfile, type LaunchOptions } from "../../lib/parallel/launch-plan.js";
+import { launchedWorldSize } from "../../lib/parallel/world.js";
 import { projectRoot } from "../../lib/native/load.js";
 
 const base: LaunchOptions = {

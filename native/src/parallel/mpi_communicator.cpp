@@ -60,11 +60,6 @@ class MpiCommunicator final : public bert::Communicator {
   bert::Status allreduce_max(double* data, int64_t count) override {
     return allreduce(data, count, MPI_DOUBLE, MPI_MAX, "MPI_Allreduce(max, double)");
   }
-  bert::Status barrier() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    int rc = MPI_Barrier(MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? bert::Status::ok() : fail("MPI_Barrier", rc);
-  }
   void abort(int exit_code) override { MPI_Abort(MPI_COMM_WORLD, exit_code); }
   bert::Status finalize() override {
     std::lock_guard<std::mutex> lock(mutex_);

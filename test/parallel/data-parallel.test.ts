@@ -160,7 +160,10 @@ describe("data-parallel pre-training over MPI", () => {
       JSON.stringify({ ...base, prescale_gradients: false, gradient_predivide_factor: 8, wall_clock_breakdown: true }),
     );
     const breakdown = runOn(2, prescaled, ["--max_steps", "6"], ds);
-    assert.match(breakdown.stdout, /time \(ms\) \| forward\+backward\+step: [\d.]+ \| allreduce: [\d.]+ \| allreduce wait: [\d.]+/);
+    assert.match(
+      breakdown.stdout,
+      /time \(ms\) \| forward\+backward\+step: [\d.]+ \| allreduce: [\d.]+ \| allreduce wait: [\d.]+/,
+    );
     const rel = relativeDifference(weights(prescaled, "epoch0_step6"), weights(overlapped, "epoch0_step6"));
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `predivide 8 changes the weights by ${rel}`);
   });
@@ -170,12 +173,7 @@ describe("data-parallel pre-training over MPI", () => {
     runOn(1, whole, ["--max_steps", "20"]);
     const parts = tmp();
     runOn(2, parts, ["--max_steps", "10"]);
-    const r = runOn(1, parts, [
-      "--max_steps",
-      "20",
-      "--load_training_checkpoint",
-      join(parts, "saved_models", "tiny"),
-    ]);
+    const r = runOn(1, parts, ["--max_steps", "20", "--load_training_checkpoint", join(parts, "saved_models", "tiny")]);
     assert.match(r.stdout, /resuming a 2-rank run on 1 ranks/);
     const rel = relativeDifference(weights(parts, "epoch0_step20"), weights(whole, "epoch0_step20"));
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `weights differ by ${rel}`);

@@ -1,0 +1,113 @@
+// The mechanics both training loops share: the engine with its gradient sync over the ranks, the loss scaler,
+// the micro-batches of one optimizer step with their dropout streams, and the step itself. `pretrain` and
+// `finetune` are policies over it: what data, which heads, when to evaluate and save.
+import type { DeepSpeedConfig } from "../config/deepspeed.js";
+import { createEngine } from "../native/engine.js";
+import type { Batch, LayerGates, ModelConfig, NativeEngine, OptimizerSettings, Precision } from "../native/types.js";
+import { gradientSyncOption, type World } from "../parallel/world.js";
+import { DEFAULT_LOSS_SCALER, LossScaler, type LossScalerState } from "./loss-scaler.js";
+import { trainStep, type MicroBatch, type TrainStepResult } from "./train-step.js";
+
+export interface Output {
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+/** One optimizer step's samples: micro-batch × accumulation × ranks = the global batch. */
+export interface BatchShape {
+  micro: number;
+  accumulation: number;
+  global: number;
+}
+
+/** The DeepSpeed settings a trainer uses (a run without a DeepSpeed file gets DEEPSPEED_DEFAULTS). */
+export type TrainerDeepSpeed = Pick<DeepSpeedConfig, "prescaleGradients" | "gradientPredivideFactor" | "fp16">;
+
+export const DEEPSPEED_DEFAULTS: TrainerDeepSpeed = {
+  prescaleGradients: false,
+  gradientPredivideFactor: 1,
+  fp16: { ...DEFAULT_LOSS_SCALER },
+};
+
+export interface TrainerOptions {
+  model: ModelConfig;
+  precision: Precision;
+  seed: number;
+  threads: number;
+  batch: BatchShape;
+  deepspeed: TrainerDeepSpeed;
+  /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
+  delayAllreduce: boolean;
+}
+
+export interface StepSettings {
+  optimizer: OptimizerSettings;
+  lr: number;
+  /** 1-based count of updates applied so far plus this one. */
+  stepNumber: number;
+  maxGradNorm: number;
+}
+
+/** The fp16 loss scaler a DeepSpeed `fp16` block describes, with every one of its settings; none otherwise. */
+export function lossScalerFor(
+  precision: Precision,
+  fp16: TrainerDeepSpeed["fp16"],
+  state?: LossScalerState,
+): LossScaler | undefined {
+  return precision === "fp16" ? new LossScaler({ ...fp16 }, state) : undefined;
+}
+
+export class Trainer {
+  readonly engine: NativeEngine;
+  scaler: LossScaler | undefined;
+
+  constructor(
+    private readonly o: TrainerOptions,
+    readonly world: World,
+    out: Output,
+  ) {
+    this.engine = createEngine({
+      config: o.model,
+      precision: o.precision,
+      seed: o.seed,
+      threads: o.threads,
+      ...gradientSyncOption(world, {
+        overlap: !o.delayAllreduce,
+        prescale: o.deepspeed.prescaleGradients,
+        predivideFactor: o.deepspeed.gradientPredivideFactor,
+      }),
+    });
+    this.scaler = lossScalerFor(o.precision, o.deepspeed.fp16);
+    if (world.size > 1)
+      out.log(
+        `[bert-train] data parallel over ${world.size} ranks: micro-batch ${o.batch.micro} × accumulation ${o.batch.accumulation} × ${world.size} ranks = ${o.batch.global}; gradients reduced ${o.delayAllreduce ? "after the backward pass (--delay_allreduce)" : "during the backward pass"}`,
+      );
+  }
+
+  get batch(): BatchShape {
+    return this.o.batch;
+  }
+
+  /** Continues a saved loss-scaler state (resume). */
+  restoreScaler(state: LossScalerState | undefined): void {
+    if (state !== undefined) this.scaler = lossScalerFor(this.o.precision, this.o.deepspeed.fp16, state);
+  }
+
+  /**
+   * The place of this rank's micro-batch `m` of optimizer step `step` in the run's sequence of global micro-batches
+   * (the loader deals global micro-batch k to rank k mod N). Dropout streams are numbered by it, so N ranks
+   * reproduce one rank accumulating N times as many micro-batches.
+   */
+  globalMicroBatch(step: number, m: number): number {
+    return (step * this.o.batch.accumulation + m) * this.world.size + this.world.rank;
+  }
+
+  /** This rank's micro-batches of optimizer step `step` (counted from 0), all with the same gates. */
+  microBatches(step: number, batches: Batch[], gates: LayerGates): MicroBatch[] {
+    return batches.map((batch, m) => ({ batch, gates, dropoutStream: this.globalMicroBatch(step, m) }));
+  }
+
+  step(micro: MicroBatch[], s: StepSettings): Promise<TrainStepResult> {
+    return trainStep(this.engine, micro, { ...s, scaler: this.scaler, world: this.world });
+  }
+}
