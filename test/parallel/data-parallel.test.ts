@@ -280,7 +280,7 @@ describe("data-parallel pre-training over MPI", () => {
 
   it("a single-process run does not load MPI", () => {
     const script = `
-      import { joinWorld } from ${JSON.stringify(join(root, "dist", "lib", "dist", "world.js"))};
+      import { joinWorld } from ${JSON.stringify(join(root, "dist", "lib", "parallel", "world.js"))};
       const w = joinWorld();
       const maps = (await import("node:fs")).readFileSync("/proc/self/maps", "utf8");
       console.log(JSON.stringify({ size: w.size, mpi: /libmpi/.test(maps) }));`;
