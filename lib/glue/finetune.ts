@@ -14,6 +14,8 @@ import { allLayersKept } from "../native/engine.js";
 import type { Batch } from "../native/types.js";
 import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import { warmupLinear } from "../train/lr-schedule.js";
+import { MetricsSink, type StepRecord } from "../train/metrics.js";
+import type { TrainStepResult } from "../train/train-step.js";
 import { DEEPSPEED_DEFAULTS, Trainer, type BatchShape, type Output } from "../train/trainer.js";
 import { loadWeights, openModelFolder, reportLoadedWeights, type ModelFolder } from "../train/weights.js";
 import { glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
@@ -150,6 +152,9 @@ interface Run {
   layers: number;
   /** The latest dev metrics (with `epoch`), as eval_results.txt has them. */
   results: Record<string, number>;
+  /** The metrics JSONL and TensorBoard file of a training run. */
+  metrics?: MetricsSink;
+  step: number;
 }
 
 async function predict(run: Run, f: Features): Promise<number[]> {
@@ -179,6 +184,7 @@ async function evaluateDev(run: Run, epoch: number): Promise<void> {
     const metrics = task.metrics(await predict(run, f), f.labels as number[]);
     const suffix = split === "dev_mismatched" ? "_mm" : "";
     for (const [k, v] of Object.entries(metrics)) results[`${k}${suffix}`] = v;
+    run.metrics?.validation(run.step, { ...metrics, epoch }, Object.keys(metrics));
     run.out.log(
       `${task.name} ${split} after epoch ${epoch}: ${Object.entries(metrics)
         .map(([k, v]) => `${k} = ${v.toFixed(4)}`)
@@ -194,16 +200,32 @@ async function evaluateDev(run: Run, epoch: number): Promise<void> {
 
 /** The epochs: a seeded shuffle each, the warm-up-linear schedule over all steps, dev metrics after each. */
 async function train(run: Run): Promise<void> {
-  const { a, task, trainer } = run;
+  const { a, task } = run;
   const data = await featurize(
     run.tok,
     readGlueFile(task, join(run.dataDir, task.trainFile), "train"),
     a.max_seq_length,
   );
-  const micro = trainer.batch.micro;
   const stepsPerEpoch = Math.floor(data.ids.length / a.train_batch_size);
   const total = stepsPerEpoch * a.num_train_epochs;
-  let step = 0;
+  run.metrics = new MetricsSink({
+    world: run.world,
+    jsonlPath: join(a.output_dir, `${a.job_name}.metrics.jsonl`),
+    tensorboardDir: run.jobDir,
+    totalSteps: total,
+    globalBatch: a.train_batch_size,
+    tensorboardKeys: ["loss", "lr", "grad_norm", "loss_scale"],
+  });
+  try {
+    await trainEpochs(run, data, stepsPerEpoch, total);
+  } finally {
+    run.metrics.close();
+  }
+}
+
+async function trainEpochs(run: Run, data: Features, stepsPerEpoch: number, total: number): Promise<void> {
+  const { a, task, trainer } = run;
+  const micro = trainer.batch.micro;
   for (let epoch = 1; epoch <= a.num_train_epochs; epoch++) {
     const order = SeededRandom.forKey(a.seed, epoch).shuffle(Array.from({ length: data.ids.length }, (_, i) => i));
     let lossSum = 0;
@@ -213,14 +235,17 @@ async function train(run: Run): Promise<void> {
         const k = trainer.globalMicroBatch(s, m); // the epoch order's micro-batch k goes to rank k mod world size
         return batchOf(data, order.slice(k * micro, (k + 1) * micro), a.max_seq_length, task.regression);
       });
-      const r = await trainer.step(trainer.microBatches(step, batches, allLayersKept(run.layers)), {
+      const lr = a.learning_rate * warmupLinear(run.step / total, a.warmup_proportion);
+      const started = performance.now();
+      const r = await trainer.step(trainer.microBatches(run.step, batches, allLayersKept(run.layers)), {
         optimizer: run.ds?.optimizer ?? DEFAULT_ADAMW,
-        lr: a.learning_rate * warmupLinear(step / total, a.warmup_proportion),
-        stepNumber: step + 1,
+        lr,
+        stepNumber: run.step + 1,
         maxGradNorm: run.ds?.gradientClipping ?? 1,
       });
+      run.step++;
       lossSum += r.loss;
-      step++;
+      run.metrics?.step(stepRecord(run, r, lr, epoch, performance.now() - started), `epoch ${epoch}`);
     }
     const seconds = (performance.now() - epochStarted) / 1000;
     run.out.log(
@@ -228,6 +253,21 @@ async function train(run: Run): Promise<void> {
     );
     if (a.do_eval) await evaluateDev(run, epoch);
   }
+}
+
+function stepRecord(run: Run, r: TrainStepResult, lr: number, epoch: number, ms: number): StepRecord {
+  return {
+    step: run.step,
+    epoch,
+    loss: r.loss,
+    lr,
+    grad_norm: r.gradNorm,
+    loss_scale: r.lossScale,
+    skipped: r.skipped,
+    samples: run.step * run.a.train_batch_size,
+    step_ms: ms,
+    wall_time: Date.now() / 1000,
+  };
 }
 
 /** Test-set predictions in the GLUE submission format (rank 0). */
@@ -288,6 +328,7 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     numLabels,
     layers: folder.model.num_hidden_layers,
     results: {},
+    step: 0,
   };
 }
 

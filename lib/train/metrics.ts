@@ -2,7 +2,6 @@
 // JSONL file (one record per step, validation records between) and the TensorBoard event file. Only rank 0
 // writes; the other ranks get a sink that drops everything.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
 
 import { TensorBoardWriter } from "../formats/tensorboard.js";
 import type { World } from "../parallel/world.js";
@@ -48,8 +47,9 @@ class ProgressLine {
 
 export interface MetricsOptions {
   world: World;
-  outputDir: string;
-  jobName: string;
+  /** The JSONL file, and the folder of the TensorBoard event file. */
+  jsonlPath: string;
+  tensorboardDir: string;
   /** Steps the run will reach, and samples per step: for the progress line's rate and ETA. */
   totalSteps: number;
   globalBatch: number;
@@ -64,8 +64,8 @@ export class MetricsSink {
 
   constructor(private readonly o: MetricsOptions) {
     const root = o.world.isRoot;
-    this.jsonl = root ? new JsonlLog(join(o.outputDir, `${o.jobName}.metrics.jsonl`)) : undefined;
-    this.tensorboard = root ? new TensorBoardWriter(o.outputDir) : undefined;
+    this.jsonl = root ? new JsonlLog(o.jsonlPath) : undefined;
+    this.tensorboard = root ? new TensorBoardWriter(o.tensorboardDir) : undefined;
     this.progress = root && process.stderr.isTTY ? new ProgressLine(o.totalSteps, o.globalBatch) : undefined;
   }
 

@@ -317,13 +317,9 @@ async function validate(run: Run, metrics: MetricsSink): Promise<void> {
   metrics.validation(step, { ...v }, ["mlm_loss", "mlm_accuracy"]);
 }
 
-/** The console lines of DeepSpeed's bing_bert example after a step. */
+/** The console lines of DeepSpeed's bing_bert example after a step (the trainer reports overflows). */
 function logStep(run: Run, r: TrainStepResult, lr: number, milliseconds: number): void {
   const { out, plan, counters: c } = run;
-  if (r.skipped)
-    out.log(
-      `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${run.trainer.scaler?.scale ?? r.lossScale}`,
-    );
   if (c.globalSteps % run.a.print_steps === 0)
     out.log(`bing_bert_progress: step=${c.globalSteps}, loss=${r.loss}, lr=${lr}, sample_count=${c.globalSamples}`);
   if (c.globalSteps % plan.ds.stepsPerPrint !== 0) return;
@@ -426,8 +422,8 @@ export async function pretrain(
   mkdirSync(run.dir, { recursive: true });
   const metrics = new MetricsSink({
     world,
-    outputDir: a.output_dir,
-    jobName: a.job_name,
+    jsonlPath: join(a.output_dir, `${a.job_name}.metrics.jsonl`),
+    tensorboardDir: a.output_dir,
     totalSteps: run.maxSteps,
     globalBatch: run.plan.ds.trainBatchSize,
     tensorboardKeys: TENSORBOARD_KEYS,

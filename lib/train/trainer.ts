@@ -64,7 +64,7 @@ export class Trainer {
   constructor(
     private readonly o: TrainerOptions,
     readonly world: World,
-    out: Output,
+    private readonly out: Output,
   ) {
     this.engine = createEngine({
       config: o.model,
@@ -107,7 +107,13 @@ export class Trainer {
     return batches.map((batch, m) => ({ batch, gates, dropoutStream: this.globalMicroBatch(step, m) }));
   }
 
-  step(micro: MicroBatch[], s: StepSettings): Promise<TrainStepResult> {
-    return trainStep(this.engine, micro, { ...s, scaler: this.scaler, world: this.world });
+  /** One optimizer step; an overflowing (skipped) step is reported as DeepSpeed reports it. */
+  async step(micro: MicroBatch[], s: StepSettings): Promise<TrainStepResult> {
+    const r = await trainStep(this.engine, micro, { ...s, scaler: this.scaler, world: this.world });
+    if (r.skipped)
+      this.out.log(
+        `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${this.scaler?.scale ?? r.lossScale}`,
+      );
+    return r;
   }
 }
