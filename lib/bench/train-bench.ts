@@ -15,7 +15,7 @@ import { projectRoot } from "../native/load.js";
 import type { LayerGates } from "../native/types.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { expectedKeptFraction, sampleGates } from "../train/pld.js";
-import { pretrain } from "../train/pretrain.js";
+import { pretrain, type PretrainArgs } from "../train/pretrain.js";
 import { trainStep } from "../train/train-step.js";
 import { defaultVocabFile } from "../paths.js";
 import { MASKED_LM_PROB } from "../data/instances.js";
@@ -34,131 +34,145 @@ function median(xs: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+function benchModel(o: TrainBenchOptions) {
+  return {
+    vocab_size_or_config_json_file: 30522,
+    hidden_size: o.hidden,
+    num_hidden_layers: o.layers,
+    num_attention_heads: Math.max(1, o.hidden / 64),
+    intermediate_size: 4 * o.hidden,
+    max_position_embeddings: 512,
+  };
+}
+
+/** The pretrain arguments of a run over the prepared corpus in `work`, with its --cf and DeepSpeed files. */
+function pretrainArgs(o: TrainBenchOptions, work: string, pld: boolean, out: string): PretrainArgs {
+  const cf = join(work, "cf.json");
+  writeFileSync(
+    cf,
+    JSON.stringify({
+      bert_model_config: benchModel(o),
+      data: { mixed_seq_datasets: { "128": { wiki_pretrain_dataset: "corpus/128" } } },
+      mixed_seq_training: { "128": { learning_rate: 1e-4, total_training_steps: 1000 } },
+    }),
+  );
+  const ds = join(work, pld ? "ds_pld.json" : "ds.json");
+  writeFileSync(
+    ds,
+    JSON.stringify({
+      train_batch_size: o.batch,
+      train_micro_batch_size_per_gpu: o.batch,
+      steps_per_print: 1000,
+      optimizer: { type: "Adam", params: { lr: 1e-4, weight_decay: 0.01 } },
+      gradient_clipping: 1.0,
+      bf16: { enabled: o.precision === "bf16" },
+      ...(pld ? { progressive_layer_drop: { enabled: true, theta: 0.5, gamma: 1.0 } } : {}),
+    }),
+  );
+  return {
+    cf,
+    deepspeed_config: ds,
+    deepspeed: true,
+    max_seq_length: 128,
+    max_predictions_per_seq: 20,
+    output_dir: out,
+    job_name: "bench",
+    seed: 1,
+    print_steps: 1000,
+    lr_schedule: "LE",
+    lr_offset: 0,
+    max_steps: o.steps,
+    fp16: false,
+    progressive_layer_drop: pld,
+    load_checkpoint_id: "latest",
+    rewarmup: false,
+    data_path_prefix: work,
+    threads: 0,
+    skip_corrupt_shards: false,
+  };
+}
+
+/**
+ * 1. The loop's own cost, inside one pretrain run: the time between step ends (loader, logs, metrics, checkpoint
+ * bookkeeping included) against the time of the engine's work within those steps.
+ */
+async function measureLoop(o: TrainBenchOptions, work: string, print: (line: string) => void) {
+  const plain = await pretrain(pretrainArgs(o, work, false, join(work, "out-plain")), {
+    log: () => {},
+    warn: () => {},
+  });
+  const intervals = plain.stepEnds.slice(1).map((t, i) => t - (plain.stepEnds[i] as number));
+  const engineMs = median(plain.stepMs.slice(2));
+  const loopMs = median(intervals.slice(1));
+  print(
+    `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate`,
+  );
+  return { engineMs, loopMs };
+}
+
+/**
+ * 2. PLD at θ = 0.5 against all layers kept and none kept, on one engine, interleaved so that machine drift hits
+ * all three alike; gates drawn by the training sampler.
+ */
+async function measurePld(o: TrainBenchOptions, data: string) {
+  const vocab = readVocab(defaultVocabFile());
+  const loader = new PretrainingLoader(CorpusShards.open(data), {
+    batchSize: o.batch,
+    seed: 1,
+    maxPredictionsPerSeq: 20,
+    maskedLmProb: MASKED_LM_PROB,
+    vocabSize: vocab.tokens.length,
+    special: specialIds(vocab),
+    rank: 0,
+    worldSize: 1,
+  });
+  const engine = createEngine({
+    config: { ...benchModel(o), vocab_size: 30522, pre_layer_norm: true, num_labels: 0 },
+    precision: o.precision,
+  });
+  const pldConfig = { theta: 0.5, gamma: 1, sampling: "paper" as const };
+  const gatesOf = (kind: "all" | "pld" | "none", step: number): LayerGates =>
+    kind === "all"
+      ? allLayersKept(o.layers)
+      : kind === "none"
+        ? { keep: new Array<boolean>(o.layers).fill(false), scale: new Array<number>(o.layers).fill(1) }
+        : sampleGates(pldConfig, o.layers, 0.5, 1, step);
+  const times = { all: [] as number[], pld: [] as number[], none: [] as number[] };
+  let keptLayers = 0;
+  let step = 0;
+  const rounds = Math.max(2, Math.round(o.steps / 4));
+  for (let round = 0; round < rounds; round++)
+    for (const kind of ["all", "pld", "none"] as const)
+      for (let i = 0; i < 4; i++) {
+        const gates = gatesOf(kind, step);
+        const t = performance.now();
+        await trainStep(engine, [{ batch: loader.next(), gates, dropoutStream: step }], {
+          optimizer: DEFAULT_ADAMW,
+          lr: 1e-4,
+          stepNumber: step + 1,
+          maxGradNorm: 1,
+        });
+        const ms = performance.now() - t;
+        step++;
+        if (round === 0 && i === 0) continue; // warm-up
+        times[kind].push(ms);
+        if (kind === "pld") keptLayers += gates.keep.filter(Boolean).length;
+      }
+  return {
+    all: median(times.all),
+    none: median(times.none),
+    pldMs: times.pld.reduce((a, b) => a + b, 0) / times.pld.length, // gates vary per step: the mean
+    kept: keptLayers / (times.pld.length * o.layers),
+  };
+}
+
 export async function runTrainBench(o: TrainBenchOptions, print: (line: string) => void): Promise<void> {
-  const root = projectRoot();
   const work = mkdtempSync(join(tmpdir(), "bert-train-bench-train-"));
   try {
     const data = join(work, "corpus", "128");
-    await prepareData(seq128Options([join(root, "data", "corpus")], data, defaultVocabFile(), 2));
-    const model = {
-      vocab_size_or_config_json_file: 30522,
-      hidden_size: o.hidden,
-      num_hidden_layers: o.layers,
-      num_attention_heads: Math.max(1, o.hidden / 64),
-      intermediate_size: 4 * o.hidden,
-      max_position_embeddings: 512,
-    };
-    const cf = join(work, "cf.json");
-    writeFileSync(
-      cf,
-      JSON.stringify({
-        bert_model_config: model,
-        data: { mixed_seq_datasets: { "128": { wiki_pretrain_dataset: "corpus/128" } } },
-        mixed_seq_training: { "128": { learning_rate: 1e-4, total_training_steps: 1000 } },
-      }),
-    );
-    const ds = (pld: boolean) => {
-      const path = join(work, pld ? "ds_pld.json" : "ds.json");
-      writeFileSync(
-        path,
-        JSON.stringify({
-          train_batch_size: o.batch,
-          train_micro_batch_size_per_gpu: o.batch,
-          steps_per_print: 1000,
-          optimizer: { type: "Adam", params: { lr: 1e-4, weight_decay: 0.01 } },
-          gradient_clipping: 1.0,
-          bf16: { enabled: o.precision === "bf16" },
-          ...(pld ? { progressive_layer_drop: { enabled: true, theta: 0.5, gamma: 1.0 } } : {}),
-        }),
-      );
-      return path;
-    };
-    const quiet = { log: () => {}, warn: () => {} };
-    const args = (pld: boolean, out: string) => ({
-      cf,
-      deepspeed_config: ds(pld),
-      deepspeed: true,
-      max_seq_length: 128,
-      max_predictions_per_seq: 20,
-      output_dir: out,
-      job_name: "bench",
-      seed: 1,
-      print_steps: 1000,
-      lr_schedule: "LE" as const,
-      lr_offset: 0,
-      max_steps: o.steps,
-      fp16: false,
-      progressive_layer_drop: pld,
-      load_checkpoint_id: "latest",
-      rewarmup: false,
-      data_path_prefix: work,
-      threads: 0,
-      skip_corrupt_shards: false,
-    });
-
-    // 1. the loop's own cost, inside one pretrain run: the time between step ends (loader, logs, metrics,
-    //    checkpoint bookkeeping included) against the time of the engine's work within those steps
-    const plain = await pretrain(args(false, join(work, "out-plain")), quiet);
-    const intervals = plain.stepEnds.slice(1).map((t, i) => t - (plain.stepEnds[i] as number));
-    const engineMs = median(plain.stepMs.slice(2));
-    const loopMs = median(intervals.slice(1));
-    print(
-      `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate`,
-    );
-
-    // 2. PLD at θ = 0.5 against all layers kept and none kept, on one engine, interleaved so that machine drift
-    //    hits all three alike; gates drawn by the training sampler
-    const vocab = readVocab(defaultVocabFile());
-    const loader = new PretrainingLoader(CorpusShards.open(data), {
-      batchSize: o.batch,
-      seed: 1,
-      maxPredictionsPerSeq: 20,
-      maskedLmProb: MASKED_LM_PROB,
-      vocabSize: vocab.tokens.length,
-      special: specialIds(vocab),
-      rank: 0,
-      worldSize: 1,
-    });
-    const engine = createEngine({
-      config: { ...model, vocab_size: 30522, pre_layer_norm: true, num_labels: 0 },
-      precision: o.precision,
-    });
-    const optimizer = DEFAULT_ADAMW;
-    const pldConfig = { theta: 0.5, gamma: 1, sampling: "paper" as const };
-    const times = { all: [] as number[], pld: [] as number[], none: [] as number[] };
-    let keptLayers = 0;
-    let pldSteps = 0;
-    let step = 0;
-    const rounds = Math.max(2, Math.round(o.steps / 4));
-    for (let round = 0; round < rounds; round++)
-      for (const kind of ["all", "pld", "none"] as const)
-        for (let i = 0; i < 4; i++) {
-          const gates: LayerGates =
-            kind === "all"
-              ? allLayersKept(o.layers)
-              : kind === "none"
-                ? { keep: new Array<boolean>(o.layers).fill(false), scale: new Array<number>(o.layers).fill(1) }
-                : sampleGates(pldConfig, o.layers, 0.5, 1, step);
-          const t = performance.now();
-          await trainStep(engine, [{ batch: loader.next(), gates, dropoutStream: step }], {
-            optimizer,
-            lr: 1e-4,
-            stepNumber: step + 1,
-            maxGradNorm: 1,
-          });
-          const ms = performance.now() - t;
-          step++;
-          if (round === 0 && i === 0) continue; // warm-up
-          times[kind].push(ms);
-          if (kind === "pld") {
-            keptLayers += gates.keep.filter(Boolean).length;
-            pldSteps++;
-          }
-        }
-    const all = median(times.all);
-    const none = median(times.none);
-    const pldMs = times.pld.reduce((a, b) => a + b, 0) / times.pld.length; // gates vary per step: the mean
-    const kept = keptLayers / (pldSteps * o.layers);
+    await prepareData(seq128Options([join(projectRoot(), "data", "corpus")], data, defaultVocabFile(), 2));
+    const { engineMs, loopMs } = await measureLoop(o, work, print);
+    const { all, none, pldMs, kept } = await measurePld(o, data);
     const expectedKeep = expectedKeptFraction("paper", o.layers, 0.5);
     const expectedSaving = (1 - expectedKeep) * (all - none);
     const realizedSaving = (1 - kept) * (all - none);

@@ -6,10 +6,10 @@ import { basename, join } from "node:path";
 
 import { CorpusError, documentsFromText, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
 import { encodeExample, exampleFromInstance } from "./example.js";
-import { createInstances, maskTokens, padInstance, type SpecialIds } from "./instances.js";
+import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
 import { SeededRandom } from "./random.js";
 import { TfRecordWriter } from "./tfrecord.js";
-import { createBertTokenizer, specialIds } from "./tokenizer.js";
+import { createBertTokenizer, specialIds, type BertTokenizer } from "./tokenizer.js";
 import { MASKED_LM_PROB } from "./instances.js";
 
 export interface PrepareOptions {
@@ -73,24 +73,8 @@ export function seq128Options(inputs: string[], outputDir: string, vocab: string
   };
 }
 
-export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
-  const say = o.progress ?? (() => {});
-  if (o.maxSeqLength < 5)
-    throw new CorpusError(
-      `max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`,
-    );
-  if (!(o.numShards >= 1)) throw new CorpusError(`num_shards must be at least 1, got ${o.numShards}`);
-  const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
-  const files = listInputFiles(o.inputs);
-  if (files.length === 0) throw new CorpusError(`no input files under ${o.inputs.join(", ")}`);
-
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = (now - t) / 1000;
-    t = now;
-    return s;
-  };
+/** Every input file's documents (lists of sentence-like units), with what each file was read as. */
+function readInputs(o: PrepareOptions, files: string[], say: (line: string) => void) {
   const texts: string[][] = [];
   const inputs: DatasetManifest["inputs"] = [];
   let bytes = 0;
@@ -103,8 +87,11 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
     say(`read ${file}: ${kind}, ${documents.length} documents`);
   }
   if (texts.length === 0) throw new CorpusError(`the inputs hold no text (${files.join(", ")})`);
-  const readSeconds = lap();
+  return { texts, inputs, bytes };
+}
 
+/** Token ids of every unit, documents without empty units, and empty documents dropped. */
+async function tokenizeDocuments(tokenizer: BertTokenizer, texts: string[][], say: (line: string) => void) {
   // tokenize every unit; the Rust engine spreads a batch over all cores
   const units = texts.flat();
   const ids: number[][] = [];
@@ -117,29 +104,27 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   const docs = texts
     .map((d) => d.map(() => ids[k++] as number[]).filter((u) => u.length > 0))
     .filter((d) => d.length > 0);
-  const tokens = docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0);
-  const tokenizeSeconds = lap();
+  return { docs, units: units.length, tokens: docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0) };
+}
 
-  const special: SpecialIds = specialIds(tokenizer.vocab);
-  const rng = new SeededRandom(o.seed);
-  const raw = createInstances(docs, o, special, rng);
-  if (raw.length === 0) throw new CorpusError(`the inputs are too short to make a single instance (${tokens} tokens)`);
-  const instancesSeconds = lap();
-
-  mkdirSync(o.outputDir, { recursive: true });
-  rmSync(join(o.outputDir, MANIFEST), { force: true }); // the old manifest goes first: no stale "complete" marker
+/** The instances dealt round-robin into the shards (static masks drawn here when asked); returns the writers. */
+function writeShards(
+  o: PrepareOptions,
+  raw: RawInstance[],
+  special: SpecialIds,
+  vocabSize: number,
+  rng: SeededRandom,
+): TfRecordWriter[] {
   const numShards = Math.min(o.numShards, raw.length);
   const writers = Array.from(
     { length: numShards },
     (_, i) => new TfRecordWriter(join(o.outputDir, `shard_${String(i).padStart(5, "0")}.tfrecord`)),
   );
-  let randomNext = 0;
   try {
     raw.forEach((r, i) => {
-      randomNext += r.isRandomNext ? 1 : 0;
       const masked =
         o.masking === "static"
-          ? maskTokens(r.tokens, special, tokenizer.vocab.tokens.length, o.maxPredictionsPerSeq, o.maskedLmProb, rng)
+          ? maskTokens(r.tokens, special, vocabSize, o.maxPredictionsPerSeq, o.maskedLmProb, rng)
           : undefined;
       (writers[i % numShards] as TfRecordWriter).write(
         encodeExample(exampleFromInstance(padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad))),
@@ -150,6 +135,17 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
     for (const w of writers) w.abort();
     throw err;
   }
+  return writers;
+}
+
+/** dataset.json, written last and atomically: its presence says the shards are complete. */
+function writeManifest(
+  o: PrepareOptions,
+  writers: TfRecordWriter[],
+  records: number,
+  vocabSize: number,
+  inputs: DatasetManifest["inputs"],
+): void {
   const settings: DatasetManifest["settings"] = {
     vocab: o.vocab,
     lowerCase: o.lowerCase,
@@ -166,11 +162,11 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
     format: "bert-train-pretraining-shards",
     version: 1,
     shards: writers.map((w) => ({ file: basename(w.path), records: w.count })),
-    records: raw.length,
+    records,
     maxSeqLength: o.maxSeqLength,
     maxPredictionsPerSeq: o.maxPredictionsPerSeq,
     staticMasks: o.masking === "static",
-    vocabSize: tokenizer.vocab.tokens.length,
+    vocabSize,
     lowerCase: o.lowerCase,
     settings,
     inputs,
@@ -178,17 +174,57 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   const tmp = join(o.outputDir, `${MANIFEST}.tmp-${process.pid}`);
   writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
   renameSync(tmp, join(o.outputDir, MANIFEST));
-  const writeSeconds = lap();
-  say(`wrote ${raw.length} instances into ${numShards} shards in ${o.outputDir}`);
+}
+
+/** A stopwatch: each call returns the seconds since the previous one. */
+function lapTimer(): () => number {
+  let t = performance.now();
+  return () => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+}
+
+export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
+  const say = o.progress ?? (() => {});
+  if (o.maxSeqLength < 5)
+    throw new CorpusError(
+      `max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`,
+    );
+  if (!(o.numShards >= 1)) throw new CorpusError(`num_shards must be at least 1, got ${o.numShards}`);
+  const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
+  const files = listInputFiles(o.inputs);
+  if (files.length === 0) throw new CorpusError(`no input files under ${o.inputs.join(", ")}`);
+
+  const lap = lapTimer();
+  const { texts, inputs, bytes } = readInputs(o, files, say);
+  const read = lap();
+  const { docs, units, tokens } = await tokenizeDocuments(tokenizer, texts, say);
+  const tokenize = lap();
+  const special: SpecialIds = specialIds(tokenizer.vocab);
+  const rng = new SeededRandom(o.seed);
+  const raw = createInstances(docs, o, special, rng);
+  if (raw.length === 0) throw new CorpusError(`the inputs are too short to make a single instance (${tokens} tokens)`);
+  const instances = lap();
+
+  mkdirSync(o.outputDir, { recursive: true });
+  rmSync(join(o.outputDir, MANIFEST), { force: true }); // the old manifest goes first: no stale "complete" marker
+  const vocabSize = tokenizer.vocab.tokens.length;
+  const writers = writeShards(o, raw, special, vocabSize, rng);
+  writeManifest(o, writers, raw.length, vocabSize, inputs);
+  const write = lap();
+  say(`wrote ${raw.length} instances into ${writers.length} shards in ${o.outputDir}`);
   return {
     files: files.length,
     bytes,
     documents: docs.length,
-    units: units.length,
+    units,
     tokens,
     instances: raw.length,
-    randomNext,
-    seconds: { read: readSeconds, tokenize: tokenizeSeconds, instances: instancesSeconds, write: writeSeconds },
+    randomNext: raw.filter((r) => r.isRandomNext).length,
+    seconds: { read, tokenize, instances, write },
   };
 }
 

@@ -48,38 +48,18 @@ function expectInteger(key: string, value: unknown, min: number): number {
   return value;
 }
 
-function expectProbability(key: string, value: unknown): number {
-  if (typeof value !== "number" || !(value >= 0 && value < 1))
-    throw new EngineConfigError(`Expected a number in [0, 1) for ${key} but received ${describe(value)}`);
-  return value;
-}
-
-/** Checks a (partial) model config and completes it with defaults. */
+/**
+ * Completes a (partial) model config with BERT-base's values and checks it. The rules and their messages are the
+ * C++ core's (ModelConfig::validate), so a config is judged the same wherever it comes from.
+ */
 export function resolveModelConfig(partial: Partial<ModelConfig>): ModelConfig {
-  const c = { ...DEFAULT_MODEL_CONFIG, ...partial };
-  expectInteger("vocab_size", c.vocab_size, 8);
-  expectInteger("hidden_size", c.hidden_size, 1);
-  expectInteger("num_hidden_layers", c.num_hidden_layers, 1);
-  expectInteger("num_attention_heads", c.num_attention_heads, 1);
-  expectInteger("intermediate_size", c.intermediate_size, 1);
-  expectInteger("max_position_embeddings", c.max_position_embeddings, 2);
-  expectInteger("type_vocab_size", c.type_vocab_size, 1);
-  expectInteger("num_labels", c.num_labels, 0);
-  expectProbability("hidden_dropout_prob", c.hidden_dropout_prob);
-  expectProbability("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  if (c.hidden_size % c.num_attention_heads !== 0)
-    throw new EngineConfigError(
-      `Expected num_attention_heads to divide hidden_size but received num_attention_heads = ${c.num_attention_heads}, hidden_size = ${c.hidden_size}`,
-    );
-  if (!["gelu", "gelu_tanh", "gelu_new"].includes(c.hidden_act))
-    throw new EngineConfigError(`Expected "gelu" or "gelu_tanh" for hidden_act but received ${describe(c.hidden_act)}`);
-  if (typeof c.layer_norm_eps !== "number" || !(c.layer_norm_eps > 0))
-    throw new EngineConfigError(
-      `Expected a positive number for layer_norm_eps but received ${describe(c.layer_norm_eps)}`,
-    );
-  if (typeof c.pre_layer_norm !== "boolean")
-    throw new EngineConfigError(`Expected a boolean for pre_layer_norm but received ${describe(c.pre_layer_norm)}`);
-  return c;
+  const config = { ...DEFAULT_MODEL_CONFIG, ...partial };
+  try {
+    loadNative().validateModelConfig(config);
+  } catch (err) {
+    throw new EngineConfigError((err as Error).message);
+  }
+  return config;
 }
 
 export interface CreateEngineOptions {

@@ -158,6 +158,8 @@ export interface NativeEngine {
 
 export interface NativeAddon {
   Engine: new (options: EngineOptions) => NativeEngine;
+  /** Throws (code ERR_INVALID_CONFIG) what creating an engine with this model config would throw. */
+  validateModelConfig(config: ModelConfig): void;
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */

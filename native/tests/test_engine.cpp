@@ -54,7 +54,7 @@ std::unique_ptr<Engine> make(const ModelConfig& c, Precision precision = Precisi
   return e;
 }
 
-std::vector<LayerGate> all_kept(int L) { return std::vector<LayerGate>(L); }
+std::vector<PldGate> all_kept(int L) { return std::vector<PldGate>(L); }
 
 std::vector<float> grads(Engine& e) {
   const ParamInfo& last = e.params().back();

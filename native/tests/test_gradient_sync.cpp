@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bert/engine.h"
+#include "model/alignment.h"
 #include "parallel/gradient_sync.h"
 #include "test_util.h"
 
@@ -109,7 +110,7 @@ Run train(Communicator* comm, bool overlap, std::vector<std::pair<float*, int64_
   b.masked_positions = pos.data();
   b.masked_labels = labels.data();
   b.next_sentence_labels = nsp.data();
-  std::vector<LayerGate> gates(3);
+  std::vector<PldGate> gates(3);
   gates[1].keep = false;  // a dropped layer is submitted too, in its place
   PassResult result;
   for (int m = 0; m < 2; m++) {
@@ -142,7 +143,7 @@ void engine_sync() {
   // every element exactly once, layer 2, 1, 0 first
   const float* base = overlapped.engine->grad_data();
   const ParamInfo& last = overlapped.engine->params().back();
-  const int64_t total = (last.offset + last.size + 15) / 16 * 16;
+  const int64_t total = aligned_floats(last.offset + last.size);
   std::vector<int> seen(total, 0);
   for (auto& [data, count] : calls)
     for (int64_t i = 0; i < count; i++) seen[data - base + i]++;

@@ -9,6 +9,7 @@
 #include "bert/backend.h"
 #include "bert/communicator.h"
 #include "bert/model_config.h"
+#include "bert/pld.h"
 #include "bert/status.h"
 
 namespace bert {
@@ -37,12 +38,8 @@ struct Batch {
   const float* regression_targets = nullptr;
 };
 
-// Per-layer switch of the PLD switchable transformer: a dropped layer is the identity; a kept one scales its two
-// residual branches by `scale`.
-struct LayerGate {
-  bool keep = true;
-  float scale = 1.0f;
-};
+// The dimensions of a batch this model can take (the addon checks them before it reads the arrays).
+Status validate_batch_shape(const ModelConfig& config, int batch_size, int seq_len);
 
 struct PassOptions {
   bool train = true;            // dropout on
@@ -96,6 +93,7 @@ struct ParamInfo {
   int64_t offset = 0;  // in floats, into param_data() and grad_data()
   int64_t size = 0;
   bool no_decay = false;  // biases and LayerNorm parameters
+  int layer = -1;         // the encoder layer it belongs to; -1 for the embeddings and the heads
 };
 
 class Engine {
@@ -103,7 +101,7 @@ class Engine {
   static Status create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Engine>* out);
   ~Engine();
 
-  Status run(const Batch& batch, const std::vector<LayerGate>& gates, const PassOptions& pass, PassResult* result);
+  Status run(const Batch& batch, const std::vector<PldGate>& gates, const PassOptions& pass, PassResult* result);
 
   const ModelConfig& config() const;
   const std::vector<ParamInfo>& params() const;

@@ -36,22 +36,53 @@ struct ModelConfig {
   Status validate() const;
 };
 
+// The integer and probability keys of a model config, with their allowed ranges: the one table the checks below
+// and the addon's reading of a JS config both use, so every front end reports the same rule in the same words.
+struct IntegerKey {
+  const char* name;
+  int ModelConfig::*field;
+  int minimum;
+};
+inline constexpr IntegerKey kIntegerKeys[] = {
+    {"vocab_size", &ModelConfig::vocab_size, 8},
+    {"hidden_size", &ModelConfig::hidden_size, 1},
+    {"num_hidden_layers", &ModelConfig::num_hidden_layers, 1},
+    {"num_attention_heads", &ModelConfig::num_attention_heads, 1},
+    {"intermediate_size", &ModelConfig::intermediate_size, 1},
+    {"max_position_embeddings", &ModelConfig::max_position_embeddings, 2},
+    {"type_vocab_size", &ModelConfig::type_vocab_size, 1},
+    {"num_labels", &ModelConfig::num_labels, 0},
+};
+struct ProbabilityKey {
+  const char* name;
+  float ModelConfig::*field;
+};
+inline constexpr ProbabilityKey kProbabilityKeys[] = {
+    {"hidden_dropout_prob", &ModelConfig::hidden_dropout_prob},
+    {"attention_probs_dropout_prob", &ModelConfig::attention_probs_dropout_prob},
+};
+// The spellings of hidden_act: "gelu" is the erf form; "gelu_tanh" and HuggingFace's "gelu_new" the tanh one.
+inline constexpr const char* kHiddenActs = "\"gelu\", \"gelu_tanh\" or \"gelu_new\"";
+
+inline std::string integer_key_rule(const IntegerKey& k) {
+  return std::string("Expected an integer >= ") + std::to_string(k.minimum) + " for " + k.name;
+}
+inline std::string probability_key_rule(const ProbabilityKey& k) {
+  return std::string("Expected a number in [0, 1) for ") + k.name;
+}
+
 inline Status ModelConfig::validate() const {
   auto bad = [](const std::string& msg) { return Status(StatusCode::kInvalidConfig, msg); };
-  if (vocab_size < 8) return bad("vocab_size must be at least 8, got " + std::to_string(vocab_size));
-  if (hidden_size < 1) return bad("hidden_size must be positive, got " + std::to_string(hidden_size));
-  if (num_hidden_layers < 1) return bad("num_hidden_layers must be positive, got " + std::to_string(num_hidden_layers));
-  if (num_attention_heads < 1 || hidden_size % num_attention_heads != 0)
-    return bad("num_attention_heads (" + std::to_string(num_attention_heads) + ") must divide hidden_size (" +
-               std::to_string(hidden_size) + ")");
-  if (intermediate_size < 1) return bad("intermediate_size must be positive, got " + std::to_string(intermediate_size));
-  if (max_position_embeddings < 2) return bad("max_position_embeddings must be at least 2");
-  if (type_vocab_size < 1) return bad("type_vocab_size must be positive");
-  if (!(hidden_dropout_prob >= 0 && hidden_dropout_prob < 1)) return bad("hidden_dropout_prob must be in [0, 1)");
-  if (!(attention_probs_dropout_prob >= 0 && attention_probs_dropout_prob < 1))
-    return bad("attention_probs_dropout_prob must be in [0, 1)");
-  if (!(layer_norm_eps > 0)) return bad("layer_norm_eps must be positive");
-  if (num_labels < 0) return bad("num_labels must be 0 (pre-training heads) or positive");
+  for (const IntegerKey& k : kIntegerKeys)
+    if (this->*k.field < k.minimum) return bad(integer_key_rule(k) + " but received " + std::to_string(this->*k.field));
+  for (const ProbabilityKey& k : kProbabilityKeys)
+    if (!(this->*k.field >= 0 && this->*k.field < 1))
+      return bad(probability_key_rule(k) + " but received " + std::to_string(this->*k.field));
+  if (hidden_size % num_attention_heads != 0)
+    return bad("Expected num_attention_heads to divide hidden_size but received num_attention_heads = " +
+               std::to_string(num_attention_heads) + ", hidden_size = " + std::to_string(hidden_size));
+  if (!(layer_norm_eps > 0))
+    return bad("Expected a positive number for layer_norm_eps but received " + std::to_string(layer_norm_eps));
   return Status::ok();
 }
 

@@ -8,6 +8,8 @@ namespace {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", bert::addon::EngineWrap::define(env));
+  exports.Set("validateModelConfig",
+              Napi::Function::New(env, bert::addon::validate_model_config, "validateModelConfig"));
   bert::addon::define_distributed(env, exports);
   return exports;
 }

@@ -40,20 +40,50 @@ double get_number(Napi::Env env, const Napi::Object& o, const char* key, double 
   return v.As<Napi::Number>().DoubleValue();
 }
 
+const char* type_of(const Napi::Value& v) {
+  if (v.IsNull()) return "null";
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsString()) return "string";
+  if (v.IsNumber()) return "number";
+  if (v.IsBoolean()) return "boolean";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+
+// `"16" of type string`: a JS value as the config messages show it (JSON.stringify, then typeof).
+std::string describe(Napi::Env env, const Napi::Value& v) {
+  Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
+  Napi::Value text = json.Get("stringify").As<Napi::Function>().Call(json, {v});
+  const std::string shown = text.IsString() ? text.As<Napi::String>().Utf8Value() : v.ToString().Utf8Value();
+  return shown + " of type " + type_of(v);
+}
+
+// A JS model config as the core's ModelConfig; types are checked here, ranges by ModelConfig::validate (the same
+// key table words both).
 bert::ModelConfig read_config(Napi::Env env, const Napi::Object& o) {
   bert::ModelConfig c;
-  c.vocab_size = get_int(env, o, "vocab_size", c.vocab_size);
-  c.hidden_size = get_int(env, o, "hidden_size", c.hidden_size);
-  c.num_hidden_layers = get_int(env, o, "num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = get_int(env, o, "num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = get_int(env, o, "intermediate_size", c.intermediate_size);
-  c.max_position_embeddings = get_int(env, o, "max_position_embeddings", c.max_position_embeddings);
-  c.type_vocab_size = get_int(env, o, "type_vocab_size", c.type_vocab_size);
-  c.hidden_dropout_prob = static_cast<float>(get_number(env, o, "hidden_dropout_prob", c.hidden_dropout_prob));
-  c.attention_probs_dropout_prob =
-      static_cast<float>(get_number(env, o, "attention_probs_dropout_prob", c.attention_probs_dropout_prob));
-  c.layer_norm_eps = static_cast<float>(get_number(env, o, "layer_norm_eps", c.layer_norm_eps));
-  c.num_labels = get_int(env, o, "num_labels", c.num_labels);
+  for (const bert::IntegerKey& k : bert::kIntegerKeys) {
+    Napi::Value v = o.Get(k.name);
+    if (v.IsUndefined()) continue;
+    const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
+    if (!(std::floor(x) == x && std::fabs(x) < 2147483648.0))
+      throw_error(env, "ERR_INVALID_CONFIG", bert::integer_key_rule(k) + " but received " + describe(env, v));
+    c.*k.field = static_cast<int>(x);
+  }
+  for (const bert::ProbabilityKey& k : bert::kProbabilityKeys) {
+    Napi::Value v = o.Get(k.name);
+    if (v.IsUndefined()) continue;
+    if (!v.IsNumber())
+      throw_error(env, "ERR_INVALID_CONFIG", bert::probability_key_rule(k) + " but received " + describe(env, v));
+    c.*k.field = static_cast<float>(v.As<Napi::Number>().DoubleValue());
+  }
+  Napi::Value eps = o.Get("layer_norm_eps");
+  if (!eps.IsUndefined()) {
+    if (!eps.IsNumber())
+      throw_error(env, "ERR_INVALID_CONFIG",
+                  "Expected a positive number for layer_norm_eps but received " + describe(env, eps));
+    c.layer_norm_eps = static_cast<float>(eps.As<Napi::Number>().DoubleValue());
+  }
   Napi::Value act = o.Get("hidden_act");
   if (!act.IsUndefined()) {
     std::string name = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";
@@ -62,11 +92,14 @@ bert::ModelConfig read_config(Napi::Env env, const Napi::Object& o) {
     else if (name == "gelu_tanh" || name == "gelu_new")
       c.gelu = bert::GeluForm::kTanh;
     else
-      throw_error(env, "ERR_INVALID_CONFIG", "hidden_act must be \"gelu\" (erf) or \"gelu_tanh\"");
+      throw_error(env, "ERR_INVALID_CONFIG",
+                  std::string("Expected ") + bert::kHiddenActs + " for hidden_act but received " + describe(env, act));
   }
   Napi::Value pre = o.Get("pre_layer_norm");
   if (!pre.IsUndefined()) {
-    if (!pre.IsBoolean()) throw_error(env, "ERR_INVALID_CONFIG", "Expected a boolean for pre_layer_norm");
+    if (!pre.IsBoolean())
+      throw_error(env, "ERR_INVALID_CONFIG",
+                  "Expected a boolean for pre_layer_norm but received " + describe(env, pre));
     c.layer_norm = pre.As<Napi::Boolean>().Value() ? bert::LayerNormPlacement::kPre : bert::LayerNormPlacement::kPost;
   }
   return c;
@@ -183,6 +216,15 @@ bert::OptimizerOptions read_optimizer(Napi::Env env, const Napi::Object& o) {
 
 }  // namespace
 
+Napi::Value validate_model_config(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw_error(env, "ERR_INVALID_CONFIG", "a model config must be an object");
+  bert::Status status = read_config(env, info[0].As<Napi::Object>()).validate();
+  if (!status.is_ok()) throw_status(env, status);
+  return env.Undefined();
+}
+
 Napi::Function EngineWrap::define(Napi::Env env) {
   return DefineClass(env, "Engine",
                      {
@@ -255,8 +297,8 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
   bert::Batch batch;
   batch.batch_size = get_int(env, b, "batchSize", 0);
   batch.seq_len = get_int(env, b, "seqLen", 0);
-  if (batch.batch_size < 1 || batch.seq_len < 1)
-    throw_error(env, "ERR_INVALID_ARGUMENT", "batch.batchSize and batch.seqLen must be positive integers");
+  bert::Status shape = bert::validate_batch_shape(c, batch.batch_size, batch.seq_len);  // before sizing the arrays
+  if (!shape.is_ok()) throw_status(env, shape);
   const size_t BT = static_cast<size_t>(batch.batch_size) * batch.seq_len;
   const size_t B = batch.batch_size;
   batch.input_ids = typed_data<int32_t, Int32>(env, b, "inputIds", BT, true);
@@ -279,10 +321,9 @@ Napi::Value EngineWrap::run(const Napi::CallbackInfo& info) {
   if (!keep.IsArray() || !scale.IsArray())
     throw_error(env, "ERR_INVALID_ARGUMENT", "gates must be {keep: boolean[], scale: number[]}");
   auto keep_arr = keep.As<Napi::Array>(), scale_arr = scale.As<Napi::Array>();
-  if (keep_arr.Length() != static_cast<uint32_t>(c.num_hidden_layers) || scale_arr.Length() != keep_arr.Length())
-    throw_error(env, "ERR_INVALID_ARGUMENT",
-                "gates.keep and gates.scale need one entry per layer (" + std::to_string(c.num_hidden_layers) + ")");
-  std::vector<bert::LayerGate> gates(keep_arr.Length());
+  if (scale_arr.Length() != keep_arr.Length())
+    throw_error(env, "ERR_INVALID_ARGUMENT", "gates.keep and gates.scale must have the same length");
+  bert::PldGates gates(keep_arr.Length());
   for (uint32_t l = 0; l < keep_arr.Length(); l++) {
     gates[l].keep = keep_arr.Get(l).ToBoolean().Value();
     gates[l].scale = static_cast<float>(scale_arr.Get(l).ToNumber().DoubleValue());

@@ -35,6 +35,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::unique_ptr<bert::Engine> engine_;
 };
 
+// validateModelConfig(config): throws the error creating an engine with this config would throw, or returns.
+Napi::Value validate_model_config(const Napi::CallbackInfo& info);
+
 // Throws a JS Error with `code` set.
 [[noreturn]] void throw_error(Napi::Env env, const char* code, const std::string& message);
 [[noreturn]] void throw_status(Napi::Env env, const bert::Status& status);

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "model/alignment.h"
+
 namespace bert {
 
 Status Arena::allocate() {
   release();
   int64_t total = 0;
-  for (const Request& r : requests_) total += (r.count + 15) / 16 * 16;
+  for (const Request& r : requests_) total += aligned_floats(r.count);
   block_ = backend_->alloc_bytes(static_cast<size_t>(std::max<int64_t>(total, 16)) * sizeof(float));
   if (!block_) {
     requests_.clear();
@@ -17,7 +19,7 @@ Status Arena::allocate() {
   float* next = static_cast<float*>(block_);
   for (const Request& r : requests_) {
     *r.slot = next;
-    next += (r.count + 15) / 16 * 16;
+    next += aligned_floats(r.count);
   }
   requests_.clear();
   return Status::ok();

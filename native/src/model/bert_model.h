@@ -121,11 +121,10 @@ Status linear_backward_weight(const LayerContext& ctx, const float* dy, const fl
                               int out);
 
 // One encoder layer. `h` is the layer input; the output pointer is returned through *out.
-Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerGate& gate,
+Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const PldGate& gate,
                              const float* h, LayerActs& a, const float** out);
 // d_out (B*T, C) in, d_h (B*T, C) out (overwritten). Parameter gradients accumulate into g.
 Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
-                              const LayerGate& gate, const float* h, const LayerActs& a, const float* d_out,
-                              float* d_h);
+                              const PldGate& gate, const float* h, const LayerActs& a, const float* d_out, float* d_h);
 
 }  // namespace bert

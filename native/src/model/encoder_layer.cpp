@@ -1,7 +1,8 @@
 // One transformer encoder layer, forward and backward, Pre-LN (switchable, PLD) or Post-LN:
 //   Pre-LN:  x = h + s*Drop(Attn(LN1(h)));  out = x + s*Drop(FFN(LN2(x)))
 //   Post-LN: x = LN1(h + s*Drop(Attn(h)));  out = LN2(x + s*Drop(FFN(x)))
-// A dropped layer never reaches these functions: the engine passes its input through.
+// s is the layer's PLD residual scale (its PldGate); a layer PLD drops never reaches these functions: the
+// engine passes its input through.
 #include <cmath>
 #include <cstring>
 
@@ -66,7 +67,7 @@ Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bo
 
 }  // namespace
 
-Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerGate& gate,
+Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const PldGate& gate,
                              const float* h, LayerActs& a, const float** out) {
   const ModelConfig& c = *ctx.config;
   const Kernels& k = ctx.backend->kernels();
@@ -126,23 +127,21 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   return Status::ok();
 }
 
-Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
-                              const LayerGate& gate, const float* h, const LayerActs& a, const float* d_out,
-                              float* d_h) {
+namespace {
+
+// The feed-forward block backward, from the gradient at the layer output to s.d_x, the gradient at the block's
+// input x (the first residual sum, or its LayerNorm in Post-LN).
+Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
+                          const PldGate& gate, const LayerActs& a, const float* d_out) {
   const ModelConfig& c = *ctx.config;
   const Kernels& k = ctx.backend->kernels();
   LayerScratch& s = *ctx.scratch;
-  const int B = ctx.B, T = ctx.T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_attention_heads;
-  const int HS = c.head_size();
-  const int64_t BT = static_cast<int64_t>(B) * T;
-  const int64_t head_block = BT * C;
-  const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
+  const int C = c.hidden_size, F = c.intermediate_size;
+  const int64_t BT = static_cast<int64_t>(ctx.B) * ctx.T;
   const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
   const bool pre = c.pre_ln();
   const size_t row_bytes = sizeof(float) * BT * C;
-
-  // feed-forward block, backward: d_resid2 is the gradient at the second residual sum
-  const float* d_resid2 = d_out;
+  const float* d_resid2 = d_out;  // the gradient at the second residual sum
   if (!pre) {
     std::memset(s.d_ln, 0, row_bytes);
     k.layernorm_backward(d_out, a.resid2, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_ln, g.ln2_w, g.ln2_b, BT, C);
@@ -158,26 +157,21 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.column_sum_accumulate(s.d_ffn, BT, F, g.ffn_in_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_ffn, ffn_in, g.ffn_in_w, BT, C, F));
   std::memcpy(s.d_x, d_resid2, row_bytes);
-  if (pre) {
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_ln, BT, C, F, false));
-    k.layernorm_backward(s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
-  } else {
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_x, BT, C, F, true));
-  }
+  if (!pre) return linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_x, BT, C, F, true);
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_ln, BT, C, F, false));
+  k.layernorm_backward(s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
+  return Status::ok();
+}
 
-  // attention block, backward: d_resid1 is the gradient at the first residual sum
-  const float* d_resid1 = s.d_x;
-  if (!pre) {
-    std::memset(s.d_ln, 0, row_bytes);
-    k.layernorm_backward(s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
-    d_resid1 = s.d_ln;
-  }
-  k.dropout_apply(d_resid1, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kAttentionOutput));
-  k.column_sum_accumulate(s.d_branch, BT, C, g.attn_out_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ctx, g.attn_out_w, BT, C, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
-  k.tokens_to_heads(s.d_ctx, s.d_ctx_heads, 1, B, T, NH, HS);
-
+// Scaled dot-product attention backward, from s.d_ctx_heads to s.d_qkv (token-major): the dropped probabilities
+// are regenerated from their key instead of having been stored.
+Status attention_core_backward(const LayerContext& ctx, int layer, const LayerActs& a) {
+  const ModelConfig& c = *ctx.config;
+  const Kernels& k = ctx.backend->kernels();
+  LayerScratch& s = *ctx.scratch;
+  const int B = ctx.B, T = ctx.T, NH = c.num_attention_heads, HS = c.head_size();
+  const int64_t head_block = static_cast<int64_t>(B) * T * c.hidden_size;
+  const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
   const float* q = a.qkv_heads;
   const float* kk = a.qkv_heads + head_block;
   const float* v = a.qkv_heads + 2 * head_block;
@@ -185,8 +179,9 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   float* dk = s.d_qkv_heads + head_block;
   float* dv = s.d_qkv_heads + 2 * head_block;
   const float* pd = a.probs;
-  if (p_attn > 0) {  // regenerate the dropped probabilities instead of having stored them
-    k.dropout_apply(a.probs, s.probs_dropped, BT * NH * T, 1.0f, p_attn, dropout_key(ctx, layer, kAttentionProbs));
+  if (p_attn > 0) {
+    k.dropout_apply(a.probs, s.probs_dropped, static_cast<int64_t>(B) * NH * T * T, 1.0f, p_attn,
+                    dropout_key(ctx, layer, kAttentionProbs));
     pd = s.probs_dropped;
   }
   // d_probs_dropped = d_ctx . V^T ; dV = Pd^T . d_ctx
@@ -200,6 +195,36 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, s.d_probs, T, T * T, kk, HS, T * HS, dq, HS, T * HS));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, s.d_probs, T, T * T, q, HS, T * HS, dk, HS, T * HS));
   k.heads_to_tokens(s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
+  return Status::ok();
+}
+
+}  // namespace
+
+Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
+                              const PldGate& gate, const float* h, const LayerActs& a, const float* d_out, float* d_h) {
+  const ModelConfig& c = *ctx.config;
+  const Kernels& k = ctx.backend->kernels();
+  LayerScratch& s = *ctx.scratch;
+  const int B = ctx.B, T = ctx.T, C = c.hidden_size, NH = c.num_attention_heads;
+  const int64_t BT = static_cast<int64_t>(B) * T;
+  const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
+  const bool pre = c.pre_ln();
+  const size_t row_bytes = sizeof(float) * BT * C;
+  BERT_RETURN_IF_ERROR(ffn_block_backward(ctx, layer, p, g, gate, a, d_out));
+
+  // attention block, backward: d_resid1 is the gradient at the first residual sum
+  const float* d_resid1 = s.d_x;
+  if (!pre) {
+    std::memset(s.d_ln, 0, row_bytes);
+    k.layernorm_backward(s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
+    d_resid1 = s.d_ln;
+  }
+  k.dropout_apply(d_resid1, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kAttentionOutput));
+  k.column_sum_accumulate(s.d_branch, BT, C, g.attn_out_b);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ctx, g.attn_out_w, BT, C, C));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
+  k.tokens_to_heads(s.d_ctx, s.d_ctx_heads, 1, B, T, NH, c.head_size());
+  BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
   // per-row constant), and the rounding noise a column sum would leave there is what Adam turns into steps of
   // about lr in random directions.
@@ -210,12 +235,9 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   const float* attn_in = pre ? a.ln1 : h;
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
   std::memcpy(d_h, d_resid1, row_bytes);
-  if (pre) {
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
-    k.layernorm_backward(s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
-  } else {
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true));
-  }
+  if (!pre) return linear_backward_input(ctx, s.d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true);
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
+  k.layernorm_backward(s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
   return Status::ok();
 }
 

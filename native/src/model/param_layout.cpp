@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 
+#include "model/alignment.h"
 #include "model/bert_model.h"
 
 namespace bert {
@@ -19,15 +20,18 @@ class LayoutBuilder {
     info.size = 1;
     for (int64_t d : info.shape) info.size *= d;
     info.offset = next_;
-    // Keep every tensor 64-byte aligned for vector loads and oneDNN.
-    next_ += pad ? (info.size + 15) / 16 * 16 : info.size;
+    info.layer = layer_;
+    next_ += pad ? aligned_floats(info.size) : info.size;
     info.no_decay = name.find("bias") != std::string::npos || name.find("LayerNorm") != std::string::npos;
     layout.push_back(std::move(info));
   }
+  // The encoder layer the following tensors belong to (-1: none).
+  void set_layer(int layer) { layer_ = layer; }
   std::vector<ParamInfo> layout;
 
  private:
   int64_t next_ = 0;
+  int layer_ = -1;
 };
 
 struct Names {
@@ -55,6 +59,7 @@ std::vector<ParamInfo> build_param_layout(const ModelConfig& c) {
   b.add("bert.embeddings.LayerNorm.bias", {C});
   for (int l = 0; l < c.num_hidden_layers; l++) {
     const std::string p = "bert.encoder.layer." + std::to_string(l) + ".";
+    b.set_layer(l);
     // Weights of q, k, v first, then their biases: each group is contiguous.
     b.add(p + "attention.self.query.weight", {C, C}, false);
     b.add(p + "attention.self.key.weight", {C, C}, false);
@@ -73,6 +78,7 @@ std::vector<ParamInfo> build_param_layout(const ModelConfig& c) {
     b.add(p + n.ln2 + ".weight", {C});
     b.add(p + n.ln2 + ".bias", {C});
   }
+  b.set_layer(-1);
   if (c.pre_ln()) {
     b.add("bert.encoder.FinalLayerNorm.weight", {C});
     b.add("bert.encoder.FinalLayerNorm.bias", {C});
