@@ -6,7 +6,7 @@ Output: test/golden/<case>.safetensors, each holding the weights (param/<name>),
 losses (output/<name>) and every parameter gradient (grad/<name>), with a metadata header that records this
 script's format version and the torch version that produced it.
 
-The model here is written from DESIGN.md §3-4 with plain torch ops and autograd, independently of the C++ code:
+The model here is written from the model and PLD definitions (docs/native-core.md, docs/training-semantics.md) with plain torch ops and autograd, independently of the C++ code:
 Pre-LN (switchable, PLD) or Post-LN BERT, erf or tanh GELU, MLM at the masked positions with the decoder tied to
 the word embeddings, NSP, or a sequence-classification head (CE, or MSE for one output). Dropout is 0 so results
 are deterministic; dropout itself is tested statistically on the native side.
@@ -28,7 +28,7 @@ TINY = dict(vocab_size=101, hidden_size=48, num_hidden_layers=3, num_attention_h
 
 
 def param_names(cfg, pre_ln, num_labels):
-    """(name, shape) in the engine's order; the names are DESIGN.md §3's."""
+    """(name, shape) in the engine's order, under the engine's parameter names."""
     C, F, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     ln1, ffn_in, ln2, pooler, transform = (
         ("PreAttentionLayerNorm", "intermediate.dense_act", "PostAttentionLayerNorm", "bert.pooler.dense_act",
@@ -211,7 +211,7 @@ def zero_key_bias_grads(W):
 
 def lamb_or_adam_reference(W, no_decay, state, step, lr, kind, betas=(0.9, 0.999), eps=1e-8, wd=0.01,
                            bias_correction=True, min_coeff=0.01, max_coeff=10.0):
-    """DESIGN.md §5, written out: Adam without bias correction (DeepSpeed's bias_correction: false) and LAMB."""
+    """Written out from the optimizer formulas (docs/training-semantics.md): Adam without bias correction (DeepSpeed's bias_correction: false) and LAMB."""
     b1, b2 = betas
     bc1 = 1 - b1 ** step if bias_correction else 1.0
     bc2 = 1 - b2 ** step if bias_correction else 1.0
@@ -254,7 +254,7 @@ def synthetic_grad(tensor_index, size, step):
 
 def optimizer_for(W, name, impl, opts):
     """A callable applying one update of this case's optimizer to W (weight decay 0.01 except on biases and
-    LayerNorm parameters): torch.optim where PyTorch has the optimizer, the DESIGN §5 formulas otherwise."""
+    LayerNorm parameters): torch.optim where PyTorch has the optimizer, the written-out formulas otherwise."""
     no_decay = {k for k in W if k.endswith("bias") or "LayerNorm" in k}
     groups = [dict(params=[W[k] for k in W if k not in no_decay], weight_decay=TRAIN_WD),
               dict(params=[W[k] for k in W if k in no_decay], weight_decay=0.0)]

@@ -1,4 +1,4 @@
-// The LR schedules and the PLD schedule against the formulas of DESIGN §4-5, at chosen steps.
+// The LR schedules and the PLD schedule against their formulas (docs/training-semantics.md), at chosen steps.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
