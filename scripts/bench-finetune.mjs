@@ -37,7 +37,7 @@ mkdirSync(glueDir, { recursive: true });
 const lines = readFileSync(join(root, "data", "glue", "SST-2", "train.tsv"), "utf8").split("\n");
 writeFileSync(join(glueDir, "train.tsv"), lines.slice(0, rows + 1).join("\n") + "\n");
 writeFileSync(join(glueDir, "dev.tsv"), lines.slice(0, 2).join("\n") + "\n");
-const tok = await createBertTokenizer(join(root, "data", "bert-base-uncased-vocab.txt"), true);
+const tok = await createBertTokenizer(defaultVocabFile(), true);
 const f = await featurize(tok, readGlueFile(task, join(glueDir, "train.tsv"), "train"), seq);
 const tokens = join(work, "tokens.json");
 writeFileSync(tokens, JSON.stringify({ ids: f.ids, labels: f.labels }));

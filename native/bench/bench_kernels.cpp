@@ -39,15 +39,23 @@ GemmArgs gemm(int batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
   return g;
 }
 
-}  // namespace
+// The shapes of one BERT layer (sequence 128, head size 64) and its MLM head at hidden C over BT tokens.
+struct Shapes {
+  int64_t C, BT, F, T, NH, B, HS, V, M;
+  Shapes(int64_t hidden, int64_t tokens)
+      : C(hidden),
+        BT(tokens),
+        F(4 * hidden),
+        T(128),
+        NH(hidden / 64),
+        B(tokens / 128),
+        HS(64),
+        V(30522),
+        M(tokens / 128 * 20) {}
+};
 
-int main(int argc, char** argv) {
-  const int64_t C = argc > 1 ? std::atol(argv[1]) : 512;
-  const int64_t BT = argc > 2 ? std::atol(argv[2]) : 4096;
-  if (argc > 3 && std::atoi(argv[3]) > 0) omp_set_num_threads(std::atoi(argv[3]));
-  const int64_t F = 4 * C, T = 128, NH = C / 64, B = BT / T, HS = 64, V = 30522, M = B * 20;
-  std::printf("hidden %ld, tokens %ld, threads %d\n", (long)C, (long)BT, omp_get_max_threads());
-
+void bench_gemms(const Shapes& sh) {
+  const int64_t C = sh.C, BT = sh.BT, F = sh.F, T = sh.T, NH = sh.NH, B = sh.B, HS = sh.HS, V = sh.V, M = sh.M;
   std::vector<GemmCase> cases = {
       {"qkv forward      X.W^T", gemm(1, BT, 3 * C, C, false, true)},
       {"ffn_in forward   X.W^T", gemm(1, BT, F, C, false, true)},
@@ -82,8 +90,11 @@ int main(int argc, char** argv) {
                   (long)g.M, (long)g.N, (long)g.K, s * 1e3, gflops, 100 * gflops / peak);
     }
   }
+}
 
-  // element-wise kernels: bytes moved per call / time
+// Element-wise kernels: bytes moved per call / time, fast beside reference.
+void bench_elementwise(const Shapes& sh) {
+  const int64_t C = sh.C, BT = sh.BT, F = sh.F, T = sh.T, NH = sh.NH, B = sh.B, V = sh.V, M = sh.M;
   const Kernels& fast = cpu_fast_kernels();
   const Kernels& ref = cpu_reference_kernels();
   auto x = random_floats(BT * F, 3, -4, 4), bias = random_floats(F, 4), act(x), pre(x), y(x);
@@ -146,5 +157,17 @@ int main(int argc, char** argv) {
     std::printf("  %-26s fast %8.3f ms %6.1f GB/s | reference %8.3f ms (%.0fx)\n", op.name, fast_s * 1e3,
                 op.bytes / fast_s / 1e9, ref_s * 1e3, ref_s / fast_s);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t C = argc > 1 ? std::atol(argv[1]) : 512;
+  const int64_t BT = argc > 2 ? std::atol(argv[2]) : 4096;
+  if (argc > 3 && std::atoi(argv[3]) > 0) omp_set_num_threads(std::atoi(argv[3]));
+  std::printf("hidden %ld, tokens %ld, threads %d\n", (long)C, (long)BT, omp_get_max_threads());
+  const Shapes shapes(C, BT);
+  bench_gemms(shapes);
+  bench_elementwise(shapes);
   return 0;
 }

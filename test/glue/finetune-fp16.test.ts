@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import { finetune, type FinetuneArgs } from "../../lib/glue/finetune.js";
 import { DEFAULT_MODEL_CONFIG } from "../../lib/native/engine.js";
 import { projectRoot } from "../../lib/native/load.js";
+import { defaultVocabFile } from "../../lib/paths.js";
 
 interface Fp16Keys {
   loss_scale: number;
@@ -116,7 +117,7 @@ async function run(name: string, fp16: Partial<Fp16Keys>) {
     do_predict: false,
     random: true,
     force: false,
-    vocab_file: join(projectRoot(), "data", "bert-base-uncased-vocab.txt"),
+    vocab_file: defaultVocabFile(),
     threads: 1,
   };
   await finetune(args, output);
