@@ -3,8 +3,19 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  // scripts/*.mjs are plain-JavaScript reports run against dist/; the typed code they call is linted at its source
-  { ignores: ["dist/", "build/", "build-asan/", "node_modules/", "eslint.config.js", "scripts/**/*.mjs"] },
+  // scripts/*.mjs and *.cjs are plain-JavaScript tools run against dist/ and the build; the typed code they call
+  // is linted at its source
+  {
+    ignores: [
+      "dist/",
+      "build/",
+      "build-asan/",
+      "node_modules/",
+      "eslint.config.js",
+      "scripts/**/*.mjs",
+      "scripts/**/*.cjs",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
