@@ -11,6 +11,7 @@ import { before, describe, it } from "node:test";
 import { tfRecords } from "../../lib/data/tfrecord.js";
 import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
+import { layerKeep, thetaForStep } from "../../lib/train/pld.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
 
 const root = projectRoot();
@@ -62,13 +63,20 @@ function run(out: string, ds: string, extra: string[] = [], pld = true) {
   return r;
 }
 
-function metrics(out: string): { step: number; loss: number; theta: number }[] {
+interface StepMetrics {
+  step: number;
+  loss: number;
+  theta: number;
+  kept_layers: number;
+}
+
+function metrics(out: string): StepMetrics[] {
   return readFileSync(join(out, "tiny.metrics.jsonl"), "utf8")
     .trim()
     .split("\n")
     .flatMap((l) => {
       try {
-        return [JSON.parse(l) as { step: number; loss: number; theta: number }];
+        return [JSON.parse(l) as StepMetrics];
       } catch {
         return []; // a line cut by kill -9 is not a record
       }
@@ -111,6 +119,40 @@ describe("bert-train pretrain", () => {
     assert.doesNotMatch(r.stdout, /progressive layer dropping/);
     assert.ok(metrics(out).every((m) => m.theta === 1));
   });
+  it("PLD drops layers as often as the keep probabilities say; without PLD every layer is kept", () => {
+    const out = tmp();
+    run(out, "tiny_ds_fp32_pld.json", ["--max_steps", "200", "--print_steps", "1000"]);
+    const L = 4; // tiny_cf.json
+    const records = metrics(out);
+    assert.equal(records.length, 200);
+    let kept = 0;
+    let expected = 0;
+    let variance = 0;
+    for (const m of records) {
+      assert.equal(m.theta, thetaForStep({ theta: 0.5, gamma: 0.1 }, m.step - 1), `θ of step ${m.step}`);
+      const layers = m.kept_layers * L; // one draw per step: the same count in each micro-batch
+      assert.ok(Number.isInteger(Math.round(layers * 1e9) / 1e9), `step ${m.step}: ${layers} layers kept`);
+      kept += layers;
+      for (let l = 1; l <= L; l++) {
+        const p = layerKeep("paper", l, L, m.theta).keep;
+        expected += p;
+        variance += p * (1 - p);
+      }
+    }
+    const sigma = Math.sqrt(variance);
+    console.log(
+      `PLD kept ${kept} of ${records.length * L} layer evaluations; expected ${expected.toFixed(1)} ± ${sigma.toFixed(1)} (σ)`,
+    );
+    assert.ok(Math.abs(kept - expected) <= 3 * sigma, `kept ${kept}, expected ${expected} ± 3 × ${sigma}`);
+    const plain = tmp();
+    run(plain, "tiny_ds_fp32.json", ["--max_steps", "20"], false);
+    const all = metrics(plain);
+    assert.equal(all.length, 20);
+    assert.ok(
+      all.every((m) => m.kept_layers === 1),
+      "a run without PLD keeps every layer",
+    );
+  });
   it("resumes exactly: the same per-step losses as an uninterrupted run", () => {
     const whole = tmp();
     run(whole, "tiny_ds_fp32_pld.json", ["--max_steps", "8"]);
@@ -142,7 +184,11 @@ describe("bert-train pretrain", () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     assert.equal(code, 0);
-    assert.match(stdout, /checkpointing: PATH=.*ckpt_id=epoch\d+_step(\d+)/);
+    const saved = stdout.match(/checkpointing: PATH=.*ckpt_id=epoch\d+_step(\d+)/);
+    assert.ok(saved, stdout);
+    // it stopped early: the checkpoint and the metrics end before step 12
+    assert.ok(Number(saved[1]) < 12, `SIGINT after step 3 saved step ${saved[1]}, not an early stop`);
+    assert.ok(metrics(parts).length < 12, `${metrics(parts).length} steps ran before the stop`);
     run(parts, "tiny_ds_fp32_pld.json", [
       "--max_steps",
       "12",
@@ -177,8 +223,10 @@ describe("bert-train pretrain", () => {
       await new Promise((r) => setTimeout(r, delay));
       child.kill("SIGKILL");
       await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.on("exit", r)));
+      assert.equal(child.signalCode, "SIGKILL", `the run ended by itself (exit ${child.exitCode}) before the kill`);
       const dir = join(out, "saved_models", "tiny");
       const tag = readFileSync(join(dir, "latest"), "utf8").trim();
+      assert.ok(Number(/_step(\d+)$/.exec(tag)?.[1]) < 30, `killed after the last step (latest ${tag})`);
       for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"])
         assert.ok(existsSync(join(dir, tag, f)), `${tag}/${f}`);
       // resume to the end: every step's last logged loss equals the uninterrupted run's
