@@ -6,8 +6,11 @@ import { projectRoot } from "../../lib/native/load.js";
 
 export type ToleranceKey =
   | "golden_fp32_loss_rel"
+  | "golden_fp32_logits_rel"
   | "golden_fp32_grad_rel"
   | "golden_bf16_loss_rel"
+  | "golden_bf16_nsp_loss_rel"
+  | "golden_bf16_logits_rel"
   | "golden_bf16_grad_rel"
   | "fast_vs_reference_engine_grad_rel"
   | "golden_fp32_grad_floor_of_largest"
@@ -16,6 +19,7 @@ export type ToleranceKey =
   | "optimizer_fp32_weight_rel"
   | "accumulation_fp32_grad_rel"
   | "data_parallel_fp32_weight_rel"
+  | "data_parallel_fp32_loss_rel"
   | "training_curve_fp32_weight_rel";
 
 const table = JSON.parse(readFileSync(join(projectRoot(), "test", "tolerances.json"), "utf8")) as Record<

@@ -86,18 +86,28 @@ function loadCase(prefix: string, name: string) {
   return { file, config, o, names, engine, steps: Number(file.metadata.steps) };
 }
 
-function worstWeights(file: SafetensorsFile, names: string[], get: (n: string) => Float32Array, tol: number): string[] {
+/** The tensors beyond `tol` against the golden final weights; the largest error goes to the test's diagnostics. */
+function worstWeights(
+  file: SafetensorsFile,
+  names: string[],
+  get: (n: string) => Float32Array,
+  tol: number,
+  t: { diagnostic(message: string): void },
+): string[] {
   const worst: string[] = [];
+  let largest = 0;
   for (const n of names) {
     const err = relativeError(get(n), tensorFloat32(file, `final/${n}`));
+    largest = Math.max(largest, err);
     if (!(err <= tol)) worst.push(`${n}: ${err.toExponential(2)}`);
   }
+  t.diagnostic(`worst final weight: relative error ${largest.toExponential(2)} (tolerance ${tol})`);
   return worst;
 }
 
 describe("optimizer alone, same gradients as PyTorch, 10 steps (fp32)", () => {
   for (const name of CASES) {
-    it(name, async () => {
+    it(name, async (t) => {
       const { file, o, names, engine, steps } = loadCase("optimizer", name);
       const dropped = JSON.parse(file.metadata.dropped ?? "{}") as { layer: number; steps: number[] };
       for (let step = 1; step <= steps; step++) {
@@ -117,7 +127,7 @@ describe("optimizer alone, same gradients as PyTorch, 10 steps (fp32)", () => {
       }
       const tol = tolerance("optimizer_fp32_weight_rel");
       assert.deepEqual(
-        worstWeights(file, names, (n) => engine.getParam(n), tol),
+        worstWeights(file, names, (n) => engine.getParam(n), tol, t),
         [],
         `weights beyond ${tol} relative`,
       );
@@ -130,14 +140,16 @@ describe("optimizer alone, same gradients as PyTorch, 10 steps (fp32)", () => {
 
 describe("whole training step against PyTorch, 10 steps (fp32)", () => {
   for (const name of CASES) {
-    it(name, async () => {
+    it(name, async (t) => {
       const { file, config, o, names, engine, steps } = loadCase("train", name);
       const expectedLosses = tensorFloat64(file, "output/losses");
       const lossTol = tolerance("optimizer_fp32_loss_rel");
+      let worstLoss = 0;
       for (let step = 0; step < steps; step++) {
         const result = await engine.run(batchAt(file, step), allLayersKept(config.num_hidden_layers), { train: false });
         const expected = expectedLosses[step] as number;
         const err = Math.abs(result.loss - expected) / Math.abs(expected);
+        worstLoss = Math.max(worstLoss, err);
         assert.ok(
           err <= lossTol,
           `step ${step + 1}: loss ${result.loss} vs ${expected} (relative ${err.toExponential(2)})`,
@@ -150,9 +162,10 @@ describe("whole training step against PyTorch, 10 steps (fp32)", () => {
         });
         assert.equal(outcome.overflow, false);
       }
+      t.diagnostic(`worst step loss: relative error ${worstLoss.toExponential(2)} (tolerance ${lossTol})`);
       const tol = tolerance("training_curve_fp32_weight_rel");
       assert.deepEqual(
-        worstWeights(file, names, (n) => engine.getParam(n), tol),
+        worstWeights(file, names, (n) => engine.getParam(n), tol, t),
         [],
         `weights beyond ${tol} relative`,
       );

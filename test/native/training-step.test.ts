@@ -61,7 +61,7 @@ function snapshot(engine: NativeEngine): Map<string, Float32Array> {
 }
 
 describe("gradient accumulation", () => {
-  it("4 micro-batches of 8 give the update of one batch of 32", async () => {
+  it("4 micro-batches of 8 give the update of one batch of 32", async (t) => {
     const whole = createEngine({ config, seed: 3 });
     const accumulated = createEngine({ config, seed: 3 });
     const gates = allLayersKept(2);
@@ -70,14 +70,18 @@ describe("gradient accumulation", () => {
       for (let micro = 0; micro < 4; micro++)
         await accumulated.run(sequences(step * 32 + micro * 8, 8), gates, { train: false, gradScale: 1 / 4 });
       const gradTol = tolerance("accumulation_fp32_grad_rel");
+      let worst = 0;
       for (const p of whole.paramInfos()) {
         const err = relativeError(accumulated.getGrad(p.name), whole.getGrad(p.name));
+        worst = Math.max(worst, err);
         assert.ok(err <= gradTol, `step ${step}, gradient of ${p.name}: ${err.toExponential(2)}`);
       }
+      t.diagnostic(`step ${step}: worst gradient ${worst.toExponential(2)} (tolerance ${gradTol})`);
       const settings = { lr: 1e-3, stepNumber: step, lossScale: 1, maxGradNorm: 1 };
       const a = await whole.step(adamw, settings);
       const b = await accumulated.step(adamw, settings);
-      assert.ok(Math.abs(a.gradNorm - b.gradNorm) <= 1e-5 * a.gradNorm, `grad norms ${a.gradNorm} vs ${b.gradNorm}`);
+      const normErr = Math.abs(a.gradNorm - b.gradNorm) / a.gradNorm;
+      assert.ok(normErr <= gradTol, `grad norms ${a.gradNorm} vs ${b.gradNorm}: ${normErr.toExponential(2)}`);
     }
     // Adam normalises each element by its own history, which magnifies the gradients' last-bit differences in
     // elements with tiny gradients: the weights compare at the training-curve tolerance
