@@ -135,9 +135,29 @@ describe("trainStep", () => {
     const engine = createEngine({ config, seed: 11 });
     const gates = allLayersKept(2);
     const micro = [0, 1].map((i) => ({ batch: sequences(i * 4, 4), gates, dropoutStream: i }));
+    // a twin with the same weights runs the same micro-batches by hand: their mean loss, and the norm of the
+    // gradient their halves accumulate, are what trainStep must report
+    const twin = createEngine({ config, seed: 11 });
+    let expectedLoss = 0;
+    for (const m of micro) {
+      const pass = await twin.run(m.batch, gates, { train: true, gradScale: 0.5, dropoutStream: m.dropoutStream });
+      expectedLoss += pass.loss / 2;
+    }
+    let squares = 0;
+    for (const p of twin.paramInfos()) {
+      const tensorNorm = Math.fround(Math.sqrt(twin.getGrad(p.name).reduce((s, g) => s + g * g, 0)));
+      squares += tensorNorm * tensorNorm;
+    }
+    const expectedNorm = Math.sqrt(squares);
     const r = await trainStep(engine, micro, { optimizer: adamw, lr: 1e-3, stepNumber: 1, maxGradNorm: 1 });
-    assert.ok(Number.isFinite(r.loss) && r.loss > 0);
-    assert.ok(r.gradNorm > 0);
+    assert.ok(
+      Math.abs(r.loss - expectedLoss) <= 1e-12 * expectedLoss,
+      `loss ${r.loss}, mean of passes ${expectedLoss}`,
+    );
+    assert.ok(
+      Math.abs(r.gradNorm - expectedNorm) <= tolerance("accumulation_fp32_grad_rel") * expectedNorm,
+      `grad norm ${r.gradNorm}, of the accumulated gradients ${expectedNorm}`,
+    );
     assert.equal(r.skipped, false);
     assert.equal(r.lossScale, 1);
   });

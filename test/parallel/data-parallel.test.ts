@@ -169,6 +169,13 @@ describe("data-parallel pre-training over MPI", () => {
     );
     const rel = relativeDifference(weights(prescaled, "epoch0_step6"), weights(overlapped, "epoch0_step6"));
     assert.ok(rel <= tolerance("data_parallel_fp32_weight_rel"), `predivide 8 changes the weights by ${rel}`);
+    // prescale_gradients: each rank divides by the world size before the sum, the same average to rounding
+    const prescaleDs = join(tmp(), "prescale_true.json");
+    writeFileSync(prescaleDs, JSON.stringify({ ...base, prescale_gradients: true }));
+    const prescaledTrue = tmp();
+    runOn(2, prescaledTrue, ["--max_steps", "6"], prescaleDs);
+    const relTrue = relativeDifference(weights(prescaledTrue, "epoch0_step6"), weights(overlapped, "epoch0_step6"));
+    assert.ok(relTrue <= tolerance("data_parallel_fp32_weight_rel"), `prescaling changes the weights by ${relTrue}`);
   });
 
   it("resumes a 2-rank run on 1 rank: the same weights as 20 steps on 1 rank", () => {
@@ -234,7 +241,7 @@ describe("data-parallel pre-training over MPI", () => {
     assert.match(latest, new RegExp(`^epoch\\d+_step${last}$`), "the checkpoint is at the last step logged");
   });
 
-  it("finetune on 2 ranks follows 1 rank accumulating 2 micro-batches: the same losses and dev accuracy", () => {
+  it("finetune on 2 ranks follows 1 rank accumulating 2 micro-batches: the same per-step losses, norms and dev accuracy", (t) => {
     const pre = tmp();
     runOn(1, pre, ["--max_steps", "2"]);
     const glue = join(pre, "glue", "SST-2");
@@ -273,10 +280,25 @@ describe("data-parallel pre-training over MPI", () => {
     const one = ft(1, "one");
     const two = ft(2, "two");
     assert.match(two, /data parallel over 2 ranks: micro-batch 8 × accumulation 1 × 2 ranks = 16/);
-    const trainingLosses = (log: string) =>
-      [...log.matchAll(/epoch \d: mean training loss ([\d.]+)/g)].map((m) => Number(m[1]));
-    assert.equal(trainingLosses(one).length, 2);
-    assert.deepEqual(trainingLosses(two), trainingLosses(one));
+    // every step's loss and gradient norm, at full precision, from the metrics file rank 0 writes
+    const steps = (job: string) =>
+      readFileSync(join(pre, "ft", `${job}.metrics.jsonl`), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { loss?: number; grad_norm?: number })
+        .filter((r) => r.loss !== undefined) as { loss: number; grad_norm: number }[];
+    const [a, b] = [steps("one"), steps("two")];
+    assert.equal(a.length, 12, "96 rows, batch 16, 2 epochs");
+    assert.equal(b.length, a.length);
+    const lossTol = tolerance("data_parallel_fp32_loss_rel");
+    const normTol = tolerance("accumulation_fp32_grad_rel"); // an fp32 norm of gradients summed in another order
+    const lossErr = Math.max(...a.map((x, i) => Math.abs(x.loss - (b[i]?.loss ?? NaN)) / x.loss));
+    const normErr = Math.max(...a.map((x, i) => Math.abs(x.grad_norm - (b[i]?.grad_norm ?? NaN)) / x.grad_norm));
+    t.diagnostic(
+      `per-step losses differ by ${lossErr.toExponential(2)} (tolerance ${lossTol}), gradient norms by ${normErr.toExponential(2)} (tolerance ${normTol})`,
+    );
+    assert.ok(lossErr <= lossTol, `per-step losses differ by ${lossErr}`);
+    assert.ok(normErr <= normTol, `per-step gradient norms differ by ${normErr}`);
     const dev = (job: string) => readFileSync(join(pre, "ft", job, "eval_results.txt"), "utf8");
     assert.equal(dev("two"), dev("one"));
   });
