@@ -277,7 +277,7 @@ describe("data-parallel pre-training over MPI", () => {
       ];
       return bertTrain(ranks, command).stdout;
     };
-    const one = ft(1, "one");
+    ft(1, "one");
     const two = ft(2, "two");
     assert.match(two, /data parallel over 2 ranks: micro-batch 8 × accumulation 1 × 2 ranks = 16/);
     // every step's loss and gradient norm, at full precision, from the metrics file rank 0 writes
