@@ -1,6 +1,7 @@
-// Instance creation and masking statistics on the shared corpus, against what the algorithm implies.
+// Instance creation and masking statistics on the corpus the project ships (data/corpus: Wikipedia extracts and
+// Gutenberg books), against what the algorithm implies. Each test stands alone: the corpus is tokenized once, on
+// first use, by whichever test runs first.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
@@ -9,25 +10,40 @@ import { createInstances, maskTokens, type RawInstance, type SpecialIds } from "
 import { SeededRandom } from "../../lib/data/random.js";
 import { createBertTokenizer } from "../../lib/data/tokenizer.js";
 import { projectRoot } from "../../lib/native/load.js";
+import { defaultVocabFile } from "../../lib/paths.js";
 
-const shared = process.env.BERT_TRAIN_SHARED_DATA ?? join(projectRoot(), "..", "shared", "data");
-const vocabPath = join(projectRoot(), "data", "bert-base-uncased-vocab.txt");
+const corpus = join(projectRoot(), "data", "corpus");
 const special: SpecialIds = { pad: 0, cls: 101, sep: 102, mask: 103 };
-const skip = existsSync(shared) ? false : `no shared data at ${shared}`;
 
-async function sharedDocuments(): Promise<number[][][]> {
-  const wiki = join(shared, "wikipedia", "enwiki_wikiextractor_AA");
+async function corpusDocuments(): Promise<number[][][]> {
   const files = [
-    join(wiki, readdirSync(wiki)[0] as string),
-    join(shared, "books", "11-0.txt"),
-    join(shared, "books", "Pride_and_Prejudice_JaneAusten.txt"),
+    join(corpus, "wikipedia", "wiki_00"),
+    join(corpus, "wikipedia", "wiki_01"),
+    join(corpus, "books", "11-0.txt"),
+    join(corpus, "books", "Pride_and_Prejudice_JaneAusten.txt"),
   ];
-  const tok = await createBertTokenizer(vocabPath, true);
+  const tok = await createBertTokenizer(defaultVocabFile(), true);
   const docs: number[][][] = [];
   for (const f of files)
     for (const d of documentsFromText(readUtf8(f)).documents)
       docs.push((await tok.encodeBatch(d)).filter((u) => u.length > 0));
   return docs.filter((d) => d.length > 0);
+}
+
+let prepared: Promise<{ docs: number[][][]; instances: RawInstance[] }> | undefined;
+
+/** The tokenized corpus and its instances (sequence 128, dupe factor 2), made once. */
+function corpusInstances(): Promise<{ docs: number[][][]; instances: RawInstance[] }> {
+  prepared ??= corpusDocuments().then((docs) => ({
+    docs,
+    instances: createInstances(
+      docs,
+      { maxSeqLength: 128, shortSeqProb: 0.1, dupeFactor: 2 },
+      special,
+      new SeededRandom(1),
+    ),
+  }));
+  return prepared;
 }
 
 function withinSigma(count: number, n: number, p: number, sigmas: number, what: string): void {
@@ -38,17 +54,9 @@ function withinSigma(count: number, n: number, p: number, sigmas: number, what: 
   );
 }
 
-describe("instances on the shared corpus", { skip }, () => {
-  let docs: number[][][] = [];
-  let instances: RawInstance[] = [];
+describe("instances on the shipped corpus", () => {
   it("are well formed: [CLS] A [SEP] B [SEP], within max_seq_length, segments 0 then 1", async () => {
-    docs = await sharedDocuments();
-    instances = createInstances(
-      docs,
-      { maxSeqLength: 128, shortSeqProb: 0.1, dupeFactor: 2 },
-      special,
-      new SeededRandom(1),
-    );
+    const { instances } = await corpusInstances();
     assert.ok(instances.length > 5000, `${instances.length} instances`);
     for (const inst of instances) {
       assert.ok(inst.tokens.length <= 128);
@@ -59,7 +67,8 @@ describe("instances on the shared corpus", { skip }, () => {
       assert.ok(inst.segmentIds.every((s, i) => s === (i <= firstSep ? 0 : 1)));
     }
   });
-  it("take a random next segment half of the time when the chunk allows a choice", () => {
+  it("take a random next segment half of the time when the chunk allows a choice", async () => {
+    const { instances } = await corpusInstances();
     const free = instances.filter((i) => !i.forcedRandom);
     withinSigma(
       free.filter((i) => i.isRandomNext).length,
@@ -71,7 +80,8 @@ describe("instances on the shared corpus", { skip }, () => {
     const all = instances.filter((i) => i.isRandomNext).length / instances.length;
     assert.ok(all >= 0.5 && all < 0.6, `overall random-next fraction ${all}`);
   });
-  it("shorten the target length with short_seq_prob", () => {
+  it("shorten the target length with short_seq_prob", async () => {
+    const { docs } = await corpusInstances();
     const mean = (p: number) => {
       const xs = createInstances(
         docs,
@@ -86,7 +96,8 @@ describe("instances on the shared corpus", { skip }, () => {
     // always short: targets uniform in [2, 125], so instances average well under the maximum
     assert.ok(all < 100, `mean length with short_seq_prob 1: ${all}`);
   });
-  it("mask 15% of the real tokens, 80/10/10, never [CLS] or [SEP]", () => {
+  it("mask 15% of the real tokens, 80/10/10, never [CLS] or [SEP]", async () => {
+    const { instances } = await corpusInstances();
     const rng = new SeededRandom(3);
     let real = 0;
     let masked = 0;

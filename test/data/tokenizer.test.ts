@@ -1,8 +1,8 @@
 // Tokenization: our BertWordPiece setup of HuggingFace's `tokenizers` against an independent implementation of
-// Google BERT's algorithm, on at least 10,000 real lines from the shared Wikipedia extracts and Gutenberg books
+// Google BERT's algorithm, on at least 10,000 real lines from the Wikipedia extracts and Gutenberg books the project ships
 // plus hand-made hard cases; and the vocabulary checks.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -12,15 +12,16 @@ import { projectRoot } from "../../lib/native/load.js";
 import { referenceTokenize } from "../helpers/reference-bert-tokenizer.js";
 
 const vocabPath = join(projectRoot(), "data", "bert-base-uncased-vocab.txt");
-const shared = process.env.BERT_TRAIN_SHARED_DATA ?? join(projectRoot(), "..", "shared", "data");
+const corpus = join(projectRoot(), "data", "corpus");
 
+/** Lines of the corpus the project ships: its Wikipedia extracts (markup lines left out) and books. */
 function realLines(): string[] {
   const lines: string[] = [];
-  const wiki = join(shared, "wikipedia", "enwiki_wikiextractor_AA");
-  for (const f of readdirSync(wiki).slice(0, 3))
+  const wiki = join(corpus, "wikipedia");
+  for (const f of readdirSync(wiki))
     for (const l of readFileSync(join(wiki, f), "utf8").split("\n")) if (l.trim() && !l.startsWith("<")) lines.push(l);
-  const books = join(shared, "books");
-  for (const f of readdirSync(books).slice(0, 6)) {
+  const books = join(corpus, "books");
+  for (const f of readdirSync(books)) {
     const text = readFileSync(join(books, f), "utf8")
       .split(/\r?\n/)
       .filter((l) => l.trim());
@@ -50,22 +51,18 @@ describe("BERT WordPiece tokenization", () => {
       assert.deepEqual(ours[i], referenceTokenize(text, vocab, true), JSON.stringify(text)),
     );
   });
-  it(
-    "matches it on >= 10,000 real lines of Wikipedia and books",
-    { skip: existsSync(shared) ? false : `no shared data at ${shared}` },
-    async () => {
-      const tok = await createBertTokenizer(vocabPath, true);
-      const lines = realLines();
-      assert.ok(lines.length >= 10000, `only ${lines.length} lines`);
-      const ours = await tok.encodeBatch(lines);
-      const mismatches: string[] = [];
-      lines.forEach((line, i) => {
-        const expected = referenceTokenize(line, tok.vocab.ids, true);
-        if (JSON.stringify(ours[i]) !== JSON.stringify(expected)) mismatches.push(line.slice(0, 120));
-      });
-      assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} of ${lines.length} lines differ`);
-    },
-  );
+  it("matches it on >= 10,000 real lines of Wikipedia and books", async () => {
+    const tok = await createBertTokenizer(vocabPath, true);
+    const lines = realLines();
+    assert.ok(lines.length >= 10000, `only ${lines.length} lines`);
+    const ours = await tok.encodeBatch(lines);
+    const mismatches: string[] = [];
+    lines.forEach((line, i) => {
+      const expected = referenceTokenize(line, tok.vocab.ids, true);
+      if (JSON.stringify(ours[i]) !== JSON.stringify(expected)) mismatches.push(line.slice(0, 120));
+    });
+    assert.deepEqual(mismatches.slice(0, 5), [], `${mismatches.length} of ${lines.length} lines differ`);
+  });
 });
 
 describe("vocabulary", () => {

@@ -1,7 +1,7 @@
 // GLUE metrics against hand-computed values, and the task processors on the real shared files (canonical row
 // counts) and on hand-made fixtures in the layouts the shared data lacks.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,10 +9,10 @@ import { describe, it } from "node:test";
 import { accuracy, averageRanks, f1, matthewsCorrelation, pearson, spearman } from "../../lib/glue/metrics.js";
 import { glueTask, GlueError, readGlueFile } from "../../lib/glue/tasks.js";
 import { projectRoot } from "../../lib/native/load.js";
+import { needsShared, SHARED_DATA } from "../helpers/shared-data.js";
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-9, `${a} vs ${b}`);
-const shared = process.env.BERT_TRAIN_SHARED_DATA ?? join(projectRoot(), "..", "shared", "data");
-const glue = join(shared, "glue");
+const glue = join(SHARED_DATA, "glue");
 const fixtures = join(projectRoot(), "test", "fixtures", "glue");
 
 describe("GLUE metrics", () => {
@@ -37,7 +37,7 @@ describe("GLUE metrics", () => {
   });
 });
 
-describe("GLUE processors on the shared data", { skip: existsSync(glue) ? false : `no shared data at ${glue}` }, () => {
+describe("GLUE processors on the shared data", { skip: needsShared(glue, "the full GLUE files") }, () => {
   const counts: [string, "train" | "dev", string, number][] = [
     ["CoLA", "train", "train.tsv", 8551],
     ["SST-2", "dev", "dev.tsv", 872],
