@@ -53,16 +53,27 @@ const loaderOptions: LoaderOptions = {
   worldSize: 1,
 };
 
+/** Shards of the sample text, prepared once by whichever test needs them first (each test stands alone). */
+let prepared: Promise<{ dir: string; instances: number }> | undefined;
+function preparedShards(): Promise<{ dir: string; instances: number }> {
+  prepared ??= (async () => {
+    const dir = tmp();
+    return { dir, instances: (await prepareData(options(dir))).instances };
+  })();
+  return prepared;
+}
+
 describe("prepare-data and the loader", () => {
-  const dir = tmp();
   it("prepare-data writes shards and, last, a manifest", async () => {
-    const stats = await prepareData(options(dir));
+    const { dir, instances } = await preparedShards();
+    const stats = { instances };
     assert.ok(stats.instances > 40, `${stats.instances} instances`);
     const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as { records: number; shards: unknown[] };
     assert.equal(manifest.records, stats.instances);
     assert.equal(manifest.shards.length, 3);
   });
-  it("the same seed gives the same batches; batches have the engine's shapes", () => {
+  it("the same seed gives the same batches; batches have the engine's shapes", async () => {
+    const { dir } = await preparedShards();
     const a = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
     const b = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
     for (let i = 0; i < 5; i++) {
@@ -75,7 +86,8 @@ describe("prepare-data and the loader", () => {
         assert.ok(![0, 101, 102].includes(label), "[CLS], [SEP] and padding are never masked");
     }
   });
-  it("restoring a position continues exactly, across an epoch boundary", () => {
+  it("restoring a position continues exactly, across an epoch boundary", async () => {
+    const { dir } = await preparedShards();
     const a = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
     const steps = a.batchesPerEpoch + 3;
     for (let i = 0; i < steps - 4; i++) a.next();
@@ -86,7 +98,8 @@ describe("prepare-data and the loader", () => {
     assert.deepEqual([b.next(), b.next(), b.next(), b.next()], expected);
     assert.equal(b.position().epoch, 1);
   });
-  it("ranks get disjoint records and the same number of batches", () => {
+  it("ranks get disjoint records and the same number of batches", async () => {
+    const { dir } = await preparedShards();
     const shards = CorpusShards.open(dir);
     const r0 = new PretrainingLoader(shards, { ...loaderOptions, rank: 0, worldSize: 2 });
     const r1 = new PretrainingLoader(shards, { ...loaderOptions, rank: 1, worldSize: 2 });
