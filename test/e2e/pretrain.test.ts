@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { before, describe, it } from "node:test";
 
 import { tfRecords } from "../../lib/data/tfrecord.js";
@@ -13,6 +13,7 @@ import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { layerKeep, thetaForStep } from "../../lib/train/pld.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
+import { tolerance } from "../helpers/tolerances.js";
 
 const root = projectRoot();
 const cli = join(root, "dist", "bin", "bert-train.js");
@@ -37,7 +38,7 @@ function args(out: string, ds: string, extra: string[] = [], pld = true): string
     join(configs, "tiny_cf.json"),
     "--deepspeed",
     "--deepspeed_config",
-    join(configs, ds),
+    resolve(configs, ds), // a fixture name, or an absolute path
     "--max_seq_length",
     "64",
     "--max_predictions_per_seq",
@@ -381,6 +382,115 @@ describe("bert-train pretrain", () => {
       mismatch.stderr,
       /the checkpoint is a Post-LN model but --progressive_layer_drop asks for Pre-LN; pass --force/,
     );
+  });
+  it("fp16: overflowing steps are skipped and reported, θ advances through them, the scaler resumes exactly", () => {
+    const ds = join(tmp(), "fp16.json");
+    const base = JSON.parse(readFileSync(join(configs, "tiny_ds_fp32_pld.json"), "utf8")) as object;
+    // 2^30 overflows fp16 at once; hysteresis 1 halves on every overflow, a window of 3 doubles again
+    const fp16 = { enabled: true, initial_scale_power: 30, hysteresis: 1, loss_scale_window: 3 };
+    writeFileSync(ds, JSON.stringify({ ...base, fp16 }));
+    const whole = tmp();
+    const r = run(whole, ds, ["--max_steps", "24"]);
+    const m = metrics(whole) as (StepMetrics & { skipped: boolean; loss_scale: number })[];
+    assert.equal(m.length, 24);
+    assert.equal(m[0]?.skipped, true, "the first step overflows at 2^30");
+    assert.match(
+      r.stdout,
+      /Overflow detected\. Skipping step\. Attempted loss scale: 1073741824, reducing to 536870912/,
+    );
+    const skipped = m.filter((x) => x.skipped).length;
+    assert.equal(r.stdout.match(/Overflow detected/g)?.length, skipped);
+    assert.ok(
+      skipped < 24 && m.some((x, i) => i > 0 && x.loss_scale > (m[i - 1] as { loss_scale: number }).loss_scale),
+      "the scale recovers and grows again",
+    );
+    // θ follows the step count, skipped steps included
+    m.forEach((x) => assert.equal(x.theta, thetaForStep({ theta: 0.5, gamma: 0.1 }, x.step - 1)));
+    const state = JSON.parse(
+      readFileSync(join(whole, "saved_models", "tiny", "epoch0_step24", "state.json"), "utf8"),
+    ) as {
+      skipped_steps: number;
+      optimizer_steps: number;
+    };
+    assert.equal(state.skipped_steps, skipped);
+    assert.equal(state.optimizer_steps, 24 - skipped);
+    // stopped after 10 and resumed: the same scales, skips and losses
+    const parts = tmp();
+    run(parts, ds, ["--max_steps", "10"]);
+    run(parts, ds, ["--max_steps", "24", "--load_training_checkpoint", join(parts, "saved_models", "tiny")]);
+    const resumed = metrics(parts) as typeof m;
+    assert.deepEqual(
+      resumed.map((x) => [x.loss_scale, x.skipped, x.loss]),
+      m.map((x) => [x.loss_scale, x.skipped, x.loss]),
+    );
+  });
+  it("bf16: trains without a loss scale and resumes exactly", () => {
+    const ds = join(tmp(), "bf16.json");
+    const base = JSON.parse(readFileSync(join(configs, "tiny_ds_fp32_pld.json"), "utf8")) as object;
+    writeFileSync(ds, JSON.stringify({ ...base, bf16: { enabled: true } }));
+    const whole = tmp();
+    run(whole, ds, ["--max_steps", "12"]);
+    const m = metrics(whole) as (StepMetrics & { skipped: boolean; loss_scale: number })[];
+    assert.ok(m.every((x) => x.loss_scale === 1 && !x.skipped && Number.isFinite(x.loss)));
+    const fp32 = tmp();
+    run(fp32, "tiny_ds_fp32_pld.json", ["--max_steps", "1"]);
+    const first = metrics(fp32)[0]?.loss ?? NaN;
+    assert.ok(
+      Math.abs((m[0]?.loss ?? 0) - first) <= tolerance("golden_bf16_loss_rel") * first,
+      `bf16 ${m[0]?.loss} vs fp32 ${first}`,
+    );
+    const parts = tmp();
+    run(parts, ds, ["--max_steps", "5"]);
+    run(parts, ds, ["--max_steps", "12", "--load_training_checkpoint", join(parts, "saved_models", "tiny")]);
+    assert.deepEqual(
+      metrics(parts).map((x) => x.loss),
+      m.map((x) => x.loss),
+    );
+  });
+  it("--rewarmup restarts the warm-up at the resumed step; without it the schedule goes on", () => {
+    const whole = tmp();
+    run(whole, "tiny_ds_fp32_pld.json", ["--max_steps", "10"]);
+    const lr = (out: string) => (metrics(out) as (StepMetrics & { lr: number })[]).map((x) => x.lr);
+    const plain = tmp();
+    run(plain, "tiny_ds_fp32_pld.json", ["--max_steps", "5"]);
+    run(plain, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      "10",
+      "--load_training_checkpoint",
+      join(plain, "saved_models", "tiny"),
+    ]);
+    const again = tmp();
+    run(again, "tiny_ds_fp32_pld.json", ["--max_steps", "5"]);
+    run(again, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      "10",
+      "--rewarmup",
+      "--load_training_checkpoint",
+      join(again, "saved_models", "tiny"),
+    ]);
+    assert.deepEqual(lr(plain), lr(whole));
+    assert.deepEqual(lr(again).slice(5), lr(whole).slice(0, 5), "steps 6-10 run with the rates of steps 1-5");
+    assert.notDeepEqual(lr(again).slice(5), lr(whole).slice(5));
+  });
+  it("--ckpt_to_save keeps only the listed epochs' checkpoints (and the last step)", async () => {
+    const small = mkdtempSync(join(tmpdir(), "bert-train-small-"));
+    await prepareTiny([join(root, "test", "fixtures", "sample_text.txt")], join(small, "tiny", "64"), 1);
+    const records = (JSON.parse(readFileSync(join(small, "tiny", "64", "dataset.json"), "utf8")) as { records: number })
+      .records;
+    const perEpoch = Math.max(1, Math.floor(records / 8));
+    const out = tmp();
+    const argv = args(out, "tiny_ds_fp32_pld.json", [
+      "--max_steps",
+      String(3 * perEpoch + 1),
+      "--ckpt_to_save",
+      "2",
+    ]).map((x) => (x === dataRoot ? small : x));
+    const r = spawnSync(process.execPath, argv, { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const tags = readdirSync(join(out, "saved_models", "tiny"))
+      .filter((f) => f.startsWith("epoch"))
+      .sort();
+    assert.deepEqual(tags, [`epoch2_step${2 * perEpoch}`, `epoch3_step${3 * perEpoch + 1}`].sort());
   });
   it("validation on held-out shards at each epoch end", async () => {
     // a corpus small enough that an epoch ends within a few steps
