@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { before, describe, it } from "node:test";
 
 import { tfRecords } from "../../lib/data/tfrecord.js";
+import { readSafetensors, tensorFloat32 } from "../../lib/formats/safetensors.js";
 import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { layerKeep, thetaForStep } from "../../lib/train/pld.js";
@@ -303,6 +304,52 @@ describe("bert-train pretrain", () => {
     assert.match(r.stdout, /initial weights from/);
     assert.doesNotMatch(r.stderr, /not in the folder|not in this model/);
   });
+  for (const pld of [false, true])
+    it(`export (${pld ? "Pre-LN" : "Post-LN"}): the model's config and every tensor's values, the decoder tied`, () => {
+      const out = tmp();
+      run(out, pld ? "tiny_ds_fp32_pld.json" : "tiny_ds_fp32.json", ["--max_steps", "3"], pld);
+      const ckpt = join(out, "saved_models", "tiny", "epoch0_step3");
+      const exported = join(out, "exported");
+      const ex = spawnSync(process.execPath, [cli, "export", "--checkpoint", ckpt, "--output_dir", exported], {
+        encoding: "utf8",
+      });
+      assert.equal(ex.status, 0, ex.stderr);
+      const config = JSON.parse(readFileSync(join(exported, "config.json"), "utf8")) as Record<string, unknown>;
+      const cf = (
+        JSON.parse(readFileSync(join(configs, "tiny_cf.json"), "utf8")) as {
+          bert_model_config: Record<string, unknown>;
+        }
+      ).bert_model_config;
+      assert.deepEqual(config.architectures, [pld ? "BertForPreTrainingPreLN" : "BertForPreTraining"]);
+      assert.equal(config.pre_layer_norm, pld);
+      assert.equal(config.model_type, "bert");
+      assert.equal(config.vocab_size, cf.vocab_size_or_config_json_file);
+      for (const key of [
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "hidden_act",
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "max_position_embeddings",
+        "type_vocab_size",
+      ])
+        assert.equal(config[key], cf[key], key);
+      const saved = readSafetensors(join(ckpt, "model.safetensors"));
+      const written = readSafetensors(join(exported, "model.safetensors"));
+      for (const name of saved.tensors.keys())
+        assert.deepEqual(tensorFloat32(written, name), tensorFloat32(saved, name), `${name} exported unchanged`);
+      assert.deepEqual(
+        tensorFloat32(written, "cls.predictions.decoder.weight"),
+        tensorFloat32(saved, "bert.embeddings.word_embeddings.weight"),
+      );
+      assert.deepEqual(
+        tensorFloat32(written, "cls.predictions.decoder.bias"),
+        tensorFloat32(saved, "cls.predictions.bias"),
+      );
+      assert.equal(written.tensors.size, saved.tensors.size + 2);
+    });
   it("finetune: a pre-trained checkpoint on a small SST-2, eval_results.txt and submission-format predictions", () => {
     const out = tmp();
     run(out, "tiny_ds_fp32.json", ["--max_steps", "2"], false);

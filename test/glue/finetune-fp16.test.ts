@@ -10,10 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
-import { finetune, type FinetuneArgs } from "../../lib/glue/finetune.js";
-import { DEFAULT_MODEL_CONFIG } from "../../lib/native/engine.js";
+import { finetune } from "../../lib/glue/finetune.js";
 import { projectRoot } from "../../lib/native/load.js";
-import { defaultVocabFile } from "../../lib/paths.js";
+import { collect, finetuneArgs, tinyModelFolder } from "../helpers/finetune-fixture.js";
 
 interface Fp16Keys {
   loss_scale: number;
@@ -63,19 +62,7 @@ let model = "";
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "bert-train-fp16-finetune-"));
-  // an exported folder gives the architecture (the run starts from random weights)
-  model = join(dir, "model");
-  mkdirSync(model);
-  const config = {
-    ...DEFAULT_MODEL_CONFIG,
-    hidden_size: 32,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 64,
-    max_position_embeddings: 64,
-    pre_layer_norm: false,
-  };
-  writeFileSync(join(model, "config.json"), JSON.stringify(config));
+  model = tinyModelFolder(dir);
   // 96 rows of the SST-2 sample the project ships: 12 steps of 8 per epoch
   const data = join(dir, "glue", "SST-2");
   mkdirSync(data, { recursive: true });
@@ -95,31 +82,15 @@ async function run(name: string, fp16: Partial<Fp16Keys>) {
       fp16: { enabled: true, ...fp16 },
     }),
   );
-  const lines: string[] = [];
-  const output = { log: (l: string) => lines.push(l), warn: (l: string) => lines.push(l) };
-  const args: FinetuneArgs = {
+  const { lines, output } = collect();
+  const args = finetuneArgs({
     task: "SST-2",
-    train_batch_size: 8,
-    learning_rate: 1e-4,
-    num_train_epochs: 3,
     job_name: name,
     checkpoint: model,
     data_dir: join(dir, "glue"),
     output_dir: join(dir, "out"),
-    max_seq_length: 32,
-    seed: 7,
-    warmup_proportion: 0.1,
-    gradient_accumulation_steps: 1,
-    eval_batch_size: 16,
     deepspeed_config: ds,
-    do_train: true,
-    do_eval: false,
-    do_predict: false,
-    random: true,
-    force: false,
-    vocab_file: defaultVocabFile(),
-    threads: 1,
-  };
+  });
   await finetune(args, output);
   const steps = readFileSync(join(dir, "out", `${name}.metrics.jsonl`), "utf8")
     .trim()
