@@ -154,6 +154,39 @@ void engine_sync() {
   CHECK(calls.size() >= 5 && calls[0].first - base == q2->offset && calls[2].first - base == q0->offset);
 }
 
+// The overflow verdict is the job's, not the rank's: a rank whose own gradients are finite still skips the step
+// when another rank's norm was not (the max-reduced norm is infinite), and leaves its weights alone.
+class AnotherRankOverflows final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  Status allreduce_sum(float*, int64_t) override { return Status::ok(); }
+  Status allreduce_sum(double*, int64_t) override { return Status::ok(); }
+  Status allreduce_max(double* data, int64_t count) override {
+    for (int64_t i = 0; i < count; i++) data[i] = INFINITY;
+    return Status::ok();
+  }
+  void abort(int) override {}
+  Status finalize() override { return Status::ok(); }
+};
+
+void overflow_agreed() {
+  AnotherRankOverflows world;
+  EngineOptions eo;
+  std::unique_ptr<Engine> e;
+  CHECK(Engine::create(tiny(), eo, &e).is_ok());
+  e->enable_gradient_sync(&world, GradientSyncOptions{});
+  const ParamInfo& last = e->params().back();
+  std::vector<float> before(e->param_data(), e->param_data() + last.offset + last.size);
+  for (int64_t i = 0; i < last.offset + last.size; i++) e->grad_data()[i] = 1e-3f;  // finite here
+  StepResult sr;
+  CHECK(e->optimizer_step(OptimizerOptions{}, StepOptions{0.001}, &sr).is_ok());
+  CHECK_MSG(sr.overflow, "another rank's overflow must skip this rank's step too");
+  std::vector<float> after(e->param_data(), e->param_data() + last.offset + last.size);
+  CHECK_MSG(after == before, "a skipped step must leave the weights alone");
+}
+
 void errors() {
   FakeWorld broken(2, true);
   EngineOptions eo;
@@ -171,6 +204,7 @@ void errors() {
 int main() {
   scaling_modes();
   engine_sync();
+  overflow_agreed();
   errors();
   return finish("test_gradient_sync");
 }
