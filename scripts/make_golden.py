@@ -8,8 +8,9 @@ script's format version and the torch version that produced it.
 
 The model here is written from the model and PLD definitions (docs/native-core.md, docs/training-semantics.md) with plain torch ops and autograd, independently of the C++ code:
 Pre-LN (switchable, PLD) or Post-LN BERT, erf or tanh GELU, MLM at the masked positions with the decoder tied to
-the word embeddings, NSP, or a sequence-classification head (CE, or MSE for one output). Dropout is 0 so results
-are deterministic; dropout itself is tested statistically on the native side.
+the word embeddings, NSP, or a sequence-classification head (CE, or MSE for one output). Dropout is 0 in most
+cases; one (preln_pretrain_dropout) turns dropout on and multiplies in the engine's own masks,
+written out from its counter-based rule, to check where dropout sits and how it scales.
 """
 import json
 import math
@@ -85,8 +86,42 @@ def gelu(x, act):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def forward(cfg, pre_ln, num_labels, W, n, inputs, gates):
-    """Returns a dict of losses; the total is under 'loss'."""
+M64 = (1 << 64) - 1
+
+
+def mix64(z):
+    """splitmix64's output function, as the engine's counter-based dropout uses it."""
+    z &= M64
+    z ^= z >> 30
+    z = (z * 0xbf58476d1ce4e5b9) & M64
+    z ^= z >> 27
+    z = (z * 0x94d049bb133111eb) & M64
+    z ^= z >> 31
+    return z
+
+
+def dropout_mask(dropout, layer, site, shape, p):
+    """The engine's dropout factors (0 or 1/(1-p), in fp32) for one site of one pass, written out from its rule:
+    the site's stream is mix64(dropout_stream + 0x9d2c5680) + 8 * layer + site, element i is dropped when the top
+    32 bits of mix64(base + (i + 1) * golden-ratio increment) fall below p * 2^32. The masks are data here, fed to
+    an otherwise ordinary torch model, so the comparison checks where dropout sits and how it scales."""
+    if p == 0:
+        return torch.ones(shape)
+    stream = (mix64(dropout["stream"] + 0x9d2c5680) + 8 * layer + site) & M64
+    base = mix64(dropout["seed"] ^ mix64((stream + 0x632be59bd9b4e019) & M64))
+    p32 = torch.tensor(p, dtype=torch.float32)
+    t = p32.double().item() * 4294967296.0
+    threshold = 0xffffffff if t >= 4294967295.0 else int(t)
+    keep = (torch.tensor(1.0, dtype=torch.float32) / (1.0 - p32)).item()
+    count = math.prod(shape)
+    bits = [mix64(base + (i + 1) * 0x9e3779b97f4a7c15) >> 32 for i in range(count)]
+    return torch.tensor([keep if b >= threshold else 0.0 for b in bits], dtype=torch.float32).view(shape)
+
+
+def forward(cfg, pre_ln, num_labels, W, n, inputs, gates, dropout=None):
+    """Returns a dict of losses; the total is under 'loss'. `dropout` ({seed, stream}) applies the engine's masks
+    with the config's probabilities: after the embeddings' LayerNorm, on the attention probabilities, and on
+    both residual branches (before the PLD scale)."""
     C, NH = cfg["hidden_size"], cfg["num_attention_heads"]
     HS = C // NH
     eps = cfg["layer_norm_eps"]
@@ -99,6 +134,11 @@ def forward(cfg, pre_ln, num_labels, W, n, inputs, gates):
          W["bert.embeddings.position_embeddings.weight"][torch.arange(T)][None] +
          W["bert.embeddings.token_type_embeddings.weight"][seg])
     h = ln(h, "bert.embeddings.LayerNorm")
+    L = cfg["num_hidden_layers"]
+    p_hidden = cfg["hidden_dropout_prob"] if dropout else 0.0
+    p_attn = cfg["attention_probs_dropout_prob"] if dropout else 0.0
+    drop = lambda x, layer, site, p: x * dropout_mask(dropout, layer, site, tuple(x.shape), p) if p > 0 else x
+    h = drop(h, L, 0, p_hidden)
     additive = ((1.0 - mask) * -10000.0)[:, None, None, :]
     for l in range(cfg["num_hidden_layers"]):
         keep, s = gates["keep"][l], gates["scale"][l]
@@ -110,10 +150,10 @@ def forward(cfg, pre_ln, num_labels, W, n, inputs, gates):
             heads = lambda t: t.view(B, T, NH, HS).permute(0, 2, 1, 3)
             q, k, v = (heads(lin(x, p + f"attention.self.{part}")) for part in ("query", "key", "value"))
             probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(HS) + additive, dim=-1)
-            ctx = (probs @ v).permute(0, 2, 1, 3).reshape(B, T, C)
-            return lin(ctx, p + "attention.output.dense")
+            ctx = (drop(probs, l, 0, p_attn) @ v).permute(0, 2, 1, 3).reshape(B, T, C)
+            return drop(lin(ctx, p + "attention.output.dense"), l, 1, p_hidden)
 
-        ffn = lambda x: lin(gelu(lin(x, p + n["ffn_in"]), cfg["hidden_act"]), p + "output.dense")
+        ffn = lambda x: drop(lin(gelu(lin(x, p + n["ffn_in"]), cfg["hidden_act"]), p + "output.dense"), l, 2, p_hidden)
         if pre_ln:
             x = h + s * attention(ln(h, p + n["ln1"]))
             h = x + s * ffn(ln(x, p + n["ln2"]))
@@ -178,7 +218,10 @@ CASES = [
     ("postln_pretrain_layer0_dropped", False, 0, dict(keep=[0, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
     ("preln_classify_3", True, 3, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
     ("postln_regression", False, 1, dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]), "gelu"),
+    # dropout on (0.1 everywhere), with the engine's masks for seed 42 and dropout stream 5, and PLD scales
+    ("preln_pretrain_dropout", True, 0, dict(keep=[1, 0, 1], scale=[1.0 / 0.9, 1.0, 1.0 / 0.7]), "gelu"),
 ]
+DROPOUT_CASES = {"preln_pretrain_dropout": dict(seed=42, stream=5)}
 
 
 def write_safetensors(path, tensors, metadata):
@@ -336,11 +379,14 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     for index, (name, pre_ln, num_labels, gates, act) in enumerate(CASES):
         cfg = dict(TINY, hidden_act=act)
+        dropout = DROPOUT_CASES.get(name)
+        if dropout:
+            cfg.update(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
         gen = torch.Generator().manual_seed(1234 + index)
         W = make_weights(cfg, pre_ln, num_labels, gen)
         _, n = param_names(cfg, pre_ln, num_labels)
         inputs = make_inputs(cfg, num_labels, gen)
-        out = forward(cfg, pre_ln, num_labels, W, n, inputs, gates)
+        out = forward(cfg, pre_ln, num_labels, W, n, inputs, gates, dropout)
         out["loss"].backward()
         tensors = {f"param/{k}": v for k, v in W.items()}
         tensors.update({f"input/{k}": v for k, v in inputs.items()})
@@ -352,6 +398,8 @@ def main():
                     "torch_version": torch.__version__, "python_version": sys.version.split()[0],
                     "config": json.dumps(dict(cfg, pre_layer_norm=pre_ln, num_labels=num_labels)),
                     "gates": json.dumps(gates)}
+        if dropout:
+            metadata["dropout"] = json.dumps(dropout)
         path = os.path.join(OUT_DIR, name + ".safetensors")
         write_safetensors(path, tensors, metadata)
         print(f"{path}: loss {out['loss'].item():.6f}")

@@ -7,6 +7,7 @@ import {
   type LayerGates,
   type ModelConfig,
   type NativeEngine,
+  type PassOptions,
   type Precision,
 } from "../../lib/native/engine.js";
 import { projectRoot } from "../../lib/native/load.js";
@@ -28,6 +29,7 @@ export const GOLDEN_CASES = [
   "postln_pretrain_layer0_dropped",
   "preln_classify_3",
   "postln_regression",
+  "preln_pretrain_dropout",
 ] as const;
 
 export interface GoldenCase {
@@ -36,6 +38,9 @@ export interface GoldenCase {
   gates: LayerGates;
   batch: Batch;
   paramNames: string[];
+  /** The pass that reproduces the file: with dropout, the engine seed and dropout stream whose masks it used. */
+  pass: PassOptions;
+  seed: number;
 }
 
 export function loadGolden(name: string): GoldenCase {
@@ -68,7 +73,11 @@ export function loadGolden(name: string): GoldenCase {
     batch.classLabels = tensorInt32(file, "input/class_labels");
   }
   const paramNames = [...file.tensors.keys()].filter((k) => k.startsWith("param/")).map((k) => k.slice(6));
-  return { file, config, gates, batch, paramNames };
+  const dropout = file.metadata.dropout
+    ? (JSON.parse(file.metadata.dropout) as { seed: number; stream: number })
+    : undefined;
+  const pass: PassOptions = dropout ? { train: true, dropoutStream: dropout.stream } : { train: false };
+  return { file, config, gates, batch, paramNames, pass, seed: dropout?.seed ?? 42 };
 }
 
 /** An engine holding the golden weights. */
@@ -77,7 +86,7 @@ export function engineFor(
   precision: Precision,
   kernels: "fast" | "reference" = "fast",
 ): NativeEngine {
-  const engine = createEngine({ config: golden.config, precision, kernels });
+  const engine = createEngine({ config: golden.config, precision, kernels, seed: golden.seed });
   for (const name of golden.paramNames) engine.setParam(name, tensorFloat32(golden.file, `param/${name}`));
   return engine;
 }

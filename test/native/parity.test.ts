@@ -41,7 +41,7 @@ for (const precision of ["fp32", "bf16"] as Precision[]) {
           [...golden.paramNames].sort(),
           "the engine's parameter names are the reference model's",
         );
-        const result = await engine.run(golden.batch, golden.gates, { train: false });
+        const result = await engine.run(golden.batch, golden.gates, golden.pass);
         const losses: [string, number][] =
           golden.config.num_labels === 0
             ? [
@@ -88,7 +88,7 @@ describe("dropped layers", () => {
   it("have exactly zero gradients and leave the others as PyTorch computes them", async () => {
     const golden = loadGolden("preln_pretrain_layer1_dropped");
     const engine = engineFor(golden, "fp32");
-    await engine.run(golden.batch, golden.gates, { train: false });
+    await engine.run(golden.batch, golden.gates, golden.pass);
     const dropped = golden.paramNames.filter((n) => n.startsWith("bert.encoder.layer.1."));
     assert.ok(dropped.length > 0);
     for (const name of dropped)
@@ -105,8 +105,8 @@ describe("reference kernels", () => {
       const golden = loadGolden(name);
       const fast = engineFor(golden, "fp32", "fast");
       const reference = engineFor(golden, "fp32", "reference");
-      await fast.run(golden.batch, golden.gates, { train: false });
-      await reference.run(golden.batch, golden.gates, { train: false });
+      await fast.run(golden.batch, golden.gates, golden.pass);
+      await reference.run(golden.batch, golden.gates, golden.pass);
       const tol = tolerance("fast_vs_reference_engine_grad_rel");
       const floor =
         tolerance("golden_fp32_grad_floor_of_largest") *
