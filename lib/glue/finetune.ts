@@ -72,6 +72,10 @@ export async function featurize(tok: BertTokenizer, examples: GlueExample[], max
     const y = [...(b[i] as number[])];
     const pair = e.textB !== undefined;
     const budget = maxSeq - (pair ? 3 : 2);
+    if (budget < 1)
+      throw new ConfigError([
+        `finetune: --max_seq_length ${maxSeq} leaves no room for text (${pair ? "[CLS] A [SEP] B [SEP]" : "[CLS] A [SEP]"})`,
+      ]);
     while (x.length + y.length > budget) (x.length > y.length ? x : y).pop(); // longest first, from the end
     const ids = [cls, ...x, sep, ...(pair ? [...y, sep] : [])];
     f.ids.push(ids);
@@ -291,9 +295,21 @@ async function writePredictions(run: Run): Promise<void> {
   }
 }
 
+/** The shortest sequence that holds a token of each text of a sentence pair: [CLS] A [SEP] B [SEP]. */
+const MIN_SEQ_LENGTH = 5;
+
+function checkSeqLength(a: FinetuneArgs, maxPositions: number): void {
+  const n = a.max_seq_length;
+  if (!Number.isInteger(n) || n < MIN_SEQ_LENGTH || n > maxPositions)
+    throw new ConfigError([
+      `finetune: --max_seq_length must be an integer from ${MIN_SEQ_LENGTH} ([CLS] A [SEP] B [SEP] with a token of each) to the model's max_position_embeddings ${maxPositions}, got ${n}`,
+    ]);
+}
+
 /** The engine with the pre-trained weights (unless --random) and a new classification head. */
 function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit<Run, "tok"> {
   const folder = modelSource(a);
+  checkSeqLength(a, folder.model.max_position_embeddings);
   const numLabels = task.regression ? 1 : task.labels.length;
   const ds = a.deepspeed_config ? loadDeepSpeedConfig(a.deepspeed_config) : undefined;
   const trainer = new Trainer(

@@ -2,7 +2,17 @@
 // Post-LN model's names are HuggingFace BertForPreTraining's already; the tied decoder weight is written as
 // cls.predictions.decoder.weight too (and its bias), as HuggingFace expects to find them. Such a folder is also
 // accepted as the initial weights of a new run (--init_from) and as the start of a fine-tuning run.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 
 import { readSafetensors, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
@@ -28,7 +38,33 @@ export interface ExportedConfig {
   pre_layer_norm: boolean;
 }
 
+/** The files an export writes: a folder holding these and nothing else may be replaced by a new export. */
+const EXPORT_FILES = ["config.json", "model.safetensors", "vocab.txt"];
+
+export class ExportError extends Error {
+  readonly code = "ERR_INVALID_ARGUMENT";
+}
+
+/**
+ * Where an export may go: a new or empty folder, or an earlier export (only its own files). Anything else —
+ * a plain file, a folder of other files, a run's output folder — is refused, never deleted.
+ */
+function checkExportTarget(out: string): "new" | "replace" {
+  if (!existsSync(out)) return "new";
+  if (!statSync(out).isDirectory())
+    throw new ExportError(`--output_dir ${out} is a file, not a folder; choose a new or empty folder for the export`);
+  const entries = readdirSync(out);
+  if (entries.length === 0) return "new";
+  const foreign = entries.filter((e) => !EXPORT_FILES.includes(e));
+  if (foreign.length > 0)
+    throw new ExportError(
+      `--output_dir ${out} already holds other files (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); export writes only into a new or empty folder, or over an earlier export`,
+    );
+  return "replace";
+}
+
 export function exportModel(checkpoint: string, out: string, vocabPath: string): void {
+  const target = checkExportTarget(out);
   const statePath = join(checkpoint, "state.json");
   if (!existsSync(statePath)) throw new CheckpointError(`${checkpoint} is not a checkpoint (no state.json)`);
   const state = JSON.parse(readFileSync(statePath, "utf8")) as { configs: unknown };
@@ -55,6 +91,14 @@ export function exportModel(checkpoint: string, out: string, vocabPath: string):
   writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt", producer: "bert-train" });
   writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
   copyFileSync(vocabPath, join(tmp, "vocab.txt"));
-  rmSync(out, { recursive: true, force: true });
+  if (target === "new") {
+    rmSync(out, { recursive: true, force: true }); // an empty folder at most
+    renameSync(tmp, out);
+    return;
+  }
+  // an earlier export: moved aside, the new one renamed in, then the old one removed
+  const old = `${out}.old-${process.pid}`;
+  renameSync(out, old);
   renameSync(tmp, out);
+  rmSync(old, { recursive: true, force: true });
 }
