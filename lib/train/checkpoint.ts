@@ -1,10 +1,11 @@
 // Checkpoints: <output_dir>/saved_models/<job_name>/<tag>/ with the model weights (model.safetensors, names as
 // in the engine), the optimizer moments (optimizer.safetensors) and state.json (counters, data position, θ,
 // loss-scaler state, resolved configs). A checkpoint is assembled in a temporary folder and renamed into place,
-// then `latest` is replaced (temporary file + rename): a crash at any moment leaves the previous `latest`
-// pointing at a complete checkpoint.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// then `latest` is replaced (temporary file + rename); re-saving a tag that exists swaps the folders while
+// `latest` names a hard-linked copy of the old one. A crash at any moment leaves `latest` naming a complete
+// checkpoint.
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import type { NativeEngine } from "../native/types.js";
@@ -39,6 +40,41 @@ export function jobDir(outputDir: string, jobName: string): string {
   return join(outputDir, "saved_models", jobName);
 }
 
+/** `latest` names `tag`, replaced atomically (temporary file + rename). */
+function writeLatest(dir: string, tag: string): void {
+  const latestTmp = join(dir, `.latest-${process.pid}`);
+  writeFileSync(latestTmp, tag + "\n");
+  renameSync(latestTmp, join(dir, "latest"));
+}
+
+function readLatest(dir: string): string | undefined {
+  const latest = join(dir, "latest");
+  return existsSync(latest) ? readFileSync(latest, "utf8").trim() : undefined;
+}
+
+/**
+ * Puts the complete checkpoint in `tmp` in place of the existing folder `tag`. While the two folders swap, `latest`
+ * (if it names this tag) names a hard-linked copy of the old one, so at every instant it names a complete
+ * checkpoint; the copy costs no data, only directory entries.
+ */
+function replaceCheckpoint(dir: string, tag: string, tmp: string): void {
+  const final = join(dir, tag);
+  const keep = join(dir, `.keep-${tag}-${process.pid}`);
+  const redirect = readLatest(dir) === tag;
+  if (redirect) {
+    rmSync(keep, { recursive: true, force: true });
+    mkdirSync(keep);
+    for (const f of readdirSync(final)) linkSync(join(final, f), join(keep, f));
+    writeLatest(dir, basename(keep));
+  }
+  const old = join(dir, `.old-${tag}-${process.pid}`);
+  renameSync(final, old);
+  renameSync(tmp, final);
+  if (redirect) writeLatest(dir, tag);
+  rmSync(old, { recursive: true, force: true });
+  rmSync(keep, { recursive: true, force: true });
+}
+
 export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState): string {
   mkdirSync(dir, { recursive: true });
   const final = join(dir, state.tag);
@@ -57,17 +93,9 @@ export function saveCheckpoint(engine: NativeEngine, dir: string, state: Trainin
   writeSafetensors(join(tmp, "model.safetensors"), model, { format: "pt", producer: "bert-train" });
   writeSafetensors(join(tmp, "optimizer.safetensors"), optimizer, { producer: "bert-train" });
   writeFileSync(join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
-  if (existsSync(final)) {
-    const old = join(dir, `.old-${state.tag}-${process.pid}`);
-    renameSync(final, old);
-    renameSync(tmp, final);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, final);
-  }
-  const latestTmp = join(dir, `.latest-${process.pid}`);
-  writeFileSync(latestTmp, state.tag + "\n");
-  renameSync(latestTmp, join(dir, "latest"));
+  if (existsSync(final)) replaceCheckpoint(dir, state.tag, tmp);
+  else renameSync(tmp, final);
+  writeLatest(dir, state.tag);
   return final;
 }
 
