@@ -17,6 +17,64 @@ export class UsageError extends Error {
   readonly exitCode = 2;
 }
 
+/** A user's input, config or flags: one line, exit 2. */
+const INPUT_ERRORS = new Set([
+  "ERR_INVALID_CONFIG",
+  "ERR_INVALID_ARGUMENT",
+  "ERR_CORPUS",
+  "ERR_VOCAB",
+  "ERR_SHARDS",
+  "ERR_TFRECORD",
+  "ERR_EXAMPLE",
+  "ERR_INSTANCES",
+  "ERR_GLUE",
+  "ERR_SAFETENSORS",
+  "ERR_CHECKPOINT",
+]);
+/** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
+const RUNTIME_ERRORS = new Set([
+  "ERR_LOSS_SCALE_STUCK",
+  "ERR_COMMUNICATION",
+  "ERR_NATIVE_LOAD",
+  "ERR_OUT_OF_MEMORY",
+  "ERR_BACKEND",
+  "ENOSPC",
+  "EDQUOT",
+  "EROFS",
+  "EACCES",
+  "EPERM",
+  "ENOENT",
+  "ENOTDIR",
+  "EISDIR",
+  "ENAMETOOLONG",
+  "EEXIST",
+  "EMFILE",
+  "EIO",
+]);
+
+/**
+ * The one error path: what a user or the environment caused is one line (the message names the file, key or
+ * record); anything else is a bug in bert-train and says so, with its stack. BERT_TRAIN_DEBUG=1 shows every stack.
+ */
+function reportError(err: unknown, who: string): number {
+  const code = (err as { code?: string }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const debug = process.env.BERT_TRAIN_DEBUG === "1" && err instanceof Error ? `\n${err.stack}` : "";
+  if (err instanceof UsageError || (code !== undefined && INPUT_ERRORS.has(code))) {
+    process.stderr.write(`${who}bert-train: ${message}${debug}\n`);
+    return 2;
+  }
+  if (code !== undefined && RUNTIME_ERRORS.has(code)) {
+    process.stderr.write(`${who}bert-train: ${message}${debug}\n`);
+    return 1;
+  }
+  const stack = err instanceof Error ? (err.stack ?? message) : message;
+  process.stderr.write(
+    `${who}bert-train: internal error, please report it with the command that caused it: ${stack}\n`,
+  );
+  return 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   // under mpirun, only the data-parallel commands make sense: N copies of anything else would race on its files
@@ -50,25 +108,9 @@ export async function main(argv: string[]): Promise<number> {
       .help()
       .parseAsync();
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const usage = [
-      "ERR_INVALID_CONFIG",
-      "ERR_INVALID_ARGUMENT",
-      "ERR_CORPUS",
-      "ERR_VOCAB",
-      "ERR_SHARDS",
-      "ERR_TFRECORD",
-      "ERR_INSTANCES",
-    ];
     const world = joinedWorld();
     const who = world && world.size > 1 ? `[rank ${world.rank}/${world.size}] ` : "";
-    if (err instanceof UsageError || (code !== undefined && usage.includes(code))) {
-      process.stderr.write(`${who}bert-train: ${(err as Error).message}\n`);
-      exitCode = 2;
-    } else {
-      process.stderr.write(`${who}bert-train: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      exitCode = 1;
-    }
+    exitCode = reportError(err, who);
     // the other ranks may be waiting for this one in a collective: end the whole job rather than leave them hanging
     if (world && world.size > 1) world.abort(exitCode);
     return exitCode;

@@ -86,3 +86,11 @@ export function formatAjvErrors(file: string, prefix: string, data: unknown, err
     }
   });
 }
+
+/** A job name becomes a folder and file names under --output_dir: one plain path component, nothing else. */
+export function checkJobName(name: string, flag = "--job_name"): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(name) || name.includes(".."))
+    throw new ConfigError([
+      `${flag} ${JSON.stringify(name)}: a job name is a folder name under --output_dir: 1 to 100 letters, digits, ".", "_" or "-", starting with a letter or digit (no "/", no "..")`,
+    ]);
+}

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
-import { ConfigError } from "../config/errors.js";
+import { checkJobName, ConfigError } from "../config/errors.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { SeededRandom } from "../data/random.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
@@ -308,6 +308,7 @@ function checkSeqLength(a: FinetuneArgs, maxPositions: number): void {
 
 /** The engine with the pre-trained weights (unless --random) and a new classification head. */
 function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit<Run, "tok"> {
+  checkJobName(a.job_name, "JOB_NAME");
   const folder = modelSource(a);
   checkSeqLength(a, folder.model.max_position_embeddings);
   const numLabels = task.regression ? 1 : task.labels.length;

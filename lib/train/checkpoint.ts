@@ -119,9 +119,27 @@ export function resolveCheckpointFolder(path: string): string | undefined {
   return undefined;
 }
 
+/** A checkpoint folder's state.json; a missing, truncated or malformed one is a CheckpointError naming the file. */
+export function readTrainingState(folder: string): TrainingState {
+  const path = join(folder, "state.json");
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new CheckpointError(`${path}: not a readable checkpoint state (${why})`);
+  }
+  const s = state as Partial<TrainingState> & { configs?: { cf?: { bert_model_config?: unknown }; args?: unknown } };
+  const missing = ["format", "global_steps", "configs"].filter((k) => (s as Record<string, unknown>)[k] === undefined);
+  if (s.configs?.cf?.bert_model_config === undefined || s.configs.args === undefined) missing.push("configs.cf/args");
+  if (missing.length)
+    throw new CheckpointError(`${path}: not a bert-train checkpoint state (missing ${missing.join(", ")})`);
+  return state as TrainingState;
+}
+
 /** Loads weights (and, when asked, optimizer moments) into the engine; returns the saved state. */
 export function loadCheckpoint(engine: NativeEngine, path: string, withOptimizer: boolean): TrainingState {
-  const state = JSON.parse(readFileSync(join(path, "state.json"), "utf8")) as TrainingState;
+  const state = readTrainingState(path);
   if (state.format !== CHECKPOINT_FORMAT)
     throw new CheckpointError(`${path}: checkpoint format ${state.format}, this bert-train reads ${CHECKPOINT_FORMAT}`);
   const { missing, unexpected } = loadWeights(engine, join(path, "model.safetensors"));

@@ -2,21 +2,11 @@
 // Post-LN model's names are HuggingFace BertForPreTraining's already; the tied decoder weight is written as
 // cls.predictions.decoder.weight too (and its bias), as HuggingFace expects to find them. Such a folder is also
 // accepted as the initial weights of a new run (--init_from) and as the start of a fine-tuning run.
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { readSafetensors, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
-import { CheckpointError } from "./checkpoint.js";
+import { CheckpointError, readTrainingState } from "./checkpoint.js";
 import { modelConfigFromCheckpointState, TIED_DECODER_NAMES } from "./weights.js";
 
 export interface ExportedConfig {
@@ -67,8 +57,7 @@ export function exportModel(checkpoint: string, out: string, vocabPath: string):
   const target = checkExportTarget(out);
   const statePath = join(checkpoint, "state.json");
   if (!existsSync(statePath)) throw new CheckpointError(`${checkpoint} is not a checkpoint (no state.json)`);
-  const state = JSON.parse(readFileSync(statePath, "utf8")) as { configs: unknown };
-  const { model, preLn } = modelConfigFromCheckpointState(state);
+  const { model, preLn } = modelConfigFromCheckpointState(readTrainingState(checkpoint));
   const weights = readSafetensors(join(checkpoint, "model.safetensors"));
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, t] of weights.tensors) tensors.set(name, { dtype: t.dtype, shape: t.shape, data: t.data });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
-import { ConfigError } from "../config/errors.js";
+import { checkJobName, ConfigError } from "../config/errors.js";
 import { MASKED_LM_PROB } from "../data/instances.js";
 import {
   CorpusMixer,
@@ -98,6 +98,7 @@ interface Plan {
 
 /** Configs and flags, checked together; every problem is a ConfigError that says what to change. */
 export function planRun(a: PretrainArgs, worldSize = 1): Plan {
+  checkJobName(a.job_name);
   const cf = loadCf(a.cf, a.max_seq_length);
   let model: ModelConfig;
   try {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 import { readSafetensors, tensorFloat32 } from "../formats/safetensors.js";
 import type { ModelConfig, NativeEngine } from "../native/types.js";
-import { CheckpointError, resolveCheckpointFolder } from "./checkpoint.js";
+import { CheckpointError, readTrainingState, resolveCheckpointFolder } from "./checkpoint.js";
 import type { Output } from "./trainer.js";
 
 /** The architecture without the choices a run makes (Pre-LN or Post-LN, which head). */
@@ -78,7 +78,7 @@ function modelConfigFromExported(config: ModelConfig & { pre_layer_norm?: boolea
 export function openModelFolder(path: string): ModelFolder {
   const checkpoint = resolveCheckpointFolder(path);
   if (checkpoint !== undefined) {
-    const state = JSON.parse(readFileSync(join(checkpoint, "state.json"), "utf8")) as { configs: unknown };
+    const state = readTrainingState(checkpoint);
     const { model, preLn } = modelConfigFromCheckpointState(state);
     return { path: checkpoint, kind: "checkpoint", model, preLn, weights: join(checkpoint, "model.safetensors") };
   }

@@ -209,3 +209,50 @@ describe("fine-tuning with a sequence too short for its text", () => {
       assert.match(r.stderr, /--max_seq_length must be an integer from 5/);
     });
 });
+
+describe("bad input is one line, never a stack trace", () => {
+  for (const name of ["", "../../x", "a/b", ".hidden", "x".repeat(101)])
+    it(`--job_name ${JSON.stringify(name.length > 20 ? name.slice(0, 8) + "..." : name)} is refused before anything is written`, () => {
+      const out = join(tmp(), "out");
+      const r = spawnSync(process.execPath, pretrainArgs(out, ["--job_name", name, "--max_steps", "1"]), {
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /--job_name .*a job name is a folder name under --output_dir/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+      assert.equal(existsSync(out), false, "nothing written");
+    });
+  it("a truncated state.json names the file, for resume, evaluate and export", () => {
+    const out = tmp();
+    pretrain(out, ["--max_steps", "1"]);
+    const job = join(out, "saved_models", "tiny");
+    const tag = readFileSync(join(job, "latest"), "utf8").trim();
+    const state = join(job, tag, "state.json");
+    writeFileSync(state, readFileSync(state, "utf8").slice(0, 40));
+    for (const argv of [
+      pretrainArgs(out, ["--max_steps", "2", "--load_training_checkpoint", job]),
+      [cli, "evaluate", "--checkpoint", join(job, tag), "--data", join(dataRoot, "tiny", "64")],
+      [cli, "export", "--checkpoint", join(job, tag), "--output_dir", join(tmp(), "e")],
+    ]) {
+      const r = spawnSync(process.execPath, argv, { encoding: "utf8" });
+      assert.equal(r.status, 2, `${argv[1]}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        new RegExp(`${state.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: not a readable checkpoint state`),
+      );
+      assert.doesNotMatch(r.stderr, /\n\s+at /, `${argv[1]}: no stack trace`);
+    }
+  });
+  it("BERT_TRAIN_DEBUG=1 shows the stack of a user error on demand", () => {
+    const r = spawnSync(
+      process.execPath,
+      [cli, "export", "--checkpoint", "/nonexistent", "--output_dir", join(tmp(), "e")],
+      {
+        encoding: "utf8",
+        env: { ...process.env, BERT_TRAIN_DEBUG: "1" },
+      },
+    );
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /\n\s+at /);
+  });
+});
