@@ -10,10 +10,10 @@ import { before, describe, it } from "node:test";
 
 import { projectRoot } from "../../lib/native/load.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
+import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 
 const root = projectRoot();
 const cli = join(root, "dist", "bin", "bert-train.js");
-const configs = join(root, "test", "fixtures", "configs");
 const tmp = () => mkdtempSync(join(tmpdir(), "bert-train-faults-"));
 const hasStrace = spawnSync("strace", ["-V"]).status === 0;
 let dataRoot = "";
@@ -25,31 +25,8 @@ before(async () => {
 });
 
 function pretrainArgs(out: string, extra: string[]): string[] {
-  return [
-    cli,
-    "pretrain",
-    "--cf",
-    join(configs, "tiny_cf.json"),
-    "--deepspeed",
-    "--deepspeed_config",
-    join(configs, "tiny_ds_fp32_pld.json"),
-    "--max_seq_length",
-    "64",
-    "--max_predictions_per_seq",
-    "10",
-    "--output_dir",
-    out,
-    "--job_name",
-    "tiny",
-    "--data_path_prefix",
-    dataRoot,
-    "--print_steps",
-    "1000",
-    "--threads",
-    "1",
-    "--progressive_layer_drop",
-    ...extra,
-  ];
+  const flags = ["--print_steps", "1000", ...extra];
+  return [cli, ...tinyPretrainArgs({ out, dataRoot, ds: "tiny_ds_fp32_pld.json", pld: true, extra: flags })];
 }
 
 function pretrain(out: string, extra: string[]) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
 import { tfRecords } from "../../lib/data/tfrecord.js";
@@ -14,6 +14,7 @@ import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { layerKeep, thetaForStep } from "../../lib/train/pld.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
+import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 import { tolerance } from "../helpers/tolerances.js";
 
 const root = projectRoot();
@@ -32,31 +33,7 @@ before(async () => {
 });
 
 function args(out: string, ds: string, extra: string[] = [], pld = true): string[] {
-  return [
-    cli,
-    "pretrain",
-    "--cf",
-    join(configs, "tiny_cf.json"),
-    "--deepspeed",
-    "--deepspeed_config",
-    resolve(configs, ds), // a fixture name, or an absolute path
-    "--max_seq_length",
-    "64",
-    "--max_predictions_per_seq",
-    "10",
-    "--output_dir",
-    out,
-    "--job_name",
-    "tiny",
-    "--data_path_prefix",
-    dataRoot,
-    "--print_steps",
-    "1",
-    "--threads",
-    "1",
-    ...(pld ? ["--progressive_layer_drop"] : []),
-    ...extra,
-  ];
+  return [cli, ...tinyPretrainArgs({ out, dataRoot, ds, pld, extra: ["--print_steps", "1", ...extra] })];
 }
 
 function run(out: string, ds: string, extra: string[] = [], pld = true) {

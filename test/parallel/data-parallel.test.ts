@@ -11,6 +11,7 @@ import { before, describe, it } from "node:test";
 import { readSafetensors, tensorFloat32 } from "../../lib/formats/safetensors.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
+import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 import { tolerance } from "../helpers/tolerances.js";
 
 const root = projectRoot();
@@ -31,30 +32,7 @@ before(async () => {
 
 /** tiny_ds_fp32_pld.json with train_batch_size 16 and micro-batch 4: accumulation 4 on 1 rank, 2 on 2 ranks. */
 function pretrainArgs(out: string, extra: string[], ds = join(configs, "tiny_ds_fp32_pld.json")): string[] {
-  return [
-    "pretrain",
-    "--cf",
-    join(configs, "tiny_cf.json"),
-    "--deepspeed",
-    "--deepspeed_config",
-    ds,
-    "--max_seq_length",
-    "64",
-    "--max_predictions_per_seq",
-    "10",
-    "--output_dir",
-    out,
-    "--job_name",
-    "tiny",
-    "--data_path_prefix",
-    dataRoot,
-    "--threads",
-    "1",
-    "--progressive_layer_drop",
-    "--train_batch_size",
-    "16",
-    ...extra,
-  ];
+  return tinyPretrainArgs({ out, dataRoot, ds, pld: true, extra: ["--train_batch_size", "16", ...extra] });
 }
 
 /** A bert-train command on 1 rank (a plain process) or several (`launch`, 1 thread each); it must succeed. */
