@@ -22,6 +22,34 @@ export class SafetensorsError extends Error {
 
 const BYTES: Record<DType, number> = { F32: 4, F64: 8, I32: 4, I64: 8, BF16: 2, F16: 2, U8: 1 };
 
+const isCount = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+
+/** One header entry, checked field by field: every way a header can lie is a reason naming the tensor. */
+function checkEntry(
+  name: string,
+  raw: unknown,
+  dataLength: number,
+): string | { dtype: DType; shape: number[]; begin: number; end: number } {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    return `tensor ${name}: its entry is not an object`;
+  const entry = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const width =
+    typeof entry.dtype === "string" && Object.hasOwn(BYTES, entry.dtype) ? BYTES[entry.dtype as DType] : undefined;
+  if (width === undefined) return `tensor ${name} has an unknown dtype ${JSON.stringify(entry.dtype)}`;
+  if (!Array.isArray(entry.shape) || !entry.shape.every(isCount))
+    return `tensor ${name}: shape ${JSON.stringify(entry.shape)} is not a list of non-negative integers`;
+  const offsets: unknown = entry.data_offsets;
+  const valid = Array.isArray(offsets) && offsets.length === 2 && offsets.every(isCount);
+  const [begin, end] = valid ? (offsets as [number, number]) : [0, -1];
+  if (!(begin <= end))
+    return `tensor ${name}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`;
+  const count = entry.shape.reduce((x, y) => x * y, 1);
+  if (end - begin !== count * width)
+    return `tensor ${name}: ${end - begin} bytes for shape [${entry.shape.join(", ")}]`;
+  if (end > dataLength) return `tensor ${name} runs past the end of the file`;
+  return { dtype: entry.dtype as DType, shape: entry.shape, begin, end };
+}
+
 export function parseSafetensors(buffer: Uint8Array, source = "<buffer>"): SafetensorsFile {
   const fail = (why: string): never => {
     throw new SafetensorsError(`${source}: not a valid safetensors file: ${why}`);
@@ -30,32 +58,30 @@ export function parseSafetensors(buffer: Uint8Array, source = "<buffer>"): Safet
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (8 + headerLength > buffer.byteLength) fail(`header length ${headerLength} runs past the end of the file`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(buffer.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(buffer.subarray(8, 8 + headerLength)));
   } catch {
     return fail("the header is not JSON");
   }
+  if (header === null || typeof header !== "object" || Array.isArray(header))
+    return fail("the header is not a JSON object");
   const dataStart = 8 + headerLength;
   const tensors = new Map<string, TensorEntry>();
   let metadata: Record<string, string> = {};
-  for (const [name, raw] of Object.entries(header)) {
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
+      if (raw === null || typeof raw !== "object" || !Object.values(raw).every((v) => typeof v === "string"))
+        fail("__metadata__ is not a map of strings");
       metadata = raw as Record<string, string>;
       continue;
     }
-    const entry = raw as { dtype: DType; shape: number[]; data_offsets: [number, number] };
-    const width = BYTES[entry.dtype];
-    if (width === undefined) fail(`tensor ${name} has an unknown dtype ${String(entry.dtype)}`);
-    const [begin, end] = entry.data_offsets;
-    const count = entry.shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * width)
-      fail(`tensor ${name}: ${end - begin} bytes for shape [${entry.shape.join(", ")}]`);
-    if (dataStart + end > buffer.byteLength) fail(`tensor ${name} runs past the end of the file`);
+    const entry = checkEntry(name, raw, buffer.byteLength - dataStart);
+    if (typeof entry === "string") return fail(entry);
     tensors.set(name, {
       dtype: entry.dtype,
       shape: entry.shape,
-      data: buffer.subarray(dataStart + begin, dataStart + end),
+      data: buffer.subarray(dataStart + entry.begin, dataStart + entry.end),
     });
   }
   return { metadata, tensors };
