@@ -55,24 +55,22 @@ function readLatest(dir: string): string | undefined {
 /**
  * Puts the complete checkpoint in `tmp` in place of the existing folder `tag`. While the two folders swap, `latest`
  * (if it names this tag) names a hard-linked copy of the old one, so at every instant it names a complete
- * checkpoint; the copy costs no data, only directory entries.
+ * checkpoint; the copy costs no data, only directory entries. Returns the folders to remove once `latest` names
+ * the new checkpoint again.
  */
-function replaceCheckpoint(dir: string, tag: string, tmp: string): void {
+function swapCheckpointIn(dir: string, tag: string, tmp: string): string[] {
   const final = join(dir, tag);
   const keep = join(dir, `.keep-${tag}-${process.pid}`);
-  const redirect = readLatest(dir) === tag;
-  if (redirect) {
+  const old = join(dir, `.old-${tag}-${process.pid}`);
+  if (readLatest(dir) === tag) {
     rmSync(keep, { recursive: true, force: true });
     mkdirSync(keep);
     for (const f of readdirSync(final)) linkSync(join(final, f), join(keep, f));
     writeLatest(dir, basename(keep));
   }
-  const old = join(dir, `.old-${tag}-${process.pid}`);
   renameSync(final, old);
   renameSync(tmp, final);
-  if (redirect) writeLatest(dir, tag);
-  rmSync(old, { recursive: true, force: true });
-  rmSync(keep, { recursive: true, force: true });
+  return [old, keep];
 }
 
 export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState): string {
@@ -93,9 +91,11 @@ export function saveCheckpoint(engine: NativeEngine, dir: string, state: Trainin
   writeSafetensors(join(tmp, "model.safetensors"), model, { format: "pt", producer: "bert-train" });
   writeSafetensors(join(tmp, "optimizer.safetensors"), optimizer, { producer: "bert-train" });
   writeFileSync(join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
-  if (existsSync(final)) replaceCheckpoint(dir, state.tag, tmp);
+  let leftovers: string[] = [];
+  if (existsSync(final)) leftovers = swapCheckpointIn(dir, state.tag, tmp);
   else renameSync(tmp, final);
   writeLatest(dir, state.tag);
+  for (const folder of leftovers) rmSync(folder, { recursive: true, force: true });
   return final;
 }
 

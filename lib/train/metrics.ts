@@ -13,7 +13,8 @@ class JsonlLog {
   private readonly fd: number;
   constructor(path: string) {
     // a run killed mid-line leaves a partial record: end it so the appended records stay parseable line by line
-    const partial = existsSync(path) && !readFileSync(path, "utf8").endsWith("\n") && readFileSync(path).length > 0;
+    const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+    const partial = before.length > 0 && !before.endsWith("\n");
     this.fd = openSync(path, "a");
     if (partial) writeSync(this.fd, "\n");
   }
