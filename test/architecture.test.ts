@@ -10,6 +10,7 @@ import { projectRoot } from "../lib/native/load.js";
 /** Each folder's layer: a folder may import folders of lower layers. */
 const LAYER: Record<string, number> = {
   "paths.ts": 0,
+  "files.ts": 0,
   native: 1,
   data: 2,
   config: 2,

@@ -2,6 +2,7 @@
 // 2 bad usage or configuration (reported as one clear message, no stack trace).
 import yargs from "yargs";
 
+import { checkFlags } from "../config/flags.js";
 import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
@@ -30,6 +31,8 @@ const INPUT_ERRORS = new Set([
   "ERR_GLUE",
   "ERR_SAFETENSORS",
   "ERR_CHECKPOINT",
+  "ERR_FOLDER_BUSY",
+  "ERR_OUTPUT_DIR",
 ]);
 /** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
 const RUNTIME_ERRORS = new Set([
@@ -38,6 +41,7 @@ const RUNTIME_ERRORS = new Set([
   "ERR_NATIVE_LOAD",
   "ERR_OUT_OF_MEMORY",
   "ERR_BACKEND",
+  "ERR_SAVE",
   "ENOSPC",
   "EDQUOT",
   "EROFS",
@@ -100,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(finetuneCommand)
       .command(launchCommand)
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
+      // every command's numeric flags, against its schema, before its handler runs
+      .middleware((args) => checkFlags(String(args._[0]), args))
       .strict()
       .fail((message, error) => {
         if (error) throw error;

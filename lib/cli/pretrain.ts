@@ -3,7 +3,7 @@
 import type { CommandModule } from "yargs";
 
 import { joinedWorld } from "../parallel/world.js";
-import { pretrain, type PretrainArgs } from "../train/pretrain.js";
+import { pretrain, type PretrainArgs, type StopSignal } from "../train/pretrain.js";
 
 type Args = PretrainArgs & { deepspeed_transformer_kernel: boolean; delay_allreduce: boolean; local_rank?: number };
 
@@ -67,16 +67,24 @@ export const pretrainCommand: CommandModule<object, Args> = {
       warn("[bert-train] --deepspeed_transformer_kernel: the fused kernels are always on; nothing to switch");
     // --local_rank is what torch.distributed.launch passes; here MPI tells each process its rank
     if (args.local_rank !== undefined) warn("[bert-train] --local_rank: the rank comes from MPI; ignored");
-    const signal = { stop: false };
-    const stop = (name: string) => () => {
+    const stop = (name: NodeJS.Signals, code: number) => () => {
       const root = joinedWorld()?.isRoot ?? true; // under mpirun every rank gets the signal; one line is enough
-      if (!signal.stop && root) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);
+      if (signal.stop) {
+        if (root) warn(`[bert-train] ${name} again: stopping now, without a new checkpoint`);
+        process.exit(code);
+      }
+      if (root) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint (again: stop now)`);
       signal.stop = true;
     };
-    const onInt = stop("SIGINT");
-    const onTerm = stop("SIGTERM");
-    process.on("SIGINT", onInt);
-    process.on("SIGTERM", onTerm);
+    const onInt = stop("SIGINT", 130);
+    const onTerm = stop("SIGTERM", 143);
+    const signal: StopSignal = {
+      stop: false,
+      listen: () => {
+        process.on("SIGINT", onInt);
+        process.on("SIGTERM", onTerm);
+      },
+    };
     try {
       await pretrain(args, { log, warn }, signal);
     } finally {

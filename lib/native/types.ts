@@ -160,6 +160,10 @@ export interface NativeAddon {
   Engine: new (options: EngineOptions) => NativeEngine;
   /** Throws (code ERR_INVALID_CONFIG) what creating an engine with this model config would throw. */
   validateModelConfig(config: ModelConfig): void;
+  /** An exclusive flock on `path` (created if missing): the descriptor holding it, or -1 when another holds it. */
+  lockFile(path: string): number;
+  /** Removes the lock file and releases the lock. */
+  unlockFile(fd: number, path: string): void;
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */

@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import type { NativeEngine } from "../native/types.js";
+import { makeDirs } from "../files.js";
 import { loadWeights } from "./weights.js";
 
 export const CHECKPOINT_FORMAT = 1;
@@ -34,6 +35,17 @@ export interface TrainingState {
 
 export class CheckpointError extends Error {
   readonly code = "ERR_CHECKPOINT";
+}
+
+/** A checkpoint that could not be written (the disk, permissions): the earlier ones are untouched. */
+export class SaveError extends Error {
+  readonly code = "ERR_SAVE";
+  constructor(dir: string, tag: string, cause: unknown) {
+    const latest = readLatest(dir);
+    super(
+      `cannot save checkpoint ${tag} in ${dir}: ${(cause as Error).message}; nothing of it was kept${latest ? `, and latest still names the complete ${latest}` : ""}. Free space (or fix the folder) and resume with --load_training_checkpoint ${dir}`,
+    );
+  }
 }
 
 export function jobDir(outputDir: string, jobName: string): string {
@@ -73,12 +85,23 @@ function swapCheckpointIn(dir: string, tag: string, tmp: string): string[] {
   return [old, keep];
 }
 
-export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState): string {
-  mkdirSync(dir, { recursive: true });
-  const final = join(dir, state.tag);
-  const tmp = join(dir, `.tmp-${state.tag}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
+/**
+ * Removes what crashed saves left in a job folder: unfinished `.tmp-` folders, `.old-` folders and `.latest-`
+ * files, and the `.keep-` copies `latest` no longer names. Only while holding the folder's lock, so no live
+ * process is writing any of them.
+ */
+export function cleanCheckpointDebris(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const latest = readLatest(dir);
+  const debris = readdirSync(dir).filter(
+    (name) => /^\.(tmp|old|latest)-/.test(name) || (name.startsWith(".keep-") && name !== latest),
+  );
+  for (const name of debris) rmSync(join(dir, name), { recursive: true, force: true });
+  return debris;
+}
+
+/** The checkpoint's files, written into the (new, empty) folder `tmp`. */
+function writeCheckpointFiles(engine: NativeEngine, tmp: string, state: TrainingState): void {
   const infos = engine.paramInfos();
   const model = new Map<string, TensorToWrite>();
   const optimizer = new Map<string, TensorToWrite>();
@@ -91,8 +114,24 @@ export function saveCheckpoint(engine: NativeEngine, dir: string, state: Trainin
   writeSafetensors(join(tmp, "model.safetensors"), model, { format: "pt", producer: "bert-train" });
   writeSafetensors(join(tmp, "optimizer.safetensors"), optimizer, { producer: "bert-train" });
   writeFileSync(join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
-  let leftovers: string[] = [];
-  if (existsSync(final)) leftovers = swapCheckpointIn(dir, state.tag, tmp);
+}
+
+export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState): string {
+  makeDirs(dir);
+  const final = join(dir, state.tag);
+  const tmp = join(dir, `.tmp-${state.tag}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    writeCheckpointFiles(engine, tmp, state);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true }); // a full disk gets its space back
+    throw new SaveError(dir, state.tag, err);
+  }
+  // a save killed mid-swap leaves latest naming its `.keep-` copy: once latest moves on, the copy goes
+  const previous = readLatest(dir);
+  const leftovers = previous?.startsWith(".keep-") ? [join(dir, previous)] : [];
+  if (existsSync(final)) leftovers.push(...swapCheckpointIn(dir, state.tag, tmp));
   else renameSync(tmp, final);
   writeLatest(dir, state.tag);
   for (const folder of leftovers) rmSync(folder, { recursive: true, force: true });

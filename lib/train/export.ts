@@ -2,9 +2,10 @@
 // Post-LN model's names are HuggingFace BertForPreTraining's already; the tied decoder weight is written as
 // cls.predictions.decoder.weight too (and its bias), as HuggingFace expects to find them. Such a folder is also
 // accepted as the initial weights of a new run (--init_from) and as the start of a fine-tuning run.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { makeDirs } from "../files.js";
 import { readSafetensors, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import { CheckpointError, readTrainingState } from "./checkpoint.js";
 import { modelConfigFromCheckpointState, TIED_DECODER_NAMES } from "./weights.js";
@@ -76,7 +77,7 @@ export function exportModel(checkpoint: string, out: string, vocabPath: string):
   };
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  makeDirs(tmp);
   writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt", producer: "bert-train" });
   writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
   copyFileSync(vocabPath, join(tmp, "vocab.txt"));

@@ -1,7 +1,7 @@
 // The pre-training run, in named steps: plan (configs and flags, checked together) -> setup (data, trainer,
 // schedule) -> resume (a checkpoint or initial weights) -> loop (PLD gates, LR schedule, accumulation, optimizer,
 // loss scaling, metrics, validation, checkpoints) -> finish. What it prints follows DeepSpeed's bing_bert example.
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
@@ -18,13 +18,16 @@ import {
   type MixerPosition,
 } from "../data/loader.js";
 import { readVocab, specialIds } from "../data/tokenizer.js";
+import { makeDirs, writableDir } from "../files.js";
 import { allLayersKept, EngineConfigError, resolveModelConfig } from "../native/engine.js";
+import { lockFolder } from "../native/lock.js";
 import type { ModelConfig } from "../native/types.js";
 import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import { defaultVocabFile } from "../paths.js";
 import {
   CHECKPOINT_FORMAT,
   CheckpointPolicy,
+  cleanCheckpointDebris,
   jobDir,
   loadCheckpoint,
   resolveCheckpointDir,
@@ -74,6 +77,16 @@ export interface PretrainArgs {
   init_from?: string;
   /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
   delay_allreduce?: boolean;
+}
+
+/**
+ * How a signal reaches the run: `stop` asks it to finish the current step and save. The loop calls `listen` as it
+ * begins; the command installs its handlers there, so a signal during setup (which may block in a read or a mkdir,
+ * where no handler would run) keeps its default action and ends the process: there is nothing to save yet.
+ */
+export interface StopSignal {
+  stop: boolean;
+  listen?: () => void;
 }
 
 export interface PretrainResult {
@@ -126,17 +139,6 @@ export function planRun(a: PretrainArgs, worldSize = 1): Plan {
   return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled, model };
 }
 
-function checkWritable(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    throw new ConfigError([
-      `--output_dir ${dir}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    ]);
-  }
-}
-
 /** What a checkpoint saves and a resume restores, besides weights, moments and the data position. */
 interface Counters {
   globalSteps: number;
@@ -156,6 +158,7 @@ interface Run {
   out: Output;
   trainer: Trainer;
   mixer: CorpusMixer;
+  validation?: CorpusShards;
   loaderOptions: LoaderOptions;
   stepsPerEpoch: number;
   maxSteps: number;
@@ -183,6 +186,7 @@ function openCorpora(
     const shards = CorpusShards.open(dir, {
       skipCorrupt: a.skip_corrupt_shards,
       warn: (line: string) => out.warn(line),
+      vocabSize: o.vocabSize,
     });
     const loader = new PretrainingLoader(shards, o);
     if (loader.seqLen !== a.max_seq_length)
@@ -204,7 +208,6 @@ function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
     throw new ConfigError([
       `${cf.file}: bert_model_config.vocab_size_or_config_json_file ${cf.model.vocab_size} is smaller than the vocabulary ${vocab.path} (${vocab.tokens.length} tokens)`,
     ]);
-  checkWritable(a.output_dir);
   const loaderOptions: LoaderOptions = {
     batchSize: ds.microBatchSize,
     seed: a.seed,
@@ -216,6 +219,11 @@ function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
     worldSize: world.size,
   };
   const { mixer, records } = openCorpora(a, cf, loaderOptions, out);
+  // opened (and checked) now, not at the end of the first epoch
+  const validation =
+    a.validation_data_path_prefix !== undefined && world.isRoot
+      ? CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize })
+      : undefined;
   const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
   const trainer = new Trainer(
     {
@@ -237,6 +245,7 @@ function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
     out,
     trainer,
     mixer,
+    validation,
     loaderOptions,
     stepsPerEpoch,
     maxSteps: a.max_steps ?? stepsPerEpoch * cf.training.num_epochs,
@@ -311,7 +320,7 @@ function checkpoint(run: Run): void {
 /** MLM loss and accuracy on the validation shards (rank 0, at the end of each epoch). */
 async function validate(run: Run, metrics: MetricsSink): Promise<void> {
   const step = run.counters.globalSteps;
-  const shards = CorpusShards.open(run.a.validation_data_path_prefix as string);
+  const shards = run.validation as CorpusShards;
   const layers = run.plan.model.num_hidden_layers;
   const v = await evaluateMlm(run.trainer.engine, shards, run.loaderOptions, layers, 50);
   run.out.log(`validation: step=${step}, mlm_loss=${v.mlm_loss.toFixed(4)}, mlm_accuracy=${v.mlm_accuracy.toFixed(4)}`);
@@ -355,7 +364,7 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: 
 }
 
 /** Every rank must stop at the same step: a signal may reach one rank only, or the ranks at different steps. */
-function stopAgreed(world: World, signal?: { stop: boolean }): boolean {
+function stopAgreed(world: World, signal?: StopSignal): boolean {
   const vote = new Float64Array([signal?.stop ? 1 : 0]);
   world.max(vote);
   return vote[0] === 1;
@@ -394,16 +403,16 @@ async function trainOneStep(run: Run, metrics: MetricsSink, result: PretrainResu
 }
 
 /** Steps until max_steps or an agreed stop; validation and checkpoints as the policy says. */
-async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, signal?: { stop: boolean }): Promise<void> {
+async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, signal?: StopSignal): Promise<void> {
   const c = run.counters;
+  signal?.listen?.();
   while (c.globalSteps < run.maxSteps) {
     if (stopAgreed(run.world, signal)) {
       result.interrupted = true;
       break;
     }
     await trainOneStep(run, metrics, result);
-    if (run.policy.epochEnds(c.globalSteps) && run.a.validation_data_path_prefix && run.world.isRoot)
-      await validate(run, metrics);
+    if (run.policy.epochEnds(c.globalSteps) && run.validation && run.world.isRoot) await validate(run, metrics);
     if (run.policy.dueAfterStep(c.globalSteps)) checkpoint(run);
     result.stepEnds.push(performance.now());
   }
@@ -413,14 +422,31 @@ async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, sign
 export async function pretrain(
   a: PretrainArgs,
   output: Output,
-  signal?: { stop: boolean },
+  signal?: StopSignal,
   world: World = joinWorld(),
 ): Promise<PretrainResult> {
   // rank 0 speaks for the job; the other ranks only report what stops them (as errors)
   const out = rootOutput(world, output);
-  const run = setup(a, planRun(a, world.size), world, out);
+  const plan = planRun(a, world.size);
+  writableDir(a.output_dir);
+  // one run per job folder: rank 0 holds the lock for the whole job
+  const lock = world.isRoot
+    ? lockFolder(join(a.output_dir, `.${a.job_name}.lock`), `--output_dir ${a.output_dir} (job ${a.job_name})`)
+    : undefined;
+  try {
+    return await runLocked(setup(a, plan, world, out), signal);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runLocked(run: Run, signal?: StopSignal): Promise<PretrainResult> {
+  const { a, out, world } = run;
+  if (world.isRoot)
+    for (const name of cleanCheckpointDebris(run.dir))
+      out.warn(`[bert-train] removed ${join(run.dir, name)}, left by an interrupted save`);
   resume(run);
-  mkdirSync(run.dir, { recursive: true });
+  makeDirs(run.dir);
   const metrics = new MetricsSink({
     world,
     jsonlPath: join(a.output_dir, `${a.job_name}.metrics.jsonl`),

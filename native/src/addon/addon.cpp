@@ -1,8 +1,9 @@
-// Module entry: the Engine class and the data-parallel functions.
+// Module entry: the Engine class, the data-parallel functions and the output-folder lock.
 #include <napi.h>
 
 #include "addon/distributed_wrap.h"
 #include "addon/engine_wrap.h"
+#include "addon/file_lock.h"
 
 namespace {
 
@@ -10,6 +11,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", bert::addon::EngineWrap::define(env));
   exports.Set("validateModelConfig",
               Napi::Function::New(env, bert::addon::validate_model_config, "validateModelConfig"));
+  exports.Set("lockFile", Napi::Function::New(env, bert::addon::lock_file, "lockFile"));
+  exports.Set("unlockFile", Napi::Function::New(env, bert::addon::unlock_file, "unlockFile"));
   bert::addon::define_distributed(env, exports);
   return exports;
 }
