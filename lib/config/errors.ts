@@ -45,11 +45,21 @@ function keyPath(prefix: string, instancePath: string): string {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
+  if (typeof value === "number" && !Number.isFinite(value)) return `${value} (not a finite number)`;
   return `${JSON.stringify(value)} (${Array.isArray(value) ? "array" : value === null ? "null" : typeof value})`;
 }
 
-/** One sentence per ajv error. `data` is the validated object, `prefix` its key path inside the file. */
-export function formatAjvErrors(file: string, prefix: string, data: unknown, errors: ErrorObject[]): string[] {
+/**
+ * One sentence per ajv error. `data` is the validated object, `prefix` its key path inside the file; `flag` ("--")
+ * names the keys as command-line flags.
+ */
+export function formatAjvErrors(
+  file: string,
+  prefix: string,
+  data: unknown,
+  errors: ErrorObject[],
+  flag = "",
+): string[] {
   const valueAt = (instancePath: string): unknown =>
     instancePath
       .split("/")
@@ -59,7 +69,11 @@ export function formatAjvErrors(file: string, prefix: string, data: unknown, err
         data,
       );
   return errors.map((e) => {
-    const at = keyPath(prefix, e.instancePath);
+    const why = (e.parentSchema as { description?: string } | undefined)?.description;
+    return formatOne(e) + (why ? `; ${why}` : "");
+  });
+  function formatOne(e: ErrorObject): string {
+    const at = flag + keyPath(prefix, e.instancePath);
     const found = describeValue(valueAt(e.instancePath));
     switch (e.keyword) {
       case "additionalProperties": {
@@ -84,7 +98,7 @@ export function formatAjvErrors(file: string, prefix: string, data: unknown, err
       default:
         return `${file}: ${at}: ${e.message ?? "invalid"}, found ${found}`;
     }
-  });
+  }
 }
 
 /** A job name becomes a folder and file names under --output_dir: one plain path component, nothing else. */

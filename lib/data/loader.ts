@@ -4,20 +4,69 @@
 // and restoring it resumes the same stream. With world_size > 1 each rank takes its own batches of the epoch
 // order, and every rank gets the same number of batches (the epoch's remainder is dropped).
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 import type { Batch } from "../native/types.js";
-import { decodeExample, instanceFromExample, type PretrainingInstance } from "./example.js";
+import { decodeExample, ExampleError, instanceFromExample, type PretrainingInstance } from "./example.js";
 import { maskTokens, type SpecialIds } from "./instances.js";
-import { MANIFEST, type DatasetManifest } from "./prepare.js";
+import { MANIFEST, OUR_SHARD } from "./dataset-folder.js";
+import type { DatasetManifest } from "./prepare.js";
 import { SeededRandom } from "./random.js";
+import { countProblem, recordProblem, vocabularyProblem, type RecordLimits } from "./record-checks.js";
 import { TfRecordError, tfRecords } from "./tfrecord.js";
 
 export class ShardError extends Error {
   readonly code = "ERR_SHARDS";
 }
 
-/** The records of a corpus folder, checksums verified at open. */
+export interface OpenOptions {
+  skipCorrupt?: boolean;
+  warn?: (line: string) => void;
+  /** The run's vocabulary size: token ids must lie below it, and the manifest must agree. */
+  vocabSize?: number;
+}
+
+const SHARD_FILE = /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/;
+
+function readManifest(dir: string): DatasetManifest {
+  const path = join(dir, MANIFEST);
+  let m: DatasetManifest;
+  try {
+    m = JSON.parse(readFileSync(path, "utf8")) as DatasetManifest;
+  } catch (err) {
+    throw new ShardError(`${path}: not a readable manifest (${(err as Error).message}); run prepare-data again`);
+  }
+  const shardsOk =
+    Array.isArray(m?.shards) &&
+    m.shards.every(
+      (s) =>
+        typeof s?.file === "string" && basename(s.file) === s.file && Number.isInteger(s.records) && s.records >= 0,
+    );
+  if (!shardsOk) throw new ShardError(`${path}: "shards" is not a list of {file, records}; run prepare-data again`);
+  return m;
+}
+
+/** The shard files of a corpus folder: the manifest's, or (Google's layout, no manifest) every shard file. */
+function shardFiles(dir: string): { files: string[]; manifest?: DatasetManifest } {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    throw new ShardError(`cannot read the shard folder ${dir}: ${(err as Error).message}`);
+  }
+  if (names.includes(MANIFEST)) {
+    const manifest = readManifest(dir);
+    return { files: manifest.shards.map((s) => join(dir, s.file)), manifest };
+  }
+  if (names.some((n) => OUR_SHARD.test(n) || n.includes(".tmp-")))
+    throw new ShardError(
+      `${dir} has prepare-data's shards but no ${MANIFEST}: that prepare-data did not finish; run it again`,
+    );
+  const files = names.filter((n) => SHARD_FILE.test(n)).sort();
+  return { files: files.map((n) => join(dir, n)) };
+}
+
+/** The records of a corpus folder: checksums verified and every record decoded and checked at open. */
 export class CorpusShards {
   private constructor(
     readonly dir: string,
@@ -26,38 +75,24 @@ export class CorpusShards {
     readonly skipped: string[],
   ) {}
 
-  static open(dir: string, options: { skipCorrupt?: boolean; warn?: (line: string) => void } = {}): CorpusShards {
-    let files: string[];
-    try {
-      const names = readdirSync(dir);
-      if (names.includes(MANIFEST)) {
-        const manifest = JSON.parse(readFileSync(join(dir, MANIFEST), "utf8")) as DatasetManifest;
-        files = manifest.shards.map((s) => join(dir, s.file));
-      } else {
-        files = names
-          .filter((n) => /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/.test(n) && !n.includes(".tmp-"))
-          .sort()
-          .map((n) => join(dir, n));
-      }
-    } catch (err) {
-      throw new ShardError(`cannot read the shard folder ${dir}: ${(err as Error).message}`);
-    }
+  static open(dir: string, options: OpenOptions = {}): CorpusShards {
+    const { files, manifest } = shardFiles(dir);
     if (files.length === 0)
       throw new ShardError(`${dir} holds no shards (*.tfrecord); make some with bert-train prepare-data`);
+    const vocabProblem =
+      manifest && options.vocabSize !== undefined ? vocabularyProblem(dir, manifest, options.vocabSize) : undefined;
+    if (vocabProblem) throw new ShardError(vocabProblem);
     const records: Uint8Array[] = [];
     const skipped: string[] = [];
+    const limits = { seqLen: manifest?.maxSeqLength ?? 0, vocabSize: options.vocabSize };
     for (const file of files) {
-      let bytes: Uint8Array;
       try {
-        bytes = readFileSync(file);
-      } catch (err) {
-        throw new ShardError(`cannot read shard ${file}: ${(err as Error).message}`);
-      }
-      try {
-        const mine = [...tfRecords(bytes, file)];
+        const mine = readShard(file, limits);
+        const problem = countProblem(file, mine.length, manifest);
+        if (problem) throw new ShardError(problem);
         records.push(...mine);
       } catch (err) {
-        if (!(err instanceof TfRecordError) || !options.skipCorrupt) throw err;
+        if (!(err instanceof TfRecordError || err instanceof ShardError) || !options.skipCorrupt) throw err;
         skipped.push(file);
         options.warn?.(`skipping the damaged shard ${err.message} (--skip_corrupt_shards)`);
       }
@@ -69,6 +104,33 @@ export class CorpusShards {
   instance(index: number): PretrainingInstance {
     return instanceFromExample(decodeExample(this.records[index] as Uint8Array));
   }
+}
+
+/**
+ * A shard's records, each decoded and checked; `limits.seqLen` 0 takes the first record's length. A problem is a
+ * ShardError naming the file and the record.
+ */
+function readShard(file: string, limits: RecordLimits): Uint8Array[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new ShardError(`cannot read shard ${file}: ${(err as Error).message}`);
+  }
+  const records = [...tfRecords(bytes, file)];
+  records.forEach((record, k) => {
+    let problem: string | undefined;
+    try {
+      const inst = instanceFromExample(decodeExample(record));
+      if (limits.seqLen === 0) limits.seqLen = inst.inputIds.length;
+      problem = recordProblem(inst, limits);
+    } catch (err) {
+      if (!(err instanceof ExampleError)) throw err;
+      problem = err.message;
+    }
+    if (problem !== undefined) throw new ShardError(`${file}: record ${k}: ${problem}`);
+  });
+  return records;
 }
 
 export interface LoaderOptions {
@@ -154,11 +216,7 @@ export class PretrainingLoader {
     const positions: number[] = [];
     const labels: number[] = [];
     indices.forEach((record, b) => {
-      const inst = this.shards.instance(record);
-      if (inst.inputIds.length !== T)
-        throw new ShardError(
-          `${this.shards.dir}: record ${record} has sequence length ${inst.inputIds.length}, the corpus ${T}`,
-        );
+      const inst = this.shards.instance(record); // checked when the corpus opened
       let ids = inst.inputIds;
       if (inst.masked) {
         inst.masked.weights.forEach((w, j) => {

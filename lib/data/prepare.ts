@@ -1,16 +1,20 @@
 // `prepare-data`: raw text -> documents -> WordPiece ids -> NSP instances (optionally statically masked) ->
-// TFRecord shards of tf.train.Example, plus a `dataset.json` manifest written last. Shards and the manifest are
-// written under temporary names and renamed, so an interrupted run never leaves something that looks complete.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+// TFRecord shards of tf.train.Example, plus a `dataset.json` manifest written last. Shards and manifest are staged
+// and committed over an earlier dataset (lib/data/dataset-folder.ts), so an interrupted run leaves the earlier
+// dataset complete, or a folder the loader refuses, never stale shards under a manifest.
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
 import { CorpusError, documentsFromText, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
+import { commitStaged, MANIFEST, openOutputFolder, shardName } from "./dataset-folder.js";
 import { encodeExample, exampleFromInstance } from "./example.js";
 import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
 import { SeededRandom } from "./random.js";
 import { TfRecordWriter } from "./tfrecord.js";
 import { createBertTokenizer, specialIds, type BertTokenizer } from "./tokenizer.js";
 import { MASKED_LM_PROB } from "./instances.js";
+
+export { MANIFEST } from "./dataset-folder.js";
 
 export interface PrepareOptions {
   inputs: string[];
@@ -52,8 +56,6 @@ export interface PrepareStats {
   randomNext: number;
   seconds: { read: number; tokenize: number; instances: number; write: number };
 }
-
-export const MANIFEST = "dataset.json";
 
 /** The settings of Google's tool for sequence 128 with dynamic masking and one pass: what the benchmarks use. */
 export function seq128Options(inputs: string[], outputDir: string, vocab: string, numShards: number): PrepareOptions {
@@ -116,10 +118,7 @@ function writeShards(
   rng: SeededRandom,
 ): TfRecordWriter[] {
   const numShards = Math.min(o.numShards, raw.length);
-  const writers = Array.from(
-    { length: numShards },
-    (_, i) => new TfRecordWriter(join(o.outputDir, `shard_${String(i).padStart(5, "0")}.tfrecord`)),
-  );
+  const writers = Array.from({ length: numShards }, (_, i) => new TfRecordWriter(join(o.outputDir, shardName(i))));
   try {
     raw.forEach((r, i) => {
       const masked =
@@ -197,7 +196,20 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
   const files = listInputFiles(o.inputs);
   if (files.length === 0) throw new CorpusError(`no input files under ${o.inputs.join(", ")}`);
+  const lock = openOutputFolder(o.outputDir, say);
+  try {
+    return await prepareLocked(o, tokenizer, files, say);
+  } finally {
+    lock.release();
+  }
+}
 
+async function prepareLocked(
+  o: PrepareOptions,
+  tokenizer: BertTokenizer,
+  files: string[],
+  say: (line: string) => void,
+): Promise<PrepareStats> {
   const lap = lapTimer();
   const { texts, inputs, bytes } = readInputs(o, files, say);
   const read = lap();
@@ -209,11 +221,12 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
   if (raw.length === 0) throw new CorpusError(`the inputs are too short to make a single instance (${tokens} tokens)`);
   const instances = lap();
 
-  mkdirSync(o.outputDir, { recursive: true });
-  rmSync(join(o.outputDir, MANIFEST), { force: true }); // the old manifest goes first: no stale "complete" marker
   const vocabSize = tokenizer.vocab.tokens.length;
-  const writers = writeShards(o, raw, special, vocabSize, rng);
-  writeManifest(o, writers, raw.length, vocabSize, inputs);
+  const staging = join(o.outputDir, `.prepare-${process.pid}`);
+  mkdirSync(staging);
+  const writers = writeShards({ ...o, outputDir: staging }, raw, special, vocabSize, rng);
+  writeManifest({ ...o, outputDir: staging }, writers, raw.length, vocabSize, inputs);
+  commitStaged(o.outputDir, staging);
   const write = lap();
   say(`wrote ${raw.length} instances into ${writers.length} shards in ${o.outputDir}`);
   return {

@@ -2,7 +2,7 @@
 // new classification head, trained with the GLUE warm-up-linear schedule and evaluated after every epoch. Writes
 // eval_results.txt (sorted `key = value` lines) and test predictions in the GLUE submission format. Unlike the
 // reference script it honours the learning rate and the seed it is given, and loss-scales fp16.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
@@ -10,7 +10,9 @@ import { checkJobName, ConfigError } from "../config/errors.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { SeededRandom } from "../data/random.js";
 import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
+import { writableDir } from "../files.js";
 import { allLayersKept } from "../native/engine.js";
+import { lockFolder } from "../native/lock.js";
 import type { Batch } from "../native/types.js";
 import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import { warmupLinear } from "../train/lr-schedule.js";
@@ -18,7 +20,7 @@ import { MetricsSink, type StepRecord } from "../train/metrics.js";
 import type { TrainStepResult } from "../train/train-step.js";
 import { DEEPSPEED_DEFAULTS, Trainer, type BatchShape, type Output } from "../train/trainer.js";
 import { loadWeights, openModelFolder, reportLoadedWeights, type ModelFolder } from "../train/weights.js";
-import { glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
+import { GlueError, glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
 
 export type { Output } from "../train/trainer.js";
 
@@ -140,6 +142,35 @@ function batchShape(a: FinetuneArgs, world: World): BatchShape {
   };
 }
 
+/** The splits a run uses, read and featurized before any training: a bad dev.tsv stops it before the work. */
+interface GlueData {
+  train?: Features;
+  dev: { split: string; features: Features }[];
+  test: { split: string; examples: GlueExample[]; features: Features }[];
+}
+
+async function readSplits(a: FinetuneArgs, task: GlueTask, dataDir: string, tok: BertTokenizer, root: boolean) {
+  const read = async (file: string, kind: "train" | "dev" | "test") => {
+    const examples = readGlueFile(task, join(dataDir, file), kind);
+    return { examples, features: await featurize(tok, examples, a.max_seq_length) };
+  };
+  const data: GlueData = { dev: [], test: [] };
+  if (a.do_train) {
+    data.train = (await read(task.trainFile, "train")).features;
+    if (data.train.ids.length < a.train_batch_size)
+      throw new GlueError(
+        `${join(dataDir, task.trainFile)}: ${data.train.ids.length} examples, fewer than one batch of ${a.train_batch_size}`,
+      );
+  }
+  if (!root) return data; // rank 0 evaluates and predicts
+  if (a.do_eval)
+    for (const { split, file } of task.devFiles) data.dev.push({ split, features: (await read(file, "dev")).features });
+  if (a.do_predict)
+    for (const { split, file } of task.testFiles)
+      if (existsSync(join(dataDir, file))) data.test.push({ split, ...(await read(file, "test")) });
+  return data;
+}
+
 /** What the steps of one fine-tuning run share. */
 interface Run {
   a: FinetuneArgs;
@@ -158,6 +189,7 @@ interface Run {
   results: Record<string, number>;
   /** The metrics JSONL and TensorBoard file of a training run. */
   metrics?: MetricsSink;
+  data: GlueData;
   step: number;
 }
 
@@ -182,9 +214,8 @@ async function predict(run: Run, f: Features): Promise<number[]> {
 /** The dev metrics after `epoch` (rank 0), into the log and eval_results.txt (sorted `key = value` lines). */
 async function evaluateDev(run: Run, epoch: number): Promise<void> {
   if (!run.world.isRoot) return;
-  const { a, task, results } = run;
-  for (const { split, file } of task.devFiles) {
-    const f = await featurize(run.tok, readGlueFile(task, join(run.dataDir, file), "dev"), a.max_seq_length);
+  const { task, results } = run;
+  for (const { split, features: f } of run.data.dev) {
     const metrics = task.metrics(await predict(run, f), f.labels as number[]);
     const suffix = split === "dev_mismatched" ? "_mm" : "";
     for (const [k, v] of Object.entries(metrics)) results[`${k}${suffix}`] = v;
@@ -204,12 +235,8 @@ async function evaluateDev(run: Run, epoch: number): Promise<void> {
 
 /** The epochs: a seeded shuffle each, the warm-up-linear schedule over all steps, dev metrics after each. */
 async function train(run: Run): Promise<void> {
-  const { a, task } = run;
-  const data = await featurize(
-    run.tok,
-    readGlueFile(task, join(run.dataDir, task.trainFile), "train"),
-    a.max_seq_length,
-  );
+  const { a } = run;
+  const data = run.data.train as Features;
   const stepsPerEpoch = Math.floor(data.ids.length / a.train_batch_size);
   const total = stepsPerEpoch * a.num_train_epochs;
   run.metrics = new MetricsSink({
@@ -277,14 +304,11 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, epoch: number, ms:
 /** Test-set predictions in the GLUE submission format (rank 0). */
 async function writePredictions(run: Run): Promise<void> {
   const { task } = run;
-  for (const { split, file } of task.testFiles) {
-    const path = join(run.dataDir, file);
-    if (!existsSync(path)) {
-      run.out.warn(`[bert-train] ${path}: no test file; no predictions for ${split}`);
-      continue;
-    }
-    const examples = readGlueFile(task, path, "test");
-    const predictions = await predict(run, await featurize(run.tok, examples, run.a.max_seq_length));
+  for (const { split, file } of task.testFiles)
+    if (!run.data.test.some((t) => t.split === split))
+      run.out.warn(`[bert-train] ${join(run.dataDir, file)}: no test file; no predictions for ${split}`);
+  for (const { split, examples, features } of run.data.test) {
+    const predictions = await predict(run, features);
     const name = task.name !== "MNLI" ? task.name : split === "test_matched" ? "MNLI-m" : "MNLI-mm";
     const rows = examples.map(
       (e, i) =>
@@ -307,7 +331,7 @@ function checkSeqLength(a: FinetuneArgs, maxPositions: number): void {
 }
 
 /** The engine with the pre-trained weights (unless --random) and a new classification head. */
-function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit<Run, "tok"> {
+function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit<Run, "tok" | "data"> {
   checkJobName(a.job_name, "JOB_NAME");
   const folder = modelSource(a);
   checkSeqLength(a, folder.model.max_position_embeddings);
@@ -357,8 +381,21 @@ export async function finetune(
   // rank 0 logs, evaluates and writes; every rank trains on its share of each batch
   const out = rootOutput(world, output);
   const partial = setup(a, glueTask(a.task), world, out);
-  const run: Run = { ...partial, tok: await createBertTokenizer(a.vocab_file, true) };
-  if (world.isRoot) mkdirSync(run.jobDir, { recursive: true });
+  if (world.isRoot) writableDir(partial.jobDir);
+  const lock = world.isRoot
+    ? lockFolder(join(a.output_dir, `.${a.job_name}.lock`), `--output_dir ${a.output_dir} (job ${a.job_name})`)
+    : undefined;
+  try {
+    const tok = await createBertTokenizer(a.vocab_file, true);
+    const data = await readSplits(a, partial.task, partial.dataDir, tok, world.isRoot);
+    return await runJob({ ...partial, tok, data });
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runJob(run: Run): Promise<Record<string, number>> {
+  const { a, world } = run;
   if (a.do_train) await train(run);
   else if (a.do_eval) await evaluateDev(run, 0);
   if (a.do_predict && world.isRoot) await writePredictions(run);

@@ -59,7 +59,7 @@ describe("bert-train prepare-data", () => {
     [
       "a sequence length too small for a pair",
       ["--input", join(projectRoot(), "test", "fixtures", "sample_text.txt"), "--max_seq_length", "4"],
-      /too small for a pair/,
+      /--max_seq_length: expected a number >= 5, found 4 \(number\); \[CLS\] A \[SEP\] B \[SEP\] needs 5 positions/,
     ],
     [
       "a vocabulary file that does not exist",

@@ -1,5 +1,6 @@
 // Fine-tuning behaviours no other test shows: MNLI is evaluated on its mismatched dev set too, without being
-// asked, and a run trains with the learning rate it was given (warm-up-linear over its steps), not another.
+// asked, a run trains with the learning rate it was given (warm-up-linear over its steps), not another, and bad
+// task files stop a run before it trains.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +8,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { finetune } from "../../lib/glue/finetune.js";
+import { GlueError } from "../../lib/glue/tasks.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { warmupLinear } from "../../lib/train/lr-schedule.js";
 import { collect, finetuneArgs, tinyModelFolder } from "../helpers/finetune-fixture.js";
@@ -85,5 +87,48 @@ describe("fine-tuning", () => {
       b.slice(2).map((r) => r.loss),
       a.slice(2).map((r) => r.loss),
     );
+  });
+});
+
+describe("fine-tuning checks its inputs before it trains", () => {
+  const sst2 = (dir: string, train: string[], dev?: string) => {
+    const data = join(dir, "glue", "SST-2");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "train.tsv"), ["sentence\tlabel", ...train].join("\n") + "\n");
+    if (dev !== undefined) writeFileSync(join(data, "dev.tsv"), dev);
+    return finetuneArgs({
+      task: "SST-2",
+      job_name: "job",
+      checkpoint: tinyModelFolder(dir),
+      data_dir: join(dir, "glue"),
+      output_dir: join(dir, "out"),
+      train_batch_size: 2,
+      num_train_epochs: 1,
+      do_eval: true,
+    });
+  };
+  const rows = Array.from({ length: 8 }, (_, i) => `sentence ${i}\t${i % 2}`);
+  it("a broken dev.tsv is reported before the first step, not after training", async () => {
+    const { lines, output } = collect();
+    await assert.rejects(
+      finetune(sst2(tmp(), rows, "sentence\tlabel\nonly one column\n"), output),
+      (e: unknown) => e instanceof GlueError && /dev\.tsv:2: 1 columns, the SST-2 dev layout needs 2/.test(e.message),
+    );
+    assert.equal(lines.filter((l) => /epoch 1: mean training loss/.test(l)).length, 0, "no training happened");
+  });
+  it("a missing dev.tsv too", async () => {
+    await assert.rejects(
+      finetune(sst2(tmp(), rows), collect().output),
+      (e: unknown) => e instanceof GlueError && /dev\.tsv: no such file/.test(e.message),
+    );
+  });
+  it("a train.tsv with fewer examples than one batch (an empty one included)", async () => {
+    for (const train of [[], rows.slice(0, 1)])
+      await assert.rejects(
+        finetune(sst2(tmp(), train, "sentence\tlabel\nx\t1\n"), collect().output),
+        (e: unknown) =>
+          e instanceof GlueError &&
+          new RegExp(`train\\.tsv: ${train.length} examples, fewer than one batch of 2`).test(e.message),
+      );
   });
 });
