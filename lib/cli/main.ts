@@ -37,6 +37,7 @@ const INPUT_ERRORS = new Set([
 /** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
 const RUNTIME_ERRORS = new Set([
   "ERR_LOSS_SCALE_STUCK",
+  "ERR_DIVERGED",
   "ERR_COMMUNICATION",
   "ERR_NATIVE_LOAD",
   "ERR_OUT_OF_MEMORY",

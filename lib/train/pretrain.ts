@@ -39,7 +39,7 @@ import { bingBertLearningRate, scheduleStep, type BingBertSchedule, type LrSched
 import { MetricsSink, type StepRecord } from "./metrics.js";
 import { sampleGates, thetaForStep } from "./pld.js";
 import { Trainer, type Output } from "./trainer.js";
-import type { TrainStepResult } from "./train-step.js";
+import { DivergedError, type TrainStepResult } from "./train-step.js";
 import { loadWeights, reportLoadedWeights } from "./weights.js";
 
 export type { Output } from "./trainer.js";
@@ -293,9 +293,21 @@ function theta(run: Run, globalSteps: number): number {
   return run.plan.pldActive ? thetaForStep(run.plan.ds.pld, globalSteps) : 1;
 }
 
+/** What `latest` names now, for messages. */
+function latestNote(run: Run): string {
+  return run.lastCheckpoint
+    ? `latest still names ${run.lastCheckpoint}, saved after a step with a finite loss`
+    : "no checkpoint was written";
+}
+
 function checkpoint(run: Run): void {
   const c = run.counters;
   const tag = run.policy.tag(c.globalSteps);
+  if (!run.trainer.lossIsFinite) {
+    // the loss is computed before a step's update: a non-finite one says the weights saved now are past use
+    run.out.warn(`[bert-train] step ${c.globalSteps}: the loss is not finite; no checkpoint (${latestNote(run)})`);
+    return;
+  }
   run.policy.saved(c.globalSteps);
   if (!run.world.isRoot) return; // every rank holds the same weights; rank 0 writes them
   run.lastCheckpoint = saveCheckpoint(run.trainer.engine, run.dir, {
@@ -411,12 +423,21 @@ async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, sign
       result.interrupted = true;
       break;
     }
-    await trainOneStep(run, metrics, result);
+    try {
+      await trainOneStep(run, metrics, result);
+    } catch (err) {
+      if (err instanceof DivergedError) throw new DivergedError(`${err.message}; ${latestNote(run)}`);
+      throw err;
+    }
     if (run.policy.epochEnds(c.globalSteps) && run.validation && run.world.isRoot) await validate(run, metrics);
     if (run.policy.dueAfterStep(c.globalSteps)) checkpoint(run);
     result.stepEnds.push(performance.now());
   }
   if (run.policy.dueAtEnd(c.globalSteps, result.interrupted)) checkpoint(run);
+  if (!run.trainer.lossIsFinite)
+    throw new DivergedError(
+      `the run ended at step ${c.globalSteps} with a non-finite loss (its last steps were skipped); ${latestNote(run)}`,
+    );
 }
 
 export async function pretrain(

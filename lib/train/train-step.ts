@@ -42,6 +42,11 @@ export class LossScaleStuckError extends Error {
   readonly code = "ERR_LOSS_SCALE_STUCK";
 }
 
+/** The loss itself is not finite step after step: the weights no longer give numbers (skipping cannot help). */
+export class DivergedError extends Error {
+  readonly code = "ERR_DIVERGED";
+}
+
 export async function trainStep(
   engine: NativeEngine,
   micro: MicroBatch[],

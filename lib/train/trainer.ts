@@ -6,7 +6,7 @@ import { createEngine } from "../native/engine.js";
 import type { Batch, LayerGates, ModelConfig, NativeEngine, OptimizerSettings, Precision } from "../native/types.js";
 import { gradientSyncOption, type World } from "../parallel/world.js";
 import { DEFAULT_LOSS_SCALER, LossScaler, type LossScalerState } from "./loss-scaler.js";
-import { trainStep, type MicroBatch, type TrainStepResult } from "./train-step.js";
+import { DivergedError, trainStep, type MicroBatch, type TrainStepResult } from "./train-step.js";
 
 export interface Output {
   log(line: string): void;
@@ -22,6 +22,9 @@ export interface BatchShape {
 
 /** The DeepSpeed settings a trainer uses (a run without a DeepSpeed file gets DEEPSPEED_DEFAULTS). */
 export type TrainerDeepSpeed = Pick<DeepSpeedConfig, "prescaleGradients" | "gradientPredivideFactor" | "fp16">;
+
+/** Steps in a row with a non-finite loss after which a run is declared diverged. */
+export const MAX_NON_FINITE_LOSSES = 5;
 
 export const DEEPSPEED_DEFAULTS: TrainerDeepSpeed = {
   prescaleGradients: false,
@@ -60,6 +63,8 @@ export function lossScalerFor(
 export class Trainer {
   readonly engine: NativeEngine;
   scaler: LossScaler | undefined;
+  /** Steps in a row whose loss was NaN or infinite. */
+  private nonFiniteLosses = 0;
 
   constructor(
     private readonly o: TrainerOptions,
@@ -114,6 +119,16 @@ export class Trainer {
       this.out.log(
         `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${this.scaler?.scale ?? r.lossScale}`,
       );
+    this.nonFiniteLosses = Number.isFinite(r.loss) ? 0 : this.nonFiniteLosses + 1;
+    if (this.nonFiniteLosses >= MAX_NON_FINITE_LOSSES)
+      throw new DivergedError(
+        `training diverged: the loss was ${r.loss} on the last ${MAX_NON_FINITE_LOSSES} steps (the weights do not change while steps are skipped, so more steps cannot help). Lower the learning rate or warm up longer, or train in bf16 or fp32`,
+      );
     return r;
+  }
+
+  /** Whether the last step's loss was finite: a checkpoint is only worth writing then. */
+  get lossIsFinite(): boolean {
+    return this.nonFiniteLosses === 0;
   }
 }

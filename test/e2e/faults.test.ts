@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { CorpusShards } from "../../lib/data/loader.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
-import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
+import { FIXTURE_CONFIGS, tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 
 const root = projectRoot();
 const cli = join(root, "dist", "bin", "bert-train.js");
@@ -511,5 +511,56 @@ describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ?
       /--output_dir .* already holds other files \(notes\.txt\); prepare-data writes into a new or empty folder/,
     );
     assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n");
+  });
+});
+
+describe("a diverged fp16 run", () => {
+  /** A --cf with a learning rate of 10^4 (the first update wrecks the weights) and an fp16 DeepSpeed config. */
+  function divergingConfigs(): string[] {
+    const dir = tmp();
+    const cf = JSON.parse(readFileSync(join(FIXTURE_CONFIGS, "tiny_cf.json"), "utf8")) as {
+      mixed_seq_training: Record<string, { learning_rate: number; warmup_proportion: number }>;
+    };
+    Object.assign(cf.mixed_seq_training["64"] ?? {}, { learning_rate: 1e4, warmup_proportion: 0 });
+    writeFileSync(join(dir, "cf.json"), JSON.stringify(cf));
+    const ds = JSON.parse(readFileSync(join(FIXTURE_CONFIGS, "tiny_ds_fp32.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(dir, "ds.json"), JSON.stringify({ ...ds, fp16: { enabled: true } }));
+    return ["--cf", join(dir, "cf.json"), "--deepspeed_config", join(dir, "ds.json")];
+  }
+  const run = (out: string, extra: string[]) =>
+    spawnSync(
+      process.execPath,
+      [
+        cli,
+        ...tinyPretrainArgs({
+          out,
+          dataRoot,
+          ds: "tiny_ds_fp32.json",
+          pld: false,
+          extra: [...divergingConfigs(), ...extra],
+        }),
+      ],
+      { encoding: "utf8" },
+    );
+  it("never moves latest past a non-finite loss, and stops after 5 such steps with exit 1", () => {
+    const out = tmp();
+    const r = run(out, ["--max_steps", "40", "--ckpt_steps", "1", "--print_steps", "1"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /bert-train: training diverged: the loss was NaN on the last 5 steps .*; latest still names .*epoch0_step1, saved after a step with a finite loss/,
+    );
+    assert.match(r.stderr, /step 2: the loss is not finite; no checkpoint/);
+    const job = join(out, "saved_models", "tiny");
+    assert.equal(readFileSync(join(job, "latest"), "utf8").trim(), "epoch0_step1");
+    assert.deepEqual(readdirSync(job).sort(), ["epoch0_step1", "latest"]);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+  it("ending inside the window exits 1 too, without a checkpoint", () => {
+    const out = tmp();
+    const r = run(out, ["--max_steps", "3"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /the run ended at step 3 with a non-finite loss .*; no checkpoint was written/);
+    assert.equal(existsSync(join(out, "saved_models", "tiny", "latest")), false);
   });
 });
