@@ -10,6 +10,7 @@ import { basename, join } from "node:path";
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import type { NativeEngine } from "../native/types.js";
 import { makeDirs } from "../files.js";
+import { stateProblems } from "./state-schema.js";
 import { loadWeights } from "./weights.js";
 
 export const CHECKPOINT_FORMAT = 1;
@@ -168,11 +169,8 @@ export function readTrainingState(folder: string): TrainingState {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new CheckpointError(`${path}: not a readable checkpoint state (${why})`);
   }
-  const s = state as Partial<TrainingState> & { configs?: { cf?: { bert_model_config?: unknown }; args?: unknown } };
-  const missing = ["format", "global_steps", "configs"].filter((k) => (s as Record<string, unknown>)[k] === undefined);
-  if (s.configs?.cf?.bert_model_config === undefined || s.configs.args === undefined) missing.push("configs.cf/args");
-  if (missing.length)
-    throw new CheckpointError(`${path}: not a bert-train checkpoint state (missing ${missing.join(", ")})`);
+  const problems = stateProblems(path, state);
+  if (problems.length) throw new CheckpointError(problems.join("\n"));
   return state as TrainingState;
 }
 

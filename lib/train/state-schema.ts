@@ -1,0 +1,72 @@
+// The schema of a checkpoint's state.json: every field a resume, evaluate or export reads, with its type and
+// range, so a damaged or hand-edited file is one error naming the file and the key (not a TypeError mid-resume).
+import { Ajv } from "ajv";
+
+import { formatAjvErrors } from "../config/errors.js";
+
+const count = { type: "integer", minimum: 0 };
+const loaderPosition = {
+  type: "object",
+  required: ["epoch", "batch"],
+  properties: { epoch: count, batch: count },
+};
+
+const stateSchema = {
+  type: "object",
+  required: [
+    "format",
+    "tag",
+    "global_steps",
+    "skipped_steps",
+    "optimizer_steps",
+    "global_samples",
+    "data_position",
+    "theta",
+    "configs",
+  ],
+  properties: {
+    format: { type: "integer" },
+    tag: { type: "string" },
+    global_steps: count,
+    skipped_steps: count,
+    optimizer_steps: count,
+    global_samples: count,
+    epoch: count,
+    last_global_step: count,
+    last_global_data_samples: count,
+    world_size: { type: "integer", minimum: 1 },
+    theta: { type: "number", minimum: 0, maximum: 1 },
+    data_position: {
+      type: "object",
+      required: ["step", "corpora"],
+      properties: { step: count, corpora: { type: "object", additionalProperties: loaderPosition } },
+    },
+    loss_scaler: {
+      type: ["object", "null"],
+      required: ["scale", "hysteresisLeft", "iteration", "lastOverflowIteration", "consecutiveOverflowsAtMin"],
+      properties: {
+        scale: { type: "number", exclusiveMinimum: 0 },
+        hysteresisLeft: count,
+        iteration: count,
+        lastOverflowIteration: { type: "integer", minimum: -1 },
+        consecutiveOverflowsAtMin: count,
+      },
+    },
+    configs: {
+      type: "object",
+      required: ["cf", "args"],
+      properties: {
+        cf: { type: "object", required: ["bert_model_config"], properties: { bert_model_config: { type: "object" } } },
+        args: { type: "object" },
+      },
+    },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true });
+const validate = ajv.compile(stateSchema);
+
+/** What is wrong with a parsed state.json (one line per problem, naming `path` and the key); empty when fine. */
+export function stateProblems(path: string, state: unknown): string[] {
+  return validate(state) ? [] : formatAjvErrors(path, "", state, validate.errors ?? []);
+}

@@ -1,0 +1,25 @@
+// The bounded fuzz run of CI: every reader of outside input gets its regression cases (inputs that once failed)
+// and then FUZZ_SECONDS (default 10) of mutated inputs; a foreign exception, a hang or a crash fails the test and
+// the input is saved under test/fuzz/regressions/ to be committed. The seed changes daily (FUZZ_SEED overrides),
+// so CI explores new cases while any failure stays reproducible from the seed printed here.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { fuzz } from "./runner.js";
+import { TARGETS } from "./targets.js";
+
+const seconds = Number(process.env.FUZZ_SECONDS ?? 10);
+const runSeed = Number(process.env.FUZZ_SEED ?? Math.floor(Date.now() / 86_400_000));
+
+describe(`fuzzing every reader (${seconds} s each, seed ${runSeed})`, () => {
+  for (const target of TARGETS)
+    it(`${target.name}: no foreign exception, hang or crash`, { timeout: (seconds + 60) * 1000 }, async () => {
+      const r = await fuzz(target.name, { seconds, runSeed });
+      console.log(`${r.target}: ${r.cases} cases, ${r.rejected} rejected by the reader, ${r.failures.length} failures`);
+      assert.deepEqual(
+        r.failures.map((f) => `${f.kind} at case ${f.index} (saved as ${f.saved}): ${f.detail.split("\n")[0]}`),
+        [],
+      );
+      assert.ok(r.cases > 100, `only ${r.cases} cases ran`);
+    });
+});
