@@ -21,7 +21,8 @@ Napi::Error errno_error(Napi::Env env, const std::string& path, int err) {
 
 /** The descriptor still names the file at `path` (a holder that just released it may have removed it). */
 bool still_linked(int fd, const std::string& path) {
-  struct stat held {}, named {};
+  struct stat held {
+  }, named{};
   return fstat(fd, &held) == 0 && stat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
          held.st_dev == named.st_dev;
 }
