@@ -43,6 +43,7 @@ const RUNTIME_ERRORS = new Set([
   "ERR_OUT_OF_MEMORY",
   "ERR_BACKEND",
   "ERR_SAVE",
+  "ERR_FILE_LOCK",
   "ENOSPC",
   "EDQUOT",
   "EROFS",

@@ -290,6 +290,19 @@ describe("nothing hangs: /proc, and signals before training starts", { timeout: 
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /--output_dir \/proc\/bert-train-test\/out: cannot write there \(ENOENT\)/);
   });
+  it("an --output_dir through a plain file, or with a name too long, names the system's reason", () => {
+    const file = join(tmp(), "file");
+    writeFileSync(file, "x");
+    for (const [out, code] of [
+      [join(file, "out"), "ENOTDIR"],
+      [join(tmp(), "x".repeat(300)), "ENAMETOOLONG"],
+    ] as const) {
+      const r = spawnSync(process.execPath, pretrainArgs(out, ["--max_steps", "1"]), { encoding: "utf8" });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`--output_dir .*: cannot write there \\(${code}\\)`));
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+  });
   for (const signal of ["SIGINT", "SIGTERM"] as const)
     it(`${signal} during setup, blocked in a read, ends the run`, async () => {
       const out = tmp();
