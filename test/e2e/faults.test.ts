@@ -51,6 +51,23 @@ function losses(out: string): Map<number, number> {
   return last;
 }
 
+/** Node running `argv`, sent `signal` by strace at the `n`-th call of `syscall` (by any thread). */
+function underStrace(syscall: string, signal: string, n: number, argv: string[]) {
+  const inject = `inject=${syscall}:signal=${signal}:when=${n}`;
+  return spawnSync("strace", [
+    "-f",
+    "-qq",
+    "-o",
+    "/dev/null",
+    "-e",
+    `trace=${syscall}`,
+    "-e",
+    inject,
+    process.execPath,
+    ...argv,
+  ]);
+}
+
 describe("a save killed at each of its file operations", { skip: hasStrace ? false : "needs strace" }, () => {
   it("leaves `latest` naming a complete checkpoint that resumes exactly, re-saves of its own tag included", () => {
     const whole = tmp();
@@ -70,19 +87,7 @@ describe("a save killed at each of its file operations", { skip: hasStrace ? fal
           const out = tmp();
           cpSync(start, out, { recursive: true });
           const argv = pretrainArgs(out, ["--max_steps", maxSteps, "--load_training_checkpoint", job(out)]);
-          const inject = `inject=${syscall}:signal=SIGKILL:when=${n}`;
-          const r = spawnSync("strace", [
-            "-f",
-            "-qq",
-            "-o",
-            "/dev/null",
-            "-e",
-            `trace=${syscall}`,
-            "-e",
-            inject,
-            process.execPath,
-            ...argv,
-          ]);
+          const r = underStrace(syscall, "SIGKILL", n, argv);
           if (r.status === 0) break; // the N-th call never came: every call of this kind has been tried
           trials++;
           const tag = readFileSync(join(job(out), "latest"), "utf8").trim();
@@ -474,18 +479,7 @@ describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ?
       for (const n of whens) {
         const out = join(tmp(), "data");
         cpSync(earlier, out, { recursive: true });
-        const r = spawnSync("strace", [
-          "-f",
-          "-qq",
-          "-o",
-          "/dev/null",
-          "-e",
-          `trace=${syscall}`,
-          "-e",
-          `inject=${syscall}:signal=${signal}:when=${n}`,
-          process.execPath,
-          ...prepare(out, "2", "2"),
-        ]);
+        const r = underStrace(syscall, signal, n, prepare(out, "2", "2"));
         const digest = datasetDigest(out);
         const outcome =
           digest === oldDigest
