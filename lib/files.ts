@@ -26,7 +26,14 @@ export function makeDirs(path: string): void {
   }
   if (found === false)
     throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: "ENOTDIR", path: dir });
-  for (const folder of missing.reverse()) mkdirSync(folder);
+  for (const folder of missing.reverse()) {
+    try {
+      mkdirSync(folder);
+    } catch (err) {
+      // another process (a rank of the same job) made it first: fine, as long as it is a folder
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || isDirectory(folder) !== true) throw err;
+    }
+  }
 }
 
 export class OutputDirError extends Error {
