@@ -53,6 +53,7 @@ export const deepspeedSchema = {
         theta: { type: "number", exclusiveMinimum: 0, maximum: 1, default: 0.5 },
         gamma: { type: "number", minimum: 0, default: 0.001 },
         sampling: { enum: ["paper", "deepspeed"], default: "paper" },
+        gate_scope: { enum: ["micro_batch", "step"], default: "micro_batch" },
       },
     },
     // accepted, reported as ignored: GPU-only or not applicable here
@@ -104,7 +105,13 @@ export interface DeepSpeedConfig {
     minLossScale: number;
     consecutiveHysteresis: boolean;
   };
-  pld: { enabled: boolean; theta: number; gamma: number; sampling: "paper" | "deepspeed" };
+  pld: {
+    enabled: boolean;
+    theta: number;
+    gamma: number;
+    sampling: "paper" | "deepspeed";
+    gate_scope: "micro_batch" | "step";
+  };
   ignored: string[];
   raw: Record<string, unknown>;
 }
@@ -129,7 +136,13 @@ interface RawDs {
     consecutive_hysteresis: boolean;
   };
   bf16: { enabled: boolean };
-  progressive_layer_drop: { enabled: boolean; theta: number; gamma: number; sampling: "paper" | "deepspeed" };
+  progressive_layer_drop: {
+    enabled: boolean;
+    theta: number;
+    gamma: number;
+    sampling: "paper" | "deepspeed";
+    gate_scope: "micro_batch" | "step";
+  };
 }
 
 /**

@@ -268,12 +268,15 @@ async function trainEpochs(run: Run, data: Features, stepsPerEpoch: number, tota
       });
       const lr = a.learning_rate * warmupLinear(run.step / total, a.warmup_proportion);
       const started = performance.now();
-      const r = await trainer.step(trainer.microBatches(run.step, batches, allLayersKept(run.layers)), {
-        optimizer: run.ds?.optimizer ?? DEFAULT_ADAMW,
-        lr,
-        stepNumber: run.step + 1,
-        maxGradNorm: run.ds?.gradientClipping ?? 1,
-      });
+      const r = await trainer.step(
+        trainer.microBatches(run.step, batches, () => allLayersKept(run.layers)),
+        {
+          optimizer: run.ds?.optimizer ?? DEFAULT_ADAMW,
+          lr,
+          stepNumber: run.step + 1,
+          maxGradNorm: run.ds?.gradientClipping ?? 1,
+        },
+      );
       run.step++;
       lossSum += r.loss;
       run.metrics?.step(stepRecord(run, r, lr, epoch, performance.now() - started), `epoch ${epoch}`);

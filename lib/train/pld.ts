@@ -11,10 +11,12 @@ export interface PldConfig {
   gamma: number;
   /** "paper" (default) or DeepSpeed's bug-compatible "deepspeed" sampling. */
   sampling: "paper" | "deepspeed";
+  /**
+   * "micro_batch" (default): every micro-batch of a step draws its own gates, as DeepSpeed's switchable layer
+   * draws at every forward call; "step": one draw serves all the micro-batches of a step, on every rank.
+   */
+  gate_scope?: "micro_batch" | "step";
 }
-
-/** The draw's micro-batch coordinate: 0, as one draw serves the whole step (a per-micro-batch draw would use its index). */
-const STEP_DRAW = 0;
 
 /** θ(t) = (1 − θ̄)·exp(−γ·t) + θ̄ */
 export function thetaAt(c: Pick<PldConfig, "theta" | "gamma">, t: number): number {
@@ -45,14 +47,24 @@ export function layerKeep(
 }
 
 /**
- * The gates of optimizer step `step`: one Bernoulli draw per layer, from (seed, step, layer) only, so every rank
- * and every resumed run draws the same.
+ * The gates of micro-batch `microBatch` (its index in the global batch of the step: m·ranks + rank) of optimizer
+ * step `step`: one Bernoulli draw per layer from (seed, step, micro-batch, layer) only, so a resumed run draws the
+ * same and N ranks accumulating a draw what one rank accumulating N·a draws. With gate_scope "step" every
+ * micro-batch takes micro-batch 0's draw.
  */
-export function sampleGates(c: PldConfig, numLayers: number, theta: number, seed: number, step: number): LayerGates {
+export function sampleGates(
+  c: PldConfig,
+  numLayers: number,
+  theta: number,
+  seed: number,
+  step: number,
+  microBatch = 0,
+): LayerGates {
+  const draw = c.gate_scope === "step" ? 0 : microBatch;
   const gates: LayerGates = { keep: [], scale: [] };
   for (let l = 1; l <= numLayers; l++) {
     const { keep, scale } = layerKeep(c.sampling, l, numLayers, theta);
-    const kept = counterUniform(seed, step, STEP_DRAW, l) < keep;
+    const kept = counterUniform(seed, step, draw, l) < keep;
     gates.keep.push(kept);
     gates.scale.push(kept ? scale : 1);
   }

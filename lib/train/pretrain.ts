@@ -21,7 +21,7 @@ import { readVocab, specialIds } from "../data/tokenizer.js";
 import { makeDirs, writableDir } from "../files.js";
 import { allLayersKept, EngineConfigError, resolveModelConfig } from "../native/engine.js";
 import { lockFolder } from "../native/lock.js";
-import type { ModelConfig } from "../native/types.js";
+import type { LayerGates, ModelConfig } from "../native/types.js";
 import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import { defaultVocabFile } from "../paths.js";
 import {
@@ -382,17 +382,26 @@ function stopAgreed(world: World, signal?: StopSignal): boolean {
   return vote[0] === 1;
 }
 
+/**
+ * The fraction of layer evaluations the whole step ran, over every micro-batch of every rank: the draws are a
+ * function of the micro-batch's place in the step, so rank 0 knows the other ranks' gates without asking.
+ */
+function keptFraction(microBatches: number, layers: number, gatesOf: (j: number) => LayerGates): number {
+  let kept = 0;
+  for (let j = 0; j < microBatches; j++) kept += gatesOf(j).keep.filter(Boolean).length;
+  return kept / (microBatches * layers);
+}
+
 /** One optimizer step: gates, micro-batches, the update, then what it reports. */
 async function trainOneStep(run: Run, metrics: MetricsSink, result: PretrainResult): Promise<void> {
   const { plan, trainer, counters: c } = run;
   const layers = plan.model.num_hidden_layers;
   const th = theta(run, c.globalSteps);
   const { batches } = run.mixer.nextStep(plan.ds.gradientAccumulationSteps);
-  // one gate draw per optimizer step, the same for all its micro-batches and on every rank
-  const gates = plan.pldActive
-    ? sampleGates(plan.ds.pld, layers, th, run.a.seed, c.globalSteps)
-    : allLayersKept(layers);
-  const micro = trainer.microBatches(c.globalSteps, batches, gates);
+  // a gate draw per micro-batch (or one per step, gate_scope "step"), keyed by its place in the global batch
+  const gatesOf = (j: number) =>
+    plan.pldActive ? sampleGates(plan.ds.pld, layers, th, run.a.seed, c.globalSteps, j) : allLayersKept(layers);
+  const micro = trainer.microBatches(c.globalSteps, batches, gatesOf);
   const lr = bingBertLearningRate(run.schedule, scheduleStep(c.globalSteps, c.resumedAt, run.a.rewarmup));
   const started = performance.now();
   const r = await trainer.step(micro, {
@@ -406,7 +415,7 @@ async function trainOneStep(run: Run, metrics: MetricsSink, result: PretrainResu
   c.globalSamples += plan.ds.trainBatchSize;
   if (r.skipped) c.skippedSteps++;
   else c.optimizerSteps++;
-  const kept = micro.reduce((s, m) => s + m.gates.keep.filter(Boolean).length, 0) / (micro.length * layers);
+  const kept = keptFraction(trainer.microBatchesPerStep, layers, gatesOf);
   result.losses.push(r.loss);
   result.stepMs.push(milliseconds);
   result.keptFraction.push(kept);

@@ -104,12 +104,26 @@ export class Trainer {
    * reproduce one rank accumulating N times as many micro-batches.
    */
   globalMicroBatch(step: number, m: number): number {
-    return (step * this.o.batch.accumulation + m) * this.world.size + this.world.rank;
+    return step * this.microBatchesPerStep + this.indexInStep(m);
   }
 
-  /** This rank's micro-batches of optimizer step `step` (counted from 0), all with the same gates. */
-  microBatches(step: number, batches: Batch[], gates: LayerGates): MicroBatch[] {
-    return batches.map((batch, m) => ({ batch, gates, dropoutStream: this.globalMicroBatch(step, m) }));
+  /** The place of this rank's micro-batch `m` in the step's global batch: m·ranks + rank. */
+  indexInStep(m: number): number {
+    return m * this.world.size + this.world.rank;
+  }
+
+  /** Micro-batches in one optimizer step over all ranks. */
+  get microBatchesPerStep(): number {
+    return this.o.batch.accumulation * this.world.size;
+  }
+
+  /** This rank's micro-batches of optimizer step `step` (counted from 0); `gatesOf` takes the index in the step. */
+  microBatches(step: number, batches: Batch[], gatesOf: (indexInStep: number) => LayerGates): MicroBatch[] {
+    return batches.map((batch, m) => ({
+      batch,
+      gates: gatesOf(this.indexInStep(m)),
+      dropoutStream: this.globalMicroBatch(step, m),
+    }));
   }
 
   /** One optimizer step; an overflowing (skipped) step is reported as DeepSpeed reports it. */

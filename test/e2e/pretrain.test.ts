@@ -14,7 +14,7 @@ import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { layerKeep, thetaForStep } from "../../lib/train/pld.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
-import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
+import { FIXTURE_CONFIGS, tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 import { tolerance } from "../helpers/tolerances.js";
 
 const root = projectRoot();
@@ -98,31 +98,49 @@ describe("bert-train pretrain", () => {
     assert.doesNotMatch(r.stdout, /progressive layer dropping/);
     assert.ok(metrics(out).every((m) => m.theta === 1));
   });
-  it("PLD drops layers as often as the keep probabilities say; without PLD every layer is kept", () => {
+  it("PLD drops layers as often as the keep probabilities say, drawn per micro-batch (or per step when asked); without PLD every layer is kept", () => {
     const out = tmp();
     run(out, "tiny_ds_fp32_pld.json", ["--max_steps", "200", "--print_steps", "1000"]);
     const L = 4; // tiny_cf.json
+    const A = 2; // micro-batches per step: train_batch_size 8 / micro-batch 4
     const records = metrics(out);
     assert.equal(records.length, 200);
     let kept = 0;
     let expected = 0;
     let variance = 0;
+    let stepsWithUnequalMicroBatches = 0;
     for (const m of records) {
       assert.equal(m.theta, thetaForStep({ theta: 0.5, gamma: 0.1 }, m.step - 1), `θ of step ${m.step}`);
-      const layers = m.kept_layers * L; // one draw per step: the same count in each micro-batch
+      const layers = m.kept_layers * L * A; // the mean over the step's micro-batches, each drawing its own gates
       assert.ok(Number.isInteger(Math.round(layers * 1e9) / 1e9), `step ${m.step}: ${layers} layers kept`);
+      if (Math.round(layers) % A !== 0) stepsWithUnequalMicroBatches++;
       kept += layers;
       for (let l = 1; l <= L; l++) {
         const p = layerKeep("paper", l, L, m.theta).keep;
-        expected += p;
-        variance += p * (1 - p);
+        expected += A * p;
+        variance += A * p * (1 - p);
       }
     }
+    assert.ok(stepsWithUnequalMicroBatches > 10, `${stepsWithUnequalMicroBatches} steps kept an odd number of layers`);
     const sigma = Math.sqrt(variance);
     console.log(
-      `PLD kept ${kept} of ${records.length * L} layer evaluations; expected ${expected.toFixed(1)} ± ${sigma.toFixed(1)} (σ)`,
+      `PLD kept ${kept} of ${records.length * L * A} layer evaluations; expected ${expected.toFixed(1)} ± ${sigma.toFixed(1)} (σ)`,
     );
     assert.ok(Math.abs(kept - expected) <= 3 * sigma, `kept ${kept}, expected ${expected} ± 3 × ${sigma}`);
+    const stepScope = tmp();
+    const ds = JSON.parse(readFileSync(join(FIXTURE_CONFIGS, "tiny_ds_fp32_pld.json"), "utf8")) as {
+      progressive_layer_drop: object;
+    };
+    const stepDs = join(stepScope, "ds.json");
+    writeFileSync(
+      stepDs,
+      JSON.stringify({ ...ds, progressive_layer_drop: { ...ds.progressive_layer_drop, gate_scope: "step" } }),
+    );
+    run(stepScope, stepDs, ["--max_steps", "40", "--print_steps", "1000"]);
+    assert.ok(
+      metrics(stepScope).every((m) => Number.isInteger(Math.round(m.kept_layers * L * 1e9) / 1e9)),
+      'gate_scope "step": every micro-batch of a step keeps the same layers',
+    );
     const plain = tmp();
     run(plain, "tiny_ds_fp32.json", ["--max_steps", "20"], false);
     const all = metrics(plain);

@@ -1,5 +1,6 @@
 // The gate sampler: over 100,000 draws per layer the keep frequencies are within 3σ of the keep probabilities, in
-// both modes; draws depend only on (seed, step, layer).
+// both modes; draws depend only on (seed, step, micro-batch, layer). Per micro-batch (the default) the micro-batches
+// of one step draw independently, each layer kept with its probability; with gate_scope "step" they share a draw.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -43,3 +44,46 @@ for (const sampling of ["paper", "deepspeed"] as const) {
     });
   });
 }
+
+for (const sampling of ["paper", "deepspeed"] as const)
+  describe(`gates per micro-batch, accumulation 4 (${sampling} mode)`, () => {
+    const L = 12;
+    const theta = 0.6;
+    const steps = 25_000;
+    const A = 4;
+    const gatesOfStep = (c: PldConfig, step: number) =>
+      Array.from({ length: A }, (_, j) => sampleGates(c, L, theta, 42, step, j));
+    it("each layer's keep frequency over all micro-batches within 3 sigma; a step's micro-batches differ", () => {
+      const c: PldConfig = { theta: 0.5, gamma: 0.001, sampling };
+      const kept = new Array<number>(L).fill(0);
+      let stepsWithDifferentGates = 0;
+      for (let step = 0; step < steps; step++) {
+        const gates = gatesOfStep(c, step);
+        for (const g of gates) for (let l = 0; l < L; l++) if (g.keep[l]) kept[l] = (kept[l] as number) + 1;
+        if (gates.some((g) => JSON.stringify(g) !== JSON.stringify(gates[0]))) stepsWithDifferentGates++;
+      }
+      const draws = steps * A;
+      for (let l = 1; l <= L; l++) {
+        const p = layerKeep(sampling, l, L, theta).keep;
+        const sigma = Math.sqrt(draws * p * (1 - p));
+        const got = kept[l - 1] as number;
+        assert.ok(
+          Math.abs(got - draws * p) <= 3 * sigma,
+          `layer ${l}: kept ${got}, expected ${draws * p} ± ${3 * sigma}`,
+        );
+      }
+      // independent draws: 4 micro-batches share all 12 gates only rarely (P < 1% at these probabilities)
+      assert.ok(
+        stepsWithDifferentGates > 0.99 * steps,
+        `${stepsWithDifferentGates} of ${steps} steps had differing gates`,
+      );
+    });
+    it('gate_scope "step": one draw for all the micro-batches of a step, micro-batch 0\'s', () => {
+      const c: PldConfig = { theta: 0.5, gamma: 0.001, sampling, gate_scope: "step" };
+      for (let step = 0; step < 200; step++) {
+        const gates = gatesOfStep(c, step);
+        for (const g of gates) assert.deepEqual(g, gates[0]);
+        assert.deepEqual(gates[0], sampleGates({ ...c, gate_scope: "micro_batch" }, L, theta, 42, step, 0));
+      }
+    });
+  });
