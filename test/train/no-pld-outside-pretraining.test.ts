@@ -12,7 +12,7 @@ import { specialIds, readVocab } from "../../lib/data/tokenizer.js";
 import { finetune } from "../../lib/glue/finetune.js";
 import { createEngine } from "../../lib/native/engine.js";
 import { loadNative, projectRoot } from "../../lib/native/load.js";
-import type { LayerGates, NativeEngine } from "../../lib/native/types.js";
+import type { LayerGates, ModelConfig, NativeEngine } from "../../lib/native/types.js";
 import { defaultVocabFile } from "../../lib/paths.js";
 import { evaluateMlm } from "../../lib/train/evaluate.js";
 import { collect, finetuneArgs, tinyModelFolder } from "../helpers/finetune-fixture.js";
@@ -71,9 +71,8 @@ describe("outside pre-training every layer runs", () => {
   it("evaluate", async () => {
     const dir = tmp();
     await prepareTiny([join(projectRoot(), "test", "fixtures", "sample_text.txt")], join(dir, "64"), 1);
-    const engine = createEngine({
-      config: { ...JSON.parse(readFileSync(join(tinyModelFolder(dir), "config.json"), "utf8")), pre_layer_norm: true },
-    });
+    const config = JSON.parse(readFileSync(join(tinyModelFolder(dir), "config.json"), "utf8")) as ModelConfig;
+    const engine = createEngine({ config: { ...config, pre_layer_norm: true } });
     const vocab = readVocab(defaultVocabFile());
     passes.length = 0;
     await evaluateMlm(
