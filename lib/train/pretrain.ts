@@ -297,7 +297,7 @@ function theta(run: Run, globalSteps: number): number {
 function latestNote(run: Run): string {
   return run.lastCheckpoint
     ? `latest still names ${run.lastCheckpoint}, saved after a step with a finite loss`
-    : "no checkpoint was written";
+    : "this run wrote no checkpoint";
 }
 
 function checkpoint(run: Run): void {
