@@ -18,11 +18,12 @@ interface PrepareArgs {
   masked_lm_prob: number;
   seed: number;
   num_shards: number;
+  text_field: string;
 }
 
 export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
   command: "prepare-data",
-  describe: "Turn raw text (plain, WikiExtractor, Gutenberg) into TFRecord pre-training shards",
+  describe: "Turn raw text (plain, WikiExtractor, Gutenberg, JSON lines; gzip too) into TFRecord pre-training shards",
   builder: (y) =>
     y
       .option("input", {
@@ -50,7 +51,13 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
       .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
       .option("masked_lm_prob", { type: "number", default: MASKED_LM_PROB, alias: "masked-lm-prob" })
       .option("seed", { type: "number", default: 12345, alias: "random_seed" })
-      .option("num_shards", { type: "number", default: 4, alias: "num-shards" }),
+      .option("num_shards", { type: "number", default: 4, alias: "num-shards" })
+      .option("text_field", {
+        type: "string",
+        default: "text",
+        alias: "text-field",
+        describe: "the field holding the text in .jsonl/.json inputs",
+      }),
   handler: async (a) => {
     const started = performance.now();
     const stats = await prepareData({
@@ -66,6 +73,7 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
       maskedLmProb: a.masked_lm_prob,
       seed: a.seed,
       numShards: a.num_shards,
+      textField: a.text_field,
       progress: (line) => process.stderr.write(`prepare-data: ${line}\n`),
     });
     const seconds = (performance.now() - started) / 1000;

@@ -5,9 +5,13 @@
 // - Project Gutenberg books: the licence header up to "*** START OF ..." and everything from "*** END OF ..." is
 //   removed; wrapped lines are joined into paragraphs (blank-line separated) and split into sentences; the book
 //   is one document;
-// - plain text: one sentence (or unit) per line, as Google's tool takes it; a blank line between documents.
+// - plain text: one sentence (or unit) per line, as Google's tool takes it; a blank line between documents;
+// - JSON lines (.jsonl, .json; a HuggingFace-datasets export): one {"text": ...} object per line, each one
+//   document, its text field's lines the units (as a plain-text document's lines are).
+// Any of them may be gzip-compressed (.gz).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 
 export class CorpusError extends Error {
   readonly code = "ERR_CORPUS";
@@ -33,9 +37,20 @@ export function listInputFiles(paths: string[]): string[] {
   return out;
 }
 
-/** Decodes UTF-8 strictly: invalid bytes are an error naming the file and the byte offset. */
-export function readUtf8(path: string): string {
+/** The file's bytes, gunzipped when its name ends in .gz. */
+function readBytes(path: string): Buffer {
   const bytes = readFileSync(path);
+  if (!/\.gz$/i.test(path)) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (err) {
+    throw new CorpusError(`${path}: not a readable gzip file (${(err as Error).message})`);
+  }
+}
+
+/** Decodes UTF-8 strictly (after gunzip for .gz): invalid bytes are an error naming the file and the byte offset. */
+export function readUtf8(path: string): string {
+  const bytes = readBytes(path);
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
@@ -145,7 +160,7 @@ function plainTextDocuments(text: string): Document[] {
   return docs;
 }
 
-export type InputKind = "wikiextractor" | "gutenberg" | "plain";
+export type InputKind = "wikiextractor" | "gutenberg" | "plain" | "jsonl";
 
 export function detectKind(text: string): InputKind {
   const head = text.slice(0, 20000);
@@ -164,4 +179,44 @@ export function documentsFromText(text: string): { kind: InputKind; documents: D
         ? gutenbergDocuments(t)
         : plainTextDocuments(t);
   return { kind, documents };
+}
+
+/** A .jsonl or .json file (optionally .gz), read as JSON lines. */
+export function isJsonLines(path: string): boolean {
+  return /\.(jsonl|json)(\.gz)?$/i.test(path);
+}
+
+export function jsonLinesDocuments(text: string, field: string, path: string): Document[] {
+  const docs: Document[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      throw new CorpusError(`${path}:${i + 1}: not a JSON object (${(err as Error).message})`);
+    }
+    const body = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[field] : undefined;
+    if (typeof body !== "string")
+      throw new CorpusError(
+        `${path}:${i + 1}: no string field "${field}" (fields: ${value !== null && typeof value === "object" ? Object.keys(value).join(", ") || "none" : typeof value}); name the text field with --text_field`,
+      );
+    const units = body
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (units.length) docs.push(units);
+  });
+  return docs;
+}
+
+/** A file's documents: JSON lines by its name, otherwise the kind its text shows. */
+export function documentsFromFile(
+  path: string,
+  text: string,
+  textField: string,
+): { kind: InputKind; documents: Document[] } {
+  const t = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (isJsonLines(path)) return { kind: "jsonl", documents: jsonLinesDocuments(t, textField, path) };
+  return documentsFromText(text);
 }

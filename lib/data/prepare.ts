@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
-import { CorpusError, documentsFromText, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
+import { CorpusError, documentsFromFile, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
 import { commitStaged, MANIFEST, openOutputFolder, shardName } from "./dataset-folder.js";
 import { encodeExample, exampleFromInstance } from "./example.js";
 import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
@@ -29,6 +29,8 @@ export interface PrepareOptions {
   maskedLmProb: number;
   seed: number;
   numShards: number;
+  /** The field of a JSON-lines input that holds the text (default "text"). */
+  textField?: string;
   progress?: (line: string) => void;
 }
 
@@ -83,7 +85,7 @@ function readInputs(o: PrepareOptions, files: string[], say: (line: string) => v
   for (const file of files) {
     const text = readUtf8(file);
     bytes += Buffer.byteLength(text);
-    const { kind, documents } = documentsFromText(text);
+    const { kind, documents } = documentsFromFile(file, text, o.textField ?? "text");
     inputs.push({ file, kind, documents: documents.length });
     texts.push(...documents);
     say(`read ${file}: ${kind}, ${documents.length} documents`);
@@ -156,6 +158,7 @@ function writeManifest(
     maskedLmProb: o.maskedLmProb,
     seed: o.seed,
     numShards: o.numShards,
+    textField: o.textField,
   };
   const manifest: DatasetManifest = {
     format: "bert-train-pretraining-shards",
