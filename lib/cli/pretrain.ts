@@ -67,17 +67,13 @@ export const pretrainCommand: CommandModule<object, Args> = {
       warn("[bert-train] --deepspeed_transformer_kernel: the fused kernels are always on; nothing to switch");
     // --local_rank is what torch.distributed.launch passes; here MPI tells each process its rank
     if (args.local_rank !== undefined) warn("[bert-train] --local_rank: the rank comes from MPI; ignored");
-    const stop = (name: NodeJS.Signals, code: number) => () => {
+    const stop = (name: NodeJS.Signals) => () => {
       const root = joinedWorld()?.isRoot ?? true; // under mpirun every rank gets the signal; one line is enough
-      if (signal.stop) {
-        if (root) warn(`[bert-train] ${name} again: stopping now, without a new checkpoint`);
-        process.exit(code);
-      }
-      if (root) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint (again: stop now)`);
+      if (!signal.stop && root) warn(`[bert-train] ${name}: finishing the current step, then saving a checkpoint`);
       signal.stop = true;
     };
-    const onInt = stop("SIGINT", 130);
-    const onTerm = stop("SIGTERM", 143);
+    const onInt = stop("SIGINT");
+    const onTerm = stop("SIGTERM");
     const signal: StopSignal = {
       stop: false,
       listen: () => {
