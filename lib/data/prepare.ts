@@ -2,7 +2,7 @@
 // TFRecord shards of tf.train.Example, plus a `dataset.json` manifest written last. Shards and manifest are staged
 // and committed over an earlier dataset (lib/data/dataset-folder.ts), so an interrupted run leaves the earlier
 // dataset complete, or a folder the loader refuses, never stale shards under a manifest.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
 import { CorpusError, documentsFromFile, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
@@ -242,8 +242,4 @@ async function prepareLocked(
     randomNext: raw.filter((r) => r.isRandomNext).length,
     seconds: { read, tokenize, instances, write },
   };
-}
-
-export function hasManifest(dir: string): boolean {
-  return existsSync(join(dir, MANIFEST));
 }
