@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh            build tools + oneDNN + OpenMPI + PyTorch (for `bert-train bench` and scripts/make_golden.py)
 #   scripts/setup.sh --no-torch build tools + oneDNN + OpenMPI only (enough to build and run the tests)
-#   scripts/setup.sh --dev      also what CI checks with: the formatter (clang-format) and strace (fault injection)
+#   scripts/setup.sh --dev      also what CI checks with: the formatter (clang-format), strace (fault injection)
+#                               and h5py (the independent HDF5 reader and writer of the HDF5 tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,7 @@ packages=(cmake make g++ libdnnl-dev libopenmpi-dev openmpi-bin)
 # Debian's python3-torch links the reference BLAS by default (a few GFLOP/s); OpenBLAS gives the PyTorch side
 # of the benchmark its best Debian BLAS, so the comparison is fair.
 [ "$with_torch" = 1 ] && packages+=(python3-torch libopenblas0-openmp)
-[ "$dev" = 1 ] && packages+=(clang-format strace)
+[ "$dev" = 1 ] && packages+=(clang-format strace python3-h5py)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -42,7 +42,7 @@ export async function runDataBench(o: DataBenchOptions, print: (line: string) =>
         `tokenize + instances ${(megabytes / (s.tokenize + s.instances)).toFixed(2)} MB/s; ${stats.instances} instances`,
     );
 
-    const loader = new PretrainingLoader(CorpusShards.open(out), {
+    const loader = new PretrainingLoader(await CorpusShards.open(out), {
       batchSize: o.batchSize,
       seed: 1,
       maxPredictionsPerSeq: 20,

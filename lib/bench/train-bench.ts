@@ -116,7 +116,7 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
  */
 async function measurePld(o: TrainBenchOptions, data: string) {
   const vocab = readVocab(defaultVocabFile());
-  const loader = new PretrainingLoader(CorpusShards.open(data), {
+  const loader = new PretrainingLoader(await CorpusShards.open(data), {
     batchSize: o.batch,
     seed: 1,
     maxPredictionsPerSeq: 20,

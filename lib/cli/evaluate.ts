@@ -53,7 +53,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
     for (const dir of a.data) {
       const r = await evaluateMlm(
         engine,
-        CorpusShards.open(dir, { vocabSize: vocab.tokens.length }),
+        await CorpusShards.open(dir, { vocabSize: vocab.tokens.length }),
         {
           batchSize: a.batch_size,
           seed: a.seed,

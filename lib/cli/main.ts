@@ -44,6 +44,7 @@ const RUNTIME_ERRORS = new Set([
   "ERR_BACKEND",
   "ERR_SAVE",
   "ERR_FILE_LOCK",
+  "ERR_HDF5_WRITE",
   "ENOSPC",
   "EDQUOT",
   "EROFS",

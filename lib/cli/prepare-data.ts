@@ -13,7 +13,8 @@ interface PrepareArgs {
   max_seq_length: number;
   short_seq_prob: number;
   dupe_factor: number;
-  masking: "static" | "dynamic";
+  masking?: "static" | "dynamic";
+  output_format: "tfrecord" | "hdf5";
   max_predictions_per_seq: number;
   masked_lm_prob: number;
   seed: number;
@@ -45,8 +46,14 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
       .option("dupe_factor", { type: "number", default: 5, alias: "dupe-factor" })
       .option("masking", {
         choices: ["static", "dynamic"] as const,
-        default: "dynamic" as const,
-        describe: "static writes masks into the shards; dynamic masks at load time",
+        describe:
+          "static writes masks into the shards; dynamic masks at load time (default: dynamic for TFRecord, static for HDF5)",
+      })
+      .option("output_format", {
+        choices: ["tfrecord", "hdf5"] as const,
+        default: "tfrecord" as const,
+        alias: "output-format",
+        describe: "TFRecord (Google's layout) or HDF5 (NVIDIA's layout, read by DeepSpeed with --use_nvidia_dataset)",
       })
       .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
       .option("masked_lm_prob", { type: "number", default: MASKED_LM_PROB, alias: "masked-lm-prob" })
@@ -68,7 +75,8 @@ export const prepareDataCommand: CommandModule<object, PrepareArgs> = {
       maxSeqLength: a.max_seq_length,
       shortSeqProb: a.short_seq_prob,
       dupeFactor: a.dupe_factor,
-      masking: a.masking,
+      masking: a.masking ?? (a.output_format === "hdf5" ? "static" : "dynamic"),
+      outputFormat: a.output_format,
       maxPredictionsPerSeq: a.max_predictions_per_seq,
       maskedLmProb: a.masked_lm_prob,
       seed: a.seed,

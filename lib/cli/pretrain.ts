@@ -53,6 +53,12 @@ export const pretrainCommand: CommandModule<object, Args> = {
         describe: "a folder from bert-train export: its weights start the run",
       })
       .option("skip_corrupt_shards", { type: "boolean", default: false, alias: "skip-corrupt-shards" })
+      .option("use_nvidia_dataset", {
+        type: "boolean",
+        default: false,
+        alias: "use-nvidia-dataset",
+        describe: "read the --cf corpora as NVIDIA's HDF5 shards (*.hdf5, *.h5)",
+      })
       .option("deepspeed_transformer_kernel", {
         type: "boolean",
         default: false,

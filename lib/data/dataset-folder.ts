@@ -12,12 +12,14 @@ import { CorpusError } from "./corpus.js";
 
 export const MANIFEST = "dataset.json";
 /** Our shard names; such shards without a manifest are an unfinished prepare-data. */
-export const OUR_SHARD = /^shard_\d{5}\.tfrecord$/;
+export const OUR_SHARD = /^shard_\d{5}\.(tfrecord|hdf5)$/;
 const DEBRIS = /^\.prepare-\d+$|\.tmp-\d+$/;
 const LOCK = ".prepare-data.lock";
 
-export function shardName(index: number): string {
-  return `shard_${String(index).padStart(5, "0")}.tfrecord`;
+export type ShardFormat = "tfrecord" | "hdf5";
+
+export function shardName(index: number, format: ShardFormat = "tfrecord"): string {
+  return `shard_${String(index).padStart(5, "0")}.${format}`;
 }
 
 function isOurs(name: string): boolean {

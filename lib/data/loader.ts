@@ -1,137 +1,18 @@
-// The pre-training loader: reads the shards of a corpus (ours, or Google's), shuffles per epoch from a seed,
+// The pre-training loader: takes the records of a corpus (lib/data/corpus-shards.ts), shuffles per epoch from a seed,
 // masks dynamically when the shards carry no static masks, and yields batches as the engine's typed arrays.
 // Every random choice is keyed by (seed, epoch, record), so the exact position is just {epoch, batch}: saving
 // and restoring it resumes the same stream. With world_size > 1 each rank takes its own batches of the epoch
 // order, and every rank gets the same number of batches (the epoch's remainder is dropped).
-import { readdirSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 
 import type { Batch } from "../native/types.js";
-import { decodeExample, ExampleError, instanceFromExample, type PretrainingInstance } from "./example.js";
+import { CorpusShards } from "./corpus-shards.js";
 import { maskTokens, type SpecialIds } from "./instances.js";
-import { MANIFEST, OUR_SHARD } from "./dataset-folder.js";
-import type { DatasetManifest } from "./prepare.js";
 import { SeededRandom } from "./random.js";
-import { countProblem, recordProblem, vocabularyProblem, type RecordLimits } from "./record-checks.js";
-import { TfRecordError, tfRecords } from "./tfrecord.js";
+import { ShardError } from "./record-checks.js";
 
-export class ShardError extends Error {
-  readonly code = "ERR_SHARDS";
-}
-
-export interface OpenOptions {
-  skipCorrupt?: boolean;
-  warn?: (line: string) => void;
-  /** The run's vocabulary size: token ids must lie below it, and the manifest must agree. */
-  vocabSize?: number;
-}
-
-const SHARD_FILE = /\.tfrecord$|\.tfrecords$|^[^.]+-\d+-of-\d+$/;
-
-function readManifest(dir: string): DatasetManifest {
-  const path = join(dir, MANIFEST);
-  let m: DatasetManifest;
-  try {
-    m = JSON.parse(readFileSync(path, "utf8")) as DatasetManifest;
-  } catch (err) {
-    throw new ShardError(`${path}: not a readable manifest (${(err as Error).message}); run prepare-data again`);
-  }
-  const shardsOk =
-    Array.isArray(m?.shards) &&
-    m.shards.every(
-      (s) =>
-        typeof s?.file === "string" && basename(s.file) === s.file && Number.isInteger(s.records) && s.records >= 0,
-    );
-  if (!shardsOk) throw new ShardError(`${path}: "shards" is not a list of {file, records}; run prepare-data again`);
-  return m;
-}
-
-/** The shard files of a corpus folder: the manifest's, or (Google's layout, no manifest) every shard file. */
-function shardFiles(dir: string): { files: string[]; manifest?: DatasetManifest } {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    throw new ShardError(`cannot read the shard folder ${dir}: ${(err as Error).message}`);
-  }
-  if (names.includes(MANIFEST)) {
-    const manifest = readManifest(dir);
-    return { files: manifest.shards.map((s) => join(dir, s.file)), manifest };
-  }
-  if (names.some((n) => OUR_SHARD.test(n) || n.includes(".tmp-")))
-    throw new ShardError(
-      `${dir} has prepare-data's shards but no ${MANIFEST}: that prepare-data did not finish; run it again`,
-    );
-  const files = names.filter((n) => SHARD_FILE.test(n)).sort();
-  return { files: files.map((n) => join(dir, n)) };
-}
-
-/** The records of a corpus folder: checksums verified and every record decoded and checked at open. */
-export class CorpusShards {
-  private constructor(
-    readonly dir: string,
-    readonly files: string[],
-    readonly records: Uint8Array[],
-    readonly skipped: string[],
-  ) {}
-
-  static open(dir: string, options: OpenOptions = {}): CorpusShards {
-    const { files, manifest } = shardFiles(dir);
-    if (files.length === 0)
-      throw new ShardError(`${dir} holds no shards (*.tfrecord); make some with bert-train prepare-data`);
-    const vocabProblem =
-      manifest && options.vocabSize !== undefined ? vocabularyProblem(dir, manifest, options.vocabSize) : undefined;
-    if (vocabProblem) throw new ShardError(vocabProblem);
-    const records: Uint8Array[] = [];
-    const skipped: string[] = [];
-    const limits = { seqLen: manifest?.maxSeqLength ?? 0, vocabSize: options.vocabSize };
-    for (const file of files) {
-      try {
-        const mine = readShard(file, limits);
-        const problem = countProblem(file, mine.length, manifest);
-        if (problem) throw new ShardError(problem);
-        records.push(...mine);
-      } catch (err) {
-        if (!(err instanceof TfRecordError || err instanceof ShardError) || !options.skipCorrupt) throw err;
-        skipped.push(file);
-        options.warn?.(`skipping the damaged shard ${err.message} (--skip_corrupt_shards)`);
-      }
-    }
-    if (records.length === 0) throw new ShardError(`${dir}: no readable records`);
-    return new CorpusShards(dir, files, records, skipped);
-  }
-
-  instance(index: number): PretrainingInstance {
-    return instanceFromExample(decodeExample(this.records[index] as Uint8Array));
-  }
-}
-
-/**
- * A shard's records, each decoded and checked; `limits.seqLen` 0 takes the first record's length. A problem is a
- * ShardError naming the file and the record.
- */
-function readShard(file: string, limits: RecordLimits): Uint8Array[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new ShardError(`cannot read shard ${file}: ${(err as Error).message}`);
-  }
-  const records = [...tfRecords(bytes, file)];
-  records.forEach((record, k) => {
-    let problem: string | undefined;
-    try {
-      const inst = instanceFromExample(decodeExample(record));
-      if (limits.seqLen === 0) limits.seqLen = inst.inputIds.length;
-      problem = recordProblem(inst, limits);
-    } catch (err) {
-      if (!(err instanceof ExampleError)) throw err;
-      problem = err.message;
-    }
-    if (problem !== undefined) throw new ShardError(`${file}: record ${k}: ${problem}`);
-  });
-  return records;
-}
+export { CorpusShards, type OpenOptions } from "./corpus-shards.js";
+export { ShardError } from "./record-checks.js";
 
 export interface LoaderOptions {
   batchSize: number;
@@ -163,10 +44,10 @@ export class PretrainingLoader {
   ) {
     if (o.rank < 0 || o.rank >= o.worldSize)
       throw new ShardError(`rank ${o.rank} is outside world size ${o.worldSize}`);
-    this.batchesPerEpoch = Math.floor(shards.records.length / (o.batchSize * o.worldSize));
+    this.batchesPerEpoch = Math.floor(shards.count / (o.batchSize * o.worldSize));
     if (this.batchesPerEpoch === 0)
       throw new ShardError(
-        `${shards.dir}: ${shards.records.length} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`,
+        `${shards.dir}: ${shards.count} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`,
       );
     this.seqLen = shards.instance(0).inputIds.length;
   }
@@ -184,7 +65,7 @@ export class PretrainingLoader {
   private order(epoch: number): number[] {
     if (this.orderEpoch !== epoch) {
       this.epochOrder = SeededRandom.forKey(this.o.seed, epoch, 0x5eed).shuffle(
-        Array.from({ length: this.shards.records.length }, (_, i) => i),
+        Array.from({ length: this.shards.count }, (_, i) => i),
       );
       this.orderEpoch = epoch;
     }
@@ -319,7 +200,7 @@ export class CorpusMixer {
     private readonly seed: number,
   ) {
     this.names = [...loaders.keys()].sort();
-    const sizes = this.names.map((n) => (loaders.get(n) as PretrainingLoader).shards.records.length);
+    const sizes = this.names.map((n) => (loaders.get(n) as PretrainingLoader).shards.count);
     const total = sizes.reduce((a, b) => a + b, 0);
     this.weights = sizes.map((s) => s / total);
   }

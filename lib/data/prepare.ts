@@ -1,14 +1,16 @@
 // `prepare-data`: raw text -> documents -> WordPiece ids -> NSP instances (optionally statically masked) ->
-// TFRecord shards of tf.train.Example, plus a `dataset.json` manifest written last. Shards and manifest are staged
+// TFRecord shards of tf.train.Example, or HDF5 shards in NVIDIA's layout (static masks only), plus a
+// `dataset.json` manifest written last. Shards and manifest are staged
 // and committed over an earlier dataset (lib/data/dataset-folder.ts), so an interrupted run leaves the earlier
 // dataset complete, or a folder the loader refuses, never stale shards under a manifest.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
 import { CorpusError, documentsFromFile, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
-import { commitStaged, MANIFEST, openOutputFolder, shardName } from "./dataset-folder.js";
-import { encodeExample, exampleFromInstance } from "./example.js";
+import { commitStaged, MANIFEST, openOutputFolder, shardName, type ShardFormat } from "./dataset-folder.js";
+import { encodeExample, exampleFromInstance, type PretrainingInstance } from "./example.js";
 import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
+import { Hdf5ShardWriter } from "./nvidia-hdf5.js";
 import { SeededRandom } from "./random.js";
 import { TfRecordWriter } from "./tfrecord.js";
 import { createBertTokenizer, specialIds, type BertTokenizer } from "./tokenizer.js";
@@ -31,12 +33,16 @@ export interface PrepareOptions {
   numShards: number;
   /** The field of a JSON-lines input that holds the text (default "text"). */
   textField?: string;
+  /** TFRecord (default) or HDF5 in NVIDIA's layout. */
+  outputFormat?: ShardFormat;
   progress?: (line: string) => void;
 }
 
 export interface DatasetManifest {
   format: "bert-train-pretraining-shards";
   version: 1;
+  /** Absent in manifests written before HDF5 output existed: TFRecord. */
+  shardFormat?: ShardFormat;
   shards: { file: string; records: number }[];
   records: number;
   maxSeqLength: number;
@@ -111,24 +117,66 @@ async function tokenizeDocuments(tokenizer: BertTokenizer, texts: string[][], sa
   return { docs, units: units.length, tokens: docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0) };
 }
 
+/** A shard being written: instances in, renamed into place by close(). */
+interface ShardWriter {
+  readonly path: string;
+  readonly count: number;
+  write(instance: PretrainingInstance): void;
+  close(): void;
+  abort(): void;
+}
+
+/** A TFRecord shard of tf.train.Example records. */
+function exampleShardWriter(path: string): ShardWriter {
+  const w = new TfRecordWriter(path);
+  return {
+    path,
+    get count() {
+      return w.count;
+    },
+    write: (instance) => w.write(encodeExample(exampleFromInstance(instance))),
+    close: () => w.close(),
+    abort: () => w.abort(),
+  };
+}
+
+async function openShardWriters(o: PrepareOptions, count: number): Promise<ShardWriter[]> {
+  const format = o.outputFormat ?? "tfrecord";
+  const writers: ShardWriter[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const path = join(o.outputDir, shardName(i, format));
+      writers.push(
+        format === "hdf5"
+          ? await Hdf5ShardWriter.create(path, o.maxSeqLength, o.maxPredictionsPerSeq)
+          : exampleShardWriter(path),
+      );
+    }
+  } catch (err) {
+    for (const w of writers) w.abort();
+    throw err;
+  }
+  return writers;
+}
+
 /** The instances dealt round-robin into the shards (static masks drawn here when asked); returns the writers. */
-function writeShards(
+async function writeShards(
   o: PrepareOptions,
   raw: RawInstance[],
   special: SpecialIds,
   vocabSize: number,
   rng: SeededRandom,
-): TfRecordWriter[] {
+): Promise<ShardWriter[]> {
   const numShards = Math.min(o.numShards, raw.length);
-  const writers = Array.from({ length: numShards }, (_, i) => new TfRecordWriter(join(o.outputDir, shardName(i))));
+  const writers = await openShardWriters(o, numShards);
   try {
     raw.forEach((r, i) => {
       const masked =
         o.masking === "static"
           ? maskTokens(r.tokens, special, vocabSize, o.maxPredictionsPerSeq, o.maskedLmProb, rng)
           : undefined;
-      (writers[i % numShards] as TfRecordWriter).write(
-        encodeExample(exampleFromInstance(padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad))),
+      (writers[i % numShards] as ShardWriter).write(
+        padInstance(r, o.maxSeqLength, masked, o.maxPredictionsPerSeq, special.pad),
       );
     });
     for (const w of writers) w.close();
@@ -142,7 +190,7 @@ function writeShards(
 /** dataset.json, written last and atomically: its presence says the shards are complete. */
 function writeManifest(
   o: PrepareOptions,
-  writers: TfRecordWriter[],
+  writers: ShardWriter[],
   records: number,
   vocabSize: number,
   inputs: DatasetManifest["inputs"],
@@ -159,10 +207,12 @@ function writeManifest(
     seed: o.seed,
     numShards: o.numShards,
     textField: o.textField,
+    outputFormat: o.outputFormat,
   };
   const manifest: DatasetManifest = {
     format: "bert-train-pretraining-shards",
     version: 1,
+    shardFormat: o.outputFormat ?? "tfrecord",
     shards: writers.map((w) => ({ file: basename(w.path), records: w.count })),
     records,
     maxSeqLength: o.maxSeqLength,
@@ -196,6 +246,10 @@ export async function prepareData(o: PrepareOptions): Promise<PrepareStats> {
       `max_seq_length ${o.maxSeqLength} is too small for a pair: [CLS] A [SEP] B [SEP] needs at least 5 positions`,
     );
   if (!(o.numShards >= 1)) throw new CorpusError(`num_shards must be at least 1, got ${o.numShards}`);
+  if (o.outputFormat === "hdf5" && o.masking !== "static")
+    throw new CorpusError(
+      "--output_format hdf5 writes NVIDIA's layout, whose shards carry static masks: use --masking static (the default with hdf5)",
+    );
   const tokenizer = await createBertTokenizer(o.vocab, o.lowerCase);
   const files = listInputFiles(o.inputs);
   if (files.length === 0) throw new CorpusError(`no input files under ${o.inputs.join(", ")}`);
@@ -227,7 +281,7 @@ async function prepareLocked(
   const vocabSize = tokenizer.vocab.tokens.length;
   const staging = join(o.outputDir, `.prepare-${process.pid}`);
   mkdirSync(staging);
-  const writers = writeShards({ ...o, outputDir: staging }, raw, special, vocabSize, rng);
+  const writers = await writeShards({ ...o, outputDir: staging }, raw, special, vocabSize, rng);
   writeManifest({ ...o, outputDir: staging }, writers, raw.length, vocabSize, inputs);
   commitStaged(o.outputDir, staging);
   const write = lap();

@@ -6,6 +6,10 @@ import { basename } from "node:path";
 import type { PretrainingInstance } from "./example.js";
 import type { DatasetManifest } from "./prepare.js";
 
+export class ShardError extends Error {
+  readonly code = "ERR_SHARDS";
+}
+
 export interface RecordLimits {
   seqLen: number;
   /** Token ids must lie below it (the vocabulary of the run). */

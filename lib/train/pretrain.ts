@@ -73,6 +73,8 @@ export interface PretrainArgs {
   threads: number;
   vocab_file?: string;
   skip_corrupt_shards: boolean;
+  /** Read the corpora of the --cf file as NVIDIA's HDF5 shards (bing_bert's flag). */
+  use_nvidia_dataset?: boolean;
   /** An exported folder (bert-train export) whose weights start a new run. */
   init_from?: string;
   /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
@@ -170,12 +172,12 @@ interface Run {
 }
 
 /** One loader per corpus of the --cf file, mixed step by step; `records` counts them all. */
-function openCorpora(
+async function openCorpora(
   a: PretrainArgs,
   cf: CfConfig,
   o: LoaderOptions,
   out: Output,
-): { mixer: CorpusMixer; records: number } {
+): Promise<{ mixer: CorpusMixer; records: number }> {
   const loaders = new Map<string, PretrainingLoader>();
   let records = 0;
   for (const [name, dir] of corporaFromCf(cf.raw, a.max_seq_length, a.data_path_prefix, cf.file)) {
@@ -183,7 +185,8 @@ function openCorpora(
       throw new ConfigError([
         `${cf.file}: data.mixed_seq_datasets.${a.max_seq_length}.${name}: ${dir} does not exist (--data_path_prefix ${a.data_path_prefix})`,
       ]);
-    const shards = CorpusShards.open(dir, {
+    const shards = await CorpusShards.open(dir, {
+      onlyHdf5: a.use_nvidia_dataset,
       skipCorrupt: a.skip_corrupt_shards,
       warn: (line: string) => out.warn(line),
       vocabSize: o.vocabSize,
@@ -194,12 +197,12 @@ function openCorpora(
         `${dir}: the shards hold sequences of ${loader.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
       ]);
     loaders.set(name, loader);
-    records += shards.records.length;
+    records += shards.count;
   }
   return { mixer: new CorpusMixer(loaders, a.seed), records };
 }
 
-function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
+async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Promise<Run> {
   const { cf, ds } = plan;
   for (const key of ds.ignored)
     out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
@@ -218,11 +221,11 @@ function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Run {
     rank: world.rank,
     worldSize: world.size,
   };
-  const { mixer, records } = openCorpora(a, cf, loaderOptions, out);
+  const { mixer, records } = await openCorpora(a, cf, loaderOptions, out);
   // opened (and checked) now, not at the end of the first epoch
   const validation =
     a.validation_data_path_prefix !== undefined && world.isRoot
-      ? CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize })
+      ? await CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize })
       : undefined;
   const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
   const trainer = new Trainer(
@@ -464,7 +467,7 @@ export async function pretrain(
     ? lockFolder(join(a.output_dir, `.${a.job_name}.lock`), `--output_dir ${a.output_dir} (job ${a.job_name})`)
     : undefined;
   try {
-    return await runLocked(setup(a, plan, world, out), signal);
+    return await runLocked(await setup(a, plan, world, out), signal);
   } finally {
     lock?.release();
   }

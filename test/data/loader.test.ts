@@ -74,8 +74,8 @@ describe("prepare-data and the loader", () => {
   });
   it("the same seed gives the same batches; batches have the engine's shapes", async () => {
     const { dir } = await preparedShards();
-    const a = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
-    const b = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
+    const a = new PretrainingLoader(await CorpusShards.open(dir), loaderOptions);
+    const b = new PretrainingLoader(await CorpusShards.open(dir), loaderOptions);
     for (let i = 0; i < 5; i++) {
       const x = a.next();
       assert.deepEqual(x, b.next());
@@ -88,23 +88,23 @@ describe("prepare-data and the loader", () => {
   });
   it("restoring a position continues exactly, across an epoch boundary", async () => {
     const { dir } = await preparedShards();
-    const a = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
+    const a = new PretrainingLoader(await CorpusShards.open(dir), loaderOptions);
     const steps = a.batchesPerEpoch + 3;
     for (let i = 0; i < steps - 4; i++) a.next();
     const saved = a.position();
     const expected = [a.next(), a.next(), a.next(), a.next()];
-    const b = new PretrainingLoader(CorpusShards.open(dir), loaderOptions);
+    const b = new PretrainingLoader(await CorpusShards.open(dir), loaderOptions);
     b.restore(saved);
     assert.deepEqual([b.next(), b.next(), b.next(), b.next()], expected);
     assert.equal(b.position().epoch, 1);
   });
   it("ranks get disjoint records and the same number of batches", async () => {
     const { dir } = await preparedShards();
-    const shards = CorpusShards.open(dir);
+    const shards = await CorpusShards.open(dir);
     const r0 = new PretrainingLoader(shards, { ...loaderOptions, rank: 0, worldSize: 2 });
     const r1 = new PretrainingLoader(shards, { ...loaderOptions, rank: 1, worldSize: 2 });
     assert.equal(r0.batchesPerEpoch, r1.batchesPerEpoch);
-    assert.equal(r0.batchesPerEpoch, Math.floor(shards.records.length / 8));
+    assert.equal(r0.batchesPerEpoch, Math.floor(shards.count / 8));
     const of = (l: PretrainingLoader) =>
       new Set(Array.from({ length: l.batchesPerEpoch }, (_, i) => l.recordIndices(0, i)).flat());
     const a = of(r0);
@@ -115,13 +115,13 @@ describe("prepare-data and the loader", () => {
 });
 
 describe("Google's shards", () => {
-  it("load with their static masks", () => {
+  it("load with their static masks", async () => {
     const dir = tmp();
     copyFileSync(
       join(projectRoot(), "test", "fixtures", "google_format_sample_seq128.tfrecord"),
       join(dir, "part-00000.tfrecord"),
     );
-    const loader = new PretrainingLoader(CorpusShards.open(dir), { ...loaderOptions, batchSize: 2 });
+    const loader = new PretrainingLoader(await CorpusShards.open(dir), { ...loaderOptions, batchSize: 2 });
     const b = loader.next();
     assert.equal(b.seqLen, 128);
     assert.ok((b.numMasked ?? 0) > 0 && (b.numMasked ?? 0) <= 40);
@@ -179,19 +179,19 @@ describe("bad input", () => {
     const bytes = readFileSync(shard);
     bytes[200] = (bytes[200] as number) ^ 0xff;
     writeFileSync(shard, bytes);
-    assert.throws(
+    await assert.rejects(
       () => CorpusShards.open(dir),
       (e: unknown) => e instanceof TfRecordError && e.file === shard && e.recordIndex >= 0,
     );
     const warnings: string[] = [];
-    const shards = CorpusShards.open(dir, { skipCorrupt: true, warn: (w) => warnings.push(w) });
+    const shards = await CorpusShards.open(dir, { skipCorrupt: true, warn: (w) => warnings.push(w) });
     assert.deepEqual(shards.skipped, [shard]);
     assert.match(warnings[0] ?? "", /skipping the damaged shard .*shard_00001\.tfrecord: record \d+/);
   });
-  it("a folder without shards", () => {
+  it("a folder without shards", async () => {
     const d = tmp();
     mkdirSync(join(d, "x"));
-    assert.throws(
+    await assert.rejects(
       () => CorpusShards.open(d),
       (e: unknown) => e instanceof ShardError && /holds no shards/.test(e.message),
     );
@@ -216,11 +216,12 @@ describe("several corpora", () => {
     const large = tmp();
     await prepareData(options(small, { dupeFactor: 2, seed: 1 }));
     await prepareData(options(large, { dupeFactor: 8, seed: 2 }));
+    const [smallShards, largeShards] = [await CorpusShards.open(small), await CorpusShards.open(large)];
     const make = () =>
       new CorpusMixer(
         new Map([
-          ["bc_pretrain_dataset", new PretrainingLoader(CorpusShards.open(small), loaderOptions)],
-          ["wiki_pretrain_dataset", new PretrainingLoader(CorpusShards.open(large), loaderOptions)],
+          ["bc_pretrain_dataset", new PretrainingLoader(smallShards, loaderOptions)],
+          ["wiki_pretrain_dataset", new PretrainingLoader(largeShards, loaderOptions)],
         ]),
         5,
       );
@@ -232,9 +233,7 @@ describe("several corpora", () => {
       picks.push(step.corpus);
     }
     const share = picks.filter((p) => p === "wiki_pretrain_dataset").length / picks.length;
-    const expected =
-      CorpusShards.open(large).records.length /
-      (CorpusShards.open(large).records.length + CorpusShards.open(small).records.length);
+    const expected = largeShards.count / (largeShards.count + smallShards.count);
     assert.ok(Math.abs(share - expected) < 0.08, `wiki share ${share}, expected about ${expected}`);
     // resume mid-run: the same corpora and batches follow
     const b = make();

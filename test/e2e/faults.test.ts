@@ -435,9 +435,9 @@ describe("a read-only disk", () => {
 });
 
 /** A digest of what a corpus folder's manifest names (the manifest and its shards), or why the loader refuses it. */
-function datasetDigest(dir: string): string {
+async function datasetDigest(dir: string): Promise<string> {
   try {
-    const shards = CorpusShards.open(dir, { vocabSize: 30522 });
+    const shards = await CorpusShards.open(dir, { vocabSize: 30522 });
     const hash = createHash("sha256").update(readFileSync(join(dir, "dataset.json")));
     for (const f of shards.files) hash.update(readFileSync(f));
     return hash.digest("hex");
@@ -447,7 +447,7 @@ function datasetDigest(dir: string): string {
 }
 
 describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ? false : "needs strace" }, () => {
-  it("leaves the earlier dataset, or a folder the loader refuses, never stale shards; the rerun cleans up", () => {
+  it("leaves the earlier dataset, or a folder the loader refuses, never stale shards; the rerun cleans up", async () => {
     const text = join(root, "test", "fixtures", "sample_text.txt");
     const prepare = (out: string, seed: string, shards: string) => [
       cli,
@@ -469,7 +469,7 @@ describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ?
     assert.equal(spawnSync(process.execPath, prepare(earlier, "1", "3")).status, 0);
     const newer = join(tmp(), "data");
     assert.equal(spawnSync(process.execPath, prepare(newer, "2", "2")).status, 0);
-    const [oldDigest, newDigest] = [datasetDigest(earlier), datasetDigest(newer)];
+    const [oldDigest, newDigest] = [await datasetDigest(earlier), await datasetDigest(newer)];
     const outcomes = new Map<string, number>();
     for (const [syscall, signal, whens] of [
       ["rename", "SIGKILL", [1, 2, 3, 4, 5, 6, 7, 8]],
@@ -480,7 +480,7 @@ describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ?
         const out = join(tmp(), "data");
         cpSync(earlier, out, { recursive: true });
         const r = underStrace(syscall, signal, n, prepare(out, "2", "2"));
-        const digest = datasetDigest(out);
+        const digest = await datasetDigest(out);
         const outcome =
           digest === oldDigest
             ? "earlier"
@@ -494,7 +494,7 @@ describe("prepare-data interrupted over an earlier dataset", { skip: hasStrace ?
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         const again = spawnSync(process.execPath, prepare(out, "2", "2"), { encoding: "utf8" });
         assert.equal(again.status, 0, again.stderr);
-        assert.equal(datasetDigest(out), newDigest, `${syscall} #${n}: the rerun makes the new dataset`);
+        assert.equal(await datasetDigest(out), newDigest, `${syscall} #${n}: the rerun makes the new dataset`);
         assert.deepEqual(
           readdirSync(out).filter((f) => f.startsWith(".")),
           [],

@@ -30,7 +30,7 @@ export interface FuzzTarget {
   /** Mutations that know the format, besides the byte ones. */
   structured?: StructuredMutation;
   seeds(): Seed[];
-  run(input: Seed): void;
+  run(input: Seed): void | Promise<void>;
   /** The errors this reader raises for bad input. */
   expected: (new (...args: never[]) => Error)[];
 }
@@ -276,9 +276,9 @@ const manifest: FuzzTarget = {
     };
     return [{ data: new TextEncoder().encode(JSON.stringify(m, null, 2)) }];
   },
-  run: ({ data }) => {
+  run: async ({ data }) => {
     writeFileSync(join(corpusDir, "dataset.json"), data);
-    CorpusShards.open(corpusDir, { vocabSize: 30522 });
+    await CorpusShards.open(corpusDir, { vocabSize: 30522 });
   },
   expected: [ShardError, TfRecordError],
 };

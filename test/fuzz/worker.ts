@@ -17,7 +17,7 @@ interface WorkerData {
 }
 
 /** Runs the cases and stores progress; the worker's whole job. */
-function runCases({ target: name, runSeed, from, to, progress, inputs }: WorkerData): void {
+async function runCases({ target: name, runSeed, from, to, progress, inputs }: WorkerData): Promise<void> {
   const target = TARGETS.find((t) => t.name === name);
   if (!target) throw new Error(`no fuzz target ${name}`);
   const seeds = target.seeds();
@@ -29,7 +29,7 @@ function runCases({ target: name, runSeed, from, to, progress, inputs }: WorkerD
       ? (inputs[i] as { data: Uint8Array; meta?: string })
       : caseInput(seeds, runSeed, index, target.structured);
     try {
-      target.run(input);
+      await target.run(input);
     } catch (err) {
       Atomics.add(progress, 1, 1); // rejected: the reader said what is wrong with it
       if (!target.expected.some((cls) => err instanceof cls))
@@ -44,4 +44,4 @@ function runCases({ target: name, runSeed, from, to, progress, inputs }: WorkerD
 }
 
 // the test runner also runs this file on its own (every file under test/): then there is nothing to do
-if (workerData) runCases(workerData as WorkerData);
+if (workerData) await runCases(workerData as WorkerData);

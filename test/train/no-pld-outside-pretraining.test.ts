@@ -77,7 +77,7 @@ describe("outside pre-training every layer runs", () => {
     passes.length = 0;
     await evaluateMlm(
       engine,
-      CorpusShards.open(join(dir, "64")),
+      await CorpusShards.open(join(dir, "64")),
       {
         batchSize: 4,
         seed: 1,
