@@ -10,12 +10,14 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
 
 import type { PretrainingInstance } from "./example.js";
-import { hdf5, hdf5Reason, type Hdf5Dataset, type Hdf5File } from "./hdf5.js";
+import { hdf5, hdf5Reason, isHdf5Failure, type Hdf5Dataset, type Hdf5File } from "./hdf5.js";
 import { recordProblem, ShardError, type RecordLimits } from "./record-checks.js";
 
 export const HDF5_SHARD = /\.(hdf5|h5)$/;
 /** Rows read or written per HDF5 call: bounds the memory a block takes (under 4 MB at sequence 512). */
 const BLOCK_ROWS = 2048;
+/** The most values one column may hold: 2³¹ (4 GiB of 16-bit ids), far past any real shard. */
+const MAX_COLUMN = 2 ** 31;
 /** Rows per HDF5 chunk of the shards we write (the unit of compression). */
 const CHUNK_ROWS = 256;
 
@@ -146,33 +148,52 @@ export async function readHdf5Shard(file: string, limits: RecordLimits): Promise
   const h5 = await hdf5();
   const f = openForReading(h5, file);
   try {
-    const datasets = new Map(LAYOUT.map((c) => [c.name, layoutDataset(h5, f, file, c)]));
-    const { rows, seqLen, maxPredictions } = layoutShape(file, datasets);
-    if (limits.seqLen === 0) limits.seqLen = seqLen;
-    if (seqLen !== limits.seqLen)
-      throw new ShardError(`${file}: sequence length ${seqLen} (input_ids), the corpus's is ${limits.seqLen}`);
-    const packed = new PackedRows(
-      compactColumns(rows, seqLen, maxPredictions, limits.vocabSize),
-      rows,
-      seqLen,
-      maxPredictions,
-    );
-    for (let start = 0; start < rows; start += BLOCK_ROWS) {
-      const end = Math.min(rows, start + BLOCK_ROWS);
-      const block = Object.fromEntries(
-        LAYOUT.map((c) => [c.name, readBlock(datasets.get(c.name) as Hdf5Dataset, file, start, end)]),
-      ) as Columns;
-      const view = new PackedRows(block, end - start, seqLen, maxPredictions);
-      for (let k = 0; k < view.length; k++) {
-        const problem = recordProblem(view.instance(k), limits);
-        if (problem !== undefined) throw new ShardError(`${file}: row ${start + k}: ${problem}`);
-      }
-      for (const c of LAYOUT) packed.columns[c.name].set(block[c.name], start * packed.width(c));
-    }
-    return packed;
+    return readLayout(h5, f, file, limits);
+  } catch (err) {
+    if (isHdf5Failure(err)) throw new ShardError(`${file}: ${hdf5Reason(err)}`);
+    throw err;
   } finally {
-    f.close();
+    closeQuietly(f);
   }
+}
+
+/** Closes a file we only read; after a library failure closing may fail too, and nothing is lost. */
+function closeQuietly(f: Hdf5File): void {
+  try {
+    f.close();
+  } catch {
+    // read-only: nothing to flush
+  }
+}
+
+/** The layout's datasets of an open file, checked, then read block by block into compact columns. */
+function readLayout(h5: Awaited<ReturnType<typeof hdf5>>, f: Hdf5File, file: string, limits: RecordLimits): PackedRows {
+  const datasets = new Map(LAYOUT.map((c) => [c.name, layoutDataset(h5, f, file, c)]));
+  const { rows, seqLen, maxPredictions } = layoutShape(file, datasets);
+  if (limits.seqLen === 0) limits.seqLen = seqLen;
+  if (seqLen !== limits.seqLen)
+    throw new ShardError(`${file}: sequence length ${seqLen} (input_ids), the corpus's is ${limits.seqLen}`);
+  if (rows * Math.max(seqLen, maxPredictions) > MAX_COLUMN)
+    throw new ShardError(`${file}: ${rows} rows of sequence ${seqLen} (input_ids) are more than one shard can hold`);
+  const packed = new PackedRows(
+    compactColumns(rows, seqLen, maxPredictions, limits.vocabSize),
+    rows,
+    seqLen,
+    maxPredictions,
+  );
+  for (let start = 0; start < rows; start += BLOCK_ROWS) {
+    const end = Math.min(rows, start + BLOCK_ROWS);
+    const block = Object.fromEntries(
+      LAYOUT.map((c) => [c.name, readBlock(datasets.get(c.name) as Hdf5Dataset, file, start, end)]),
+    ) as Columns;
+    const view = new PackedRows(block, end - start, seqLen, maxPredictions);
+    for (let k = 0; k < view.length; k++) {
+      const problem = recordProblem(view.instance(k), limits);
+      if (problem !== undefined) throw new ShardError(`${file}: row ${start + k}: ${problem}`);
+    }
+    for (const c of LAYOUT) packed.columns[c.name].set(block[c.name], start * packed.width(c));
+  }
+  return packed;
 }
 
 export class Hdf5WriteError extends Error {

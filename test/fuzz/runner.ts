@@ -110,6 +110,7 @@ export async function fuzz(
 ): Promise<FuzzReport> {
   const target = TARGETS.find((t) => t.name === targetName);
   if (!target) throw new Error(`no fuzz target ${targetName}: ${TARGETS.map((t) => t.name).join(", ")}`);
+  await target.prepare?.(); // seeds() answers in this thread too, to save a hanging case
   const started = Date.now();
   const failures: FuzzFailure[] = [];
   const regressions = regressionInputs(target.name);

@@ -1,7 +1,7 @@
 // One fuzz target per reader of outside input: TFRecord framing, tf.Example records (with the record checks the
-// loader applies), safetensors, GLUE TSV files, a checkpoint's state.json (with what a resume reads from it) and
-// a corpus folder's dataset.json. Each names the errors the reader is meant to raise; anything else it throws is
-// a foreign exception, a fuzz failure.
+// loader applies), safetensors, GLUE TSV files, a checkpoint's state.json (with what a resume reads from it), a
+// corpus folder's dataset.json, and NVIDIA's HDF5 shards (the HDF5 library reading damaged files). Each names the
+// errors the reader is meant to raise; anything else it throws is a foreign exception, a fuzz failure.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,8 @@ import {
   instanceFromExample,
 } from "../../lib/data/example.js";
 import { CorpusShards, rescaleMixerPosition, ShardError, type MixerPosition } from "../../lib/data/loader.js";
+import { hdf5 } from "../../lib/data/hdf5.js";
+import { Hdf5ShardWriter } from "../../lib/data/nvidia-hdf5.js";
 import { recordProblem } from "../../lib/data/record-checks.js";
 import { crc32c, maskCrc } from "../../lib/data/crc32c.js";
 import { TfRecordError, tfRecords, TfRecordWriter } from "../../lib/data/tfrecord.js";
@@ -29,6 +31,8 @@ export interface FuzzTarget {
   name: string;
   /** Mutations that know the format, besides the byte ones. */
   structured?: StructuredMutation;
+  /** Work before seeds() can answer (creating seed files through an async library), done once per process. */
+  prepare?(): Promise<void>;
   seeds(): Seed[];
   run(input: Seed): void | Promise<void>;
   /** The errors this reader raises for bad input. */
@@ -283,4 +287,47 @@ const manifest: FuzzTarget = {
   expected: [ShardError, TfRecordError],
 };
 
-export const TARGETS: FuzzTarget[] = [tfrecord, example, safetensors, glue, state, manifest];
+/** Seed shards in NVIDIA's layout: ours (chunked, gzip) and one of contiguous, uncompressed int32 datasets. */
+async function nvidiaSeeds(): Promise<Seed[]> {
+  const dir = scratch();
+  const first = googleRecords()
+    .slice(0, 3)
+    .map((r) => instanceFromExample(decodeExample(r)));
+  const w = await Hdf5ShardWriter.create(join(dir, "ours.hdf5"), 128, 20);
+  for (const inst of first) w.write(inst);
+  w.close();
+  const h5 = await hdf5();
+  const f = new h5.File(join(dir, "plain.hdf5"), "w");
+  const rows = (width: number, value: number) => ({ data: new Int32Array(2 * width).fill(value), shape: [2, width] });
+  const datasets = {
+    input_ids: rows(8, 2000),
+    input_mask: rows(8, 1),
+    segment_ids: rows(8, 0),
+    masked_lm_positions: rows(2, 3),
+    masked_lm_ids: rows(2, 2001),
+    next_sentence_labels: { data: new Int32Array(2), shape: [2] },
+  };
+  for (const [name, d] of Object.entries(datasets)) f.create_dataset({ name, ...d, dtype: "<i" });
+  f.close();
+  return ["ours.hdf5", "plain.hdf5"].map((name) => ({ data: readFileSync(join(dir, name)), meta: name }));
+}
+
+let nvidiaSeedList: Seed[] = [];
+let nvidiaDir = "";
+
+const nvidiaHdf5: FuzzTarget = {
+  name: "nvidia_hdf5",
+  prepare: async () => {
+    if (nvidiaSeedList.length > 0) return;
+    nvidiaSeedList = await nvidiaSeeds();
+    nvidiaDir = scratch();
+  },
+  seeds: () => nvidiaSeedList,
+  run: async ({ data }) => {
+    writeFileSync(join(nvidiaDir, "shard.hdf5"), data);
+    await CorpusShards.open(nvidiaDir, { vocabSize: 30522 });
+  },
+  expected: [ShardError],
+};
+
+export const TARGETS: FuzzTarget[] = [tfrecord, example, safetensors, glue, state, manifest, nvidiaHdf5];

@@ -20,6 +20,7 @@ interface WorkerData {
 async function runCases({ target: name, runSeed, from, to, progress, inputs }: WorkerData): Promise<void> {
   const target = TARGETS.find((t) => t.name === name);
   if (!target) throw new Error(`no fuzz target ${name}`);
+  await target.prepare?.();
   const seeds = target.seeds();
   const count = inputs ? inputs.length : to - from;
   for (let i = 0; i < count; i++) {
