@@ -7,6 +7,7 @@ import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { benchTrainCommand } from "./bench-train.js";
+import { convertShardsCommand } from "./convert-shards.js";
 import { prepareDataCommand } from "./prepare-data.js";
 import { pretrainCommand } from "./pretrain.js";
 import { evaluateCommand } from "./evaluate.js";
@@ -99,6 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       .parserConfiguration({ "duplicate-arguments-array": false })
       .command(benchCommand)
       .command(prepareDataCommand)
+      .command(convertShardsCommand)
       .command(benchDataCommand)
       .command(benchTrainCommand)
       .command(pretrainCommand)

@@ -103,11 +103,12 @@ export class CorpusShards {
   private constructor(
     readonly dir: string,
     readonly files: string[],
-    private readonly shards: ShardRows[],
+    private readonly shards: { file: string; rows: ShardRows }[],
     readonly skipped: string[],
+    readonly manifest: DatasetManifest | undefined,
   ) {
     this.starts = [0];
-    for (const s of shards) this.starts.push((this.starts[this.starts.length - 1] as number) + s.length);
+    for (const s of shards) this.starts.push((this.starts[this.starts.length - 1] as number) + s.rows.length);
   }
 
   /** Records in the corpus. */
@@ -124,7 +125,7 @@ export class CorpusShards {
     const vocabProblem =
       manifest && options.vocabSize !== undefined ? vocabularyProblem(dir, manifest, options.vocabSize) : undefined;
     if (vocabProblem) throw new ShardError(vocabProblem);
-    const shards: ShardRows[] = [];
+    const shards: { file: string; rows: ShardRows }[] = [];
     const skipped: string[] = [];
     const limits = { seqLen: manifest?.maxSeqLength ?? 0, vocabSize: options.vocabSize };
     for (const file of files) {
@@ -132,14 +133,14 @@ export class CorpusShards {
         const rows = HDF5_SHARD.test(file) ? await readHdf5Shard(file, limits) : readTfRecordShard(file, limits);
         const problem = countProblem(file, rows.length, manifest);
         if (problem) throw new ShardError(problem);
-        shards.push(rows);
+        shards.push({ file, rows });
       } catch (err) {
         if (!(err instanceof TfRecordError || err instanceof ShardError) || !options.skipCorrupt) throw err;
         skipped.push(file);
         options.warn?.(`skipping the damaged shard ${err.message} (--skip_corrupt_shards)`);
       }
     }
-    const corpus = new CorpusShards(dir, files, shards, skipped);
+    const corpus = new CorpusShards(dir, files, shards, skipped, manifest);
     if (corpus.count === 0) throw new ShardError(`${dir}: no readable records`);
     return corpus;
   }
@@ -152,7 +153,12 @@ export class CorpusShards {
       if ((this.starts[mid] as number) <= index) low = mid;
       else high = mid - 1;
     }
-    return (this.shards[low] as ShardRows).instance(index - (this.starts[low] as number));
+    return (this.shards[low]?.rows as ShardRows).instance(index - (this.starts[low] as number));
+  }
+
+  /** The shards read (skipped ones left out), each with the index of its first record and its record count. */
+  ranges(): { file: string; start: number; count: number }[] {
+    return this.shards.map((s, i) => ({ file: s.file, start: this.starts[i] as number, count: s.rows.length }));
   }
 }
 

@@ -3,12 +3,13 @@
 // The new shards are written into a staging folder inside it and committed over the old ones: until the commit
 // the old dataset stays complete and usable, during its few renames the folder has no manifest (and the loader
 // refuses it), and after it the new dataset is complete.
-import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { writableDir } from "../files.js";
 import { lockFolder, type FolderLock } from "../native/lock.js";
 import { CorpusError } from "./corpus.js";
+import type { DatasetManifest } from "./prepare.js";
 
 export const MANIFEST = "dataset.json";
 /** Our shard names; such shards without a manifest are an unfinished prepare-data. */
@@ -52,4 +53,11 @@ export function commitStaged(dir: string, staging: string): void {
   for (const name of readdirSync(dir))
     if (OUR_SHARD.test(name) && !staged.includes(name)) rmSync(join(dir, name), { force: true });
   rmSync(staging, { recursive: true, force: true });
+}
+
+/** dataset.json, written last and atomically: its presence says the shards are complete. */
+export function writeManifest(dir: string, manifest: DatasetManifest): void {
+  const tmp = join(dir, `${MANIFEST}.tmp-${process.pid}`);
+  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
+  renameSync(tmp, join(dir, MANIFEST));
 }

@@ -3,16 +3,14 @@
 // `dataset.json` manifest written last. Shards and manifest are staged
 // and committed over an earlier dataset (lib/data/dataset-folder.ts), so an interrupted run leaves the earlier
 // dataset complete, or a folder the loader refuses, never stale shards under a manifest.
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 
 import { CorpusError, documentsFromFile, listInputFiles, readUtf8, type InputKind } from "./corpus.js";
-import { commitStaged, MANIFEST, openOutputFolder, shardName, type ShardFormat } from "./dataset-folder.js";
-import { encodeExample, exampleFromInstance, type PretrainingInstance } from "./example.js";
+import { commitStaged, openOutputFolder, writeManifest, type ShardFormat } from "./dataset-folder.js";
 import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
-import { Hdf5ShardWriter } from "./nvidia-hdf5.js";
 import { SeededRandom } from "./random.js";
-import { TfRecordWriter } from "./tfrecord.js";
+import { openShardWriters, type ShardWriter } from "./shard-writers.js";
 import { createBertTokenizer, specialIds, type BertTokenizer } from "./tokenizer.js";
 import { MASKED_LM_PROB } from "./instances.js";
 
@@ -48,10 +46,13 @@ export interface DatasetManifest {
   maxSeqLength: number;
   maxPredictionsPerSeq: number;
   staticMasks: boolean;
-  vocabSize: number;
-  lowerCase: boolean;
-  settings: Omit<PrepareOptions, "progress" | "inputs" | "outputDir">;
-  inputs: { file: string; kind: InputKind; documents: number }[];
+  vocabSize?: number;
+  /** prepare-data's: how the text became shards. A converted dataset carries its source's, if it had them. */
+  lowerCase?: boolean;
+  settings?: Omit<PrepareOptions, "progress" | "inputs" | "outputDir">;
+  inputs?: { file: string; kind: InputKind; documents: number }[];
+  /** convert-shards: the folder the records came from. */
+  convertedFrom?: string;
 }
 
 export interface PrepareStats {
@@ -117,48 +118,6 @@ async function tokenizeDocuments(tokenizer: BertTokenizer, texts: string[][], sa
   return { docs, units: units.length, tokens: docs.reduce((s, d) => s + d.reduce((a, u) => a + u.length, 0), 0) };
 }
 
-/** A shard being written: instances in, renamed into place by close(). */
-interface ShardWriter {
-  readonly path: string;
-  readonly count: number;
-  write(instance: PretrainingInstance): void;
-  close(): void;
-  abort(): void;
-}
-
-/** A TFRecord shard of tf.train.Example records. */
-function exampleShardWriter(path: string): ShardWriter {
-  const w = new TfRecordWriter(path);
-  return {
-    path,
-    get count() {
-      return w.count;
-    },
-    write: (instance) => w.write(encodeExample(exampleFromInstance(instance))),
-    close: () => w.close(),
-    abort: () => w.abort(),
-  };
-}
-
-async function openShardWriters(o: PrepareOptions, count: number): Promise<ShardWriter[]> {
-  const format = o.outputFormat ?? "tfrecord";
-  const writers: ShardWriter[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const path = join(o.outputDir, shardName(i, format));
-      writers.push(
-        format === "hdf5"
-          ? await Hdf5ShardWriter.create(path, o.maxSeqLength, o.maxPredictionsPerSeq)
-          : exampleShardWriter(path),
-      );
-    }
-  } catch (err) {
-    for (const w of writers) w.abort();
-    throw err;
-  }
-  return writers;
-}
-
 /** The instances dealt round-robin into the shards (static masks drawn here when asked); returns the writers. */
 async function writeShards(
   o: PrepareOptions,
@@ -168,7 +127,10 @@ async function writeShards(
   rng: SeededRandom,
 ): Promise<ShardWriter[]> {
   const numShards = Math.min(o.numShards, raw.length);
-  const writers = await openShardWriters(o, numShards);
+  const writers = await openShardWriters(o.outputDir, o.outputFormat ?? "tfrecord", numShards, {
+    seqLen: o.maxSeqLength,
+    maxPredictions: o.maxPredictionsPerSeq,
+  });
   try {
     raw.forEach((r, i) => {
       const masked =
@@ -187,8 +149,8 @@ async function writeShards(
   return writers;
 }
 
-/** dataset.json, written last and atomically: its presence says the shards are complete. */
-function writeManifest(
+/** dataset.json of prepare-data's shards, with every setting. */
+function writePrepareManifest(
   o: PrepareOptions,
   writers: ShardWriter[],
   records: number,
@@ -223,9 +185,7 @@ function writeManifest(
     settings,
     inputs,
   };
-  const tmp = join(o.outputDir, `${MANIFEST}.tmp-${process.pid}`);
-  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
-  renameSync(tmp, join(o.outputDir, MANIFEST));
+  writeManifest(o.outputDir, manifest);
 }
 
 /** A stopwatch: each call returns the seconds since the previous one. */
@@ -282,7 +242,7 @@ async function prepareLocked(
   const staging = join(o.outputDir, `.prepare-${process.pid}`);
   mkdirSync(staging);
   const writers = await writeShards({ ...o, outputDir: staging }, raw, special, vocabSize, rng);
-  writeManifest({ ...o, outputDir: staging }, writers, raw.length, vocabSize, inputs);
+  writePrepareManifest({ ...o, outputDir: staging }, writers, raw.length, vocabSize, inputs);
   commitStaged(o.outputDir, staging);
   const write = lap();
   say(`wrote ${raw.length} instances into ${writers.length} shards in ${o.outputDir}`);

@@ -12,6 +12,7 @@ import { hdf5 } from "../../lib/data/hdf5.js";
 import { Hdf5ShardWriter } from "../../lib/data/nvidia-hdf5.js";
 import { prepareData, type PrepareOptions } from "../../lib/data/prepare.js";
 import { CorpusError } from "../../lib/data/corpus.js";
+import { convertShards } from "../../lib/data/convert.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { convertWithH5py, dumpWithH5py, needsH5py } from "../helpers/h5py.js";
 
@@ -155,6 +156,41 @@ describe("NVIDIA's HDF5 shards are read as the TFRecord shards they came from", 
         masked: { positions: [1, 2 + (r % 5)], ids: [r % 30000, 5], weights: [1, 1] },
       });
     }
+  });
+
+  it("convert-shards: TFRecord -> HDF5 -> TFRecord, identical batches at every stage", async () => {
+    const google = tmp();
+    copyFileSync(googleShard, join(google, "sample.tfrecord"));
+    const h5 = join(tmp(), "h5");
+    const back = join(tmp(), "back");
+    assert.deepEqual(await convertShards({ input: google, outputDir: h5, outputFormat: "hdf5", vocabSize: 30522 }), {
+      records: 14,
+      shards: 1,
+    });
+    await assertSameBatches(google, h5, 3);
+    await convertShards({ input: h5, outputDir: back, outputFormat: "tfrecord", vocabSize: 30522 });
+    await assertSameBatches(google, back, 3);
+    // Google's fixed-length mask lists come back: every record decodes to the original's features
+    const original = await CorpusShards.open(google);
+    const again = await CorpusShards.open(back);
+    for (let i = 0; i < original.count; i++) assert.deepEqual(again.instance(i), original.instance(i));
+    const manifest = JSON.parse(readFileSync(join(h5, "dataset.json"), "utf8")) as Record<string, unknown>;
+    assert.equal(manifest.shardFormat, "hdf5");
+    assert.equal(manifest.maxPredictionsPerSeq, 20);
+    assert.equal(manifest.convertedFrom, google);
+  });
+
+  it("convert-shards refuses dynamic-mask sources for HDF5, and its own input folder as output", async () => {
+    const dynamic = tmp();
+    await prepareData(prepareOptions(dynamic, { masking: "dynamic" }));
+    await assert.rejects(
+      () => convertShards({ input: dynamic, outputDir: join(tmp(), "x"), outputFormat: "hdf5" }),
+      (e: unknown) => e instanceof ShardError && /carry no static masks, which NVIDIA's layout needs/.test(e.message),
+    );
+    await assert.rejects(
+      () => convertShards({ input: dynamic, outputDir: dynamic, outputFormat: "tfrecord" }),
+      (e: unknown) => e instanceof CorpusError && /is the --input folder/.test(e.message),
+    );
   });
 
   it("prepare-data refuses HDF5 with dynamic masks", async () => {

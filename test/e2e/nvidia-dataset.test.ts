@@ -3,7 +3,7 @@
 // shards, and `evaluate` gives the same MLM/NSP losses on either.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -98,6 +98,23 @@ describe("pretrain --use_nvidia_dataset and evaluate on NVIDIA's HDF5 shards", {
     const fromH5 = evaluate(checkpoint, join(h5Root, "tiny", "64"));
     for (const k of ["mlm_loss", "mlm_accuracy", "nsp_loss", "nsp_accuracy", "sequences"])
       assert.equal(fromH5[k], fromTf[k], k);
+  });
+
+  it("a file that is not HDF5: one line naming it, exit 2, no stack trace", () => {
+    const dataRoot = tmp();
+    mkdirSync(join(dataRoot, "tiny", "64"), { recursive: true });
+    writeFileSync(join(dataRoot, "tiny", "64", "part_0.hdf5"), "input_ids\n");
+    const args = tinyPretrainArgs({
+      out: tmp(),
+      dataRoot,
+      ds: "tiny_ds_fp32.json",
+      pld: false,
+      extra: ["--use_nvidia_dataset"],
+    });
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /part_0\.hdf5: not a readable HDF5 file \(file signature not found\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at |HDF5-DIAG/);
   });
 
   it("--use_nvidia_dataset on TFRecord shards: one line naming the folder, exit 2", () => {
