@@ -52,6 +52,12 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         alias: "reinit-pooler",
         describe: "start the pooler from random weights instead of the pre-training (NSP) pooler",
       })
+      .option("allow_partial_load", {
+        type: "boolean",
+        default: false,
+        alias: "allow-partial-load",
+        describe: "start embedding or encoder weights the checkpoint lacks from random, instead of refusing it",
+      })
       .option("force", {
         type: "boolean",
         default: false,

@@ -34,6 +34,7 @@ const INPUT_ERRORS = new Set([
   "ERR_CHECKPOINT",
   "ERR_FOLDER_BUSY",
   "ERR_OUTPUT_DIR",
+  "ERR_PARTIAL_LOAD",
 ]);
 /** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
 const RUNTIME_ERRORS = new Set([

@@ -52,6 +52,12 @@ export const pretrainCommand: CommandModule<object, Args> = {
         alias: "init-from",
         describe: "a folder from bert-train export: its weights start the run",
       })
+      .option("allow_partial_load", {
+        type: "boolean",
+        default: false,
+        alias: "allow-partial-load",
+        describe: "start embedding or encoder weights the checkpoint lacks from random, instead of refusing it",
+      })
       .option("skip_corrupt_shards", { type: "boolean", default: false, alias: "skip-corrupt-shards" })
       .option("use_nvidia_dataset", {
         type: "boolean",

@@ -3,6 +3,8 @@
 // goes through a temporary file and a rename so a crash never leaves a truncated file under the final name.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 
+import { bf16ToFloat32, f16ToFloat32 } from "./half.js";
+
 export type DType = "F32" | "F64" | "I32" | "I64" | "BF16" | "F16" | "U8";
 
 export interface TensorEntry {
@@ -104,7 +106,9 @@ export function tensorFloat32(file: SafetensorsFile, name: string): Float32Array
   if (!t) throw new SafetensorsError(`no tensor named ${name}`);
   if (t.dtype === "F32") return new Float32Array(copyBuffer(t.data));
   if (t.dtype === "F64") return Float32Array.from(new Float64Array(copyBuffer(t.data)));
-  throw new SafetensorsError(`tensor ${name} is ${t.dtype}, expected F32 or F64`);
+  if (t.dtype === "BF16") return bf16ToFloat32(new Uint16Array(copyBuffer(t.data)));
+  if (t.dtype === "F16") return f16ToFloat32(new Uint16Array(copyBuffer(t.data)));
+  throw new SafetensorsError(`tensor ${name} is ${t.dtype}, expected a float type (F32, F64, BF16, F16)`);
 }
 
 export function tensorFloat64(file: SafetensorsFile, name: string): Float64Array {

@@ -19,7 +19,7 @@ import { warmupLinear } from "../train/lr-schedule.js";
 import { MetricsSink, type StepRecord } from "../train/metrics.js";
 import type { TrainStepResult } from "../train/train-step.js";
 import { DEEPSPEED_DEFAULTS, Trainer, type BatchShape, type Output } from "../train/trainer.js";
-import { loadWeights, openModelFolder, reportLoadedWeights, type ModelFolder } from "../train/weights.js";
+import { loadWeights, openModelFolder, reportLoadedWeights, requireBody, type ModelFolder } from "../train/weights.js";
 import { GlueError, glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
 
 export type { Output } from "../train/trainer.js";
@@ -46,6 +46,8 @@ export interface FinetuneArgs {
   random: boolean;
   /** Leave the pooler at its random initialisation (the NSP-trained pooler of a short pre-training saturates). */
   reinit_pooler?: boolean;
+  /** Accept a checkpoint that lacks embedding or encoder weights (they start from random). */
+  allow_partial_load?: boolean;
   force: boolean;
   vocab_file: string;
   threads: number;
@@ -358,6 +360,7 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     const reinit = (n: string) => (a.reinit_pooler ?? false) && n.startsWith("bert.pooler.");
     const loaded = loadWeights(trainer.engine, folder.weights, reinit);
     reportLoadedWeights(out, folder.weights, loaded, { mismatch: "log", keptInitialReason: "--reinit_pooler" });
+    requireBody(folder.weights, loaded, a.allow_partial_load ?? false);
   }
   const jobDir = join(a.output_dir, a.job_name);
   return {

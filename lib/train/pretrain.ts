@@ -40,7 +40,7 @@ import { MetricsSink, type StepRecord } from "./metrics.js";
 import { sampleGates, thetaForStep } from "./pld.js";
 import { Trainer, type Output } from "./trainer.js";
 import { DivergedError, type TrainStepResult } from "./train-step.js";
-import { loadWeights, reportLoadedWeights } from "./weights.js";
+import { loadWeights, openModelFolder, reportLoadedWeights, requireBody } from "./weights.js";
 
 export type { Output } from "./trainer.js";
 
@@ -75,6 +75,8 @@ export interface PretrainArgs {
   skip_corrupt_shards: boolean;
   /** Read the corpora of the --cf file as NVIDIA's HDF5 shards (bing_bert's flag). */
   use_nvidia_dataset?: boolean;
+  /** --init_from: accept a folder that lacks embedding or encoder weights (they start from random). */
+  allow_partial_load?: boolean;
   /** An exported folder (bert-train export) whose weights start a new run. */
   init_from?: string;
   /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
@@ -138,7 +140,28 @@ export function planRun(a: PretrainArgs, worldSize = 1): Plan {
     throw new ConfigError([
       `${ds.file}: progressive_layer_drop.enabled is true, but layer dropping needs the switchable (Pre-LN) model that --progressive_layer_drop selects; add the flag (or disable the block)`,
     ]);
+  if (a.init_from !== undefined && a.load_training_checkpoint === undefined) checkInitFrom(a.init_from, cf.file, model);
   return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled, model };
+}
+
+const ARCHITECTURE_KEYS = [
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "max_position_embeddings",
+  "type_vocab_size",
+] as const;
+
+/** --init_from's folder must describe the model the --cf file asks for (its config.json decides what it holds). */
+function checkInitFrom(dir: string, cfFile: string, model: ModelConfig): void {
+  const folder = openModelFolder(dir);
+  const differ = ARCHITECTURE_KEYS.filter((k) => folder.model[k] !== model[k]).map(
+    (k) => `${k}: ${cfFile} says ${model[k]}, ${folder.path} holds ${folder.model[k]}`,
+  );
+  if (differ.length)
+    throw new ConfigError([`--init_from ${dir} is another model size than the --cf file's:`, ...differ]);
 }
 
 /** What a checkpoint saves and a resume restores, besides weights, moments and the data position. */
@@ -273,7 +296,9 @@ function resume(run: Run): void {
   if (a.init_from !== undefined && a.load_training_checkpoint === undefined) {
     out.log(`initial weights from ${a.init_from}`);
     const file = join(a.init_from, "model.safetensors");
-    reportLoadedWeights(out, file, loadWeights(trainer.engine, file), { mismatch: "warn", keptInitialReason: "" });
+    const loaded = loadWeights(trainer.engine, file);
+    reportLoadedWeights(out, file, loaded, { mismatch: "warn", keptInitialReason: "" });
+    requireBody(file, loaded, a.allow_partial_load ?? false);
   }
   if (a.load_training_checkpoint === undefined) return;
   const path = resolveCheckpointDir(a.load_training_checkpoint, a.load_checkpoint_id);

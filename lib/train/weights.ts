@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { readSafetensors, tensorFloat32 } from "../formats/safetensors.js";
 import type { ModelConfig, NativeEngine } from "../native/types.js";
 import { CheckpointError, readTrainingState, resolveCheckpointFolder } from "./checkpoint.js";
+import { BODY_GROUPS, mapNames, weightGroup, type WeightGroup } from "./weight-names.js";
 import type { Output } from "./trainer.js";
 
 /** The architecture without the choices a run makes (Pre-LN or Post-LN, which head). */
@@ -99,35 +100,79 @@ export interface LoadedWeights {
   missing: string[];
   /** In the file, but asked to stay at their initial values. */
   keptInitial: string[];
-  /** In the file, not in the engine (the tied decoder copies aside). */
+  /** Weights in the file the engine has no place for. */
   unexpected: string[];
+  /** Tensors that are not weights: buffers (position_ids) and the decoder tied to the word embeddings. */
+  ignored: string[];
+  /** Tensors widened to fp32, by their stored dtype. */
+  cast: Map<string, number>;
 }
 
-/** Copies every tensor of `file` the engine has into it, except those `keepInitial` names. */
+export class PartialLoadError extends Error {
+  readonly code = "ERR_PARTIAL_LOAD";
+}
+
+/** Copies every tensor of `file` the engine has into it (in any common BERT layout), except those `keepInitial` names. */
 export function loadWeights(
   engine: NativeEngine,
   file: string,
   keepInitial: (name: string) => boolean = () => false,
 ): LoadedWeights {
   const weights = readSafetensors(file);
-  const names = engine.paramInfos().map((p) => p.name);
-  const known = new Set([...names, ...TIED_DECODER_NAMES]);
-  const r: LoadedWeights = { loaded: [], missing: [], keptInitial: [], unexpected: [] };
-  for (const n of names) {
-    if (!weights.tensors.has(n)) r.missing.push(n);
-    else if (keepInitial(n)) r.keptInitial.push(n);
+  const infos = engine.paramInfos();
+  const map = mapNames(
+    weights.tensors.keys(),
+    infos.map((p) => p.name),
+  );
+  const r: LoadedWeights = {
+    loaded: [],
+    missing: [],
+    keptInitial: [],
+    unexpected: map.unused,
+    ignored: map.ignored,
+    cast: new Map(),
+  };
+  for (const { name, shape, size } of infos) {
+    const source = map.sources.get(name);
+    if (source === undefined) r.missing.push(name);
+    else if (keepInitial(name)) r.keptInitial.push(name);
     else {
-      engine.setParam(n, tensorFloat32(weights, n));
-      r.loaded.push(n);
+      const t = weights.tensors.get(source) as { dtype: string; shape: number[] };
+      if (t.shape.reduce((a, b) => a * b, 1) !== size)
+        throw new CheckpointError(
+          `${file}: ${source} has shape [${t.shape.join(", ")}], this model's ${name} is [${shape.join(", ")}]: the weights are of another model size`,
+        );
+      engine.setParam(name, tensorFloat32(weights, source));
+      if (t.dtype !== "F32") r.cast.set(t.dtype, (r.cast.get(t.dtype) ?? 0) + 1);
+      r.loaded.push(name);
     }
   }
-  r.unexpected = [...weights.tensors.keys()].filter((n) => !known.has(n));
   return r;
 }
 
 /**
- * What a load did, for the person watching: a count, then the names that did not fit. `mismatch` says how
- * surprising they are: "log" where a new head is expected (fine-tuning), "warn" where every tensor should fit.
+ * Refuses a load that leaves embedding or encoder weights at their random start (a training run would carry on
+ * from scratch in all but name), unless the user said so (`--allow_partial_load`).
+ */
+export function requireBody(file: string, r: LoadedWeights, allowPartial: boolean): void {
+  const left = r.missing.filter((n) => BODY_GROUPS.has(weightGroup(n)));
+  if (left.length === 0 || allowPartial) return;
+  const shown = left.slice(0, 6).join(", ") + (left.length > 6 ? `, ... (${left.length} in all)` : "");
+  throw new PartialLoadError(
+    `${file} has no weights for ${shown}; they would stay random. Check that it is a BERT checkpoint of this architecture (Pre-LN for --progressive_layer_drop), or pass --allow_partial_load to start them from random`,
+  );
+}
+
+/** Counts per group, e.g. "embeddings 5, encoder 64, pooler 2". */
+function groupCounts(names: string[]): string {
+  const counts = new Map<WeightGroup, number>();
+  for (const n of names) counts.set(weightGroup(n), (counts.get(weightGroup(n)) ?? 0) + 1);
+  return [...counts].map(([g, c]) => `${g} ${c}`).join(", ");
+}
+
+/**
+ * What a load did, for the person watching: counts per group, then the names that did not fit. `mismatch` says
+ * how surprising they are: "log" where a new head is expected (fine-tuning), "warn" where every tensor should fit.
  */
 export function reportLoadedWeights(
   out: Output,
@@ -136,7 +181,8 @@ export function reportLoadedWeights(
   o: { mismatch: "log" | "warn"; keptInitialReason: string },
 ): void {
   const say = (line: string) => (o.mismatch === "warn" ? out.warn(`[bert-train] ${line}`) : out.log(line));
-  out.log(`loaded ${r.loaded.length} tensors from ${file}`);
+  out.log(`loaded ${r.loaded.length} tensors from ${file} (${groupCounts(r.loaded)})`);
+  for (const [dtype, count] of r.cast) out.log(`  ${count} of them stored as ${dtype}, widened to fp32`);
   if (r.missing.length) say(`newly initialised (not in the checkpoint): ${r.missing.join(", ")}`);
   if (r.keptInitial.length) say(`newly initialised (${o.keptInitialReason}): ${r.keptInitial.join(", ")}`);
   if (r.unexpected.length) say(`not used (not in this model): ${r.unexpected.join(", ")}`);

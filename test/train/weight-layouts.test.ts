@@ -1,0 +1,139 @@
+// The weight loader against test/fixtures/weights (scripts/make_weight_fixtures.py: one set of random weights
+// saved by PyTorch in every common BERT layout): each layout loads to the same weights, bit for bit after the
+// fp32 cast, and gives PyTorch's loss on those weights; a load that would leave the body random is refused.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+
+import { readSafetensors, tensorFloat32, tensorFloat64, tensorInt32 } from "../../lib/formats/safetensors.js";
+import { createEngine, type Batch, type NativeEngine } from "../../lib/native/engine.js";
+import { projectRoot } from "../../lib/native/load.js";
+import { CheckpointError } from "../../lib/train/checkpoint.js";
+import { loadWeights, openModelFolder, PartialLoadError, requireBody } from "../../lib/train/weights.js";
+import { tolerance } from "../helpers/tolerances.js";
+
+const FIXTURES = join(projectRoot(), "test", "fixtures", "weights");
+const reference = readSafetensors(join(FIXTURES, "reference.safetensors"));
+const ALL_KEPT = { keep: [true, true], scale: [1, 1] };
+
+function batchFrom(prefix: string): Batch {
+  const ids = reference.tensors.get(`${prefix}/input_ids`);
+  const [batchSize, seqLen] = ids?.shape as [number, number];
+  const b: Batch = {
+    batchSize,
+    seqLen,
+    inputIds: tensorInt32(reference, `${prefix}/input_ids`),
+    segmentIds: tensorInt32(reference, `${prefix}/segment_ids`),
+    inputMask: tensorInt32(reference, `${prefix}/input_mask`),
+  };
+  if (prefix === "input") {
+    b.maskedPositions = tensorInt32(reference, "input/masked_positions");
+    b.maskedLabels = tensorInt32(reference, "input/masked_labels");
+    b.numMasked = b.maskedPositions.length;
+    b.nextSentenceLabels = tensorInt32(reference, "input/next_sentence_labels");
+  } else b.classLabels = tensorInt32(reference, "class_input/class_labels");
+  return b;
+}
+
+function engineFor(layout: string, o: { numLabels?: number; preLn?: boolean; hidden?: number } = {}): NativeEngine {
+  const folder = openModelFolder(join(FIXTURES, layout));
+  const model = { ...folder.model, hidden_size: o.hidden ?? folder.model.hidden_size };
+  return createEngine({
+    config: { ...model, pre_layer_norm: o.preLn ?? folder.preLn, num_labels: o.numLabels ?? 0 },
+    threads: 1,
+  });
+}
+
+const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-30);
+
+/** Layout, where its weights come from in the reference file, and the loss to compare with (if it has the heads). */
+const LAYOUTS: [string, "param" | "f16" | "bf16", string | undefined][] = [
+  ["bert_for_pretraining", "param", "fp32"],
+  ["gamma_beta", "param", "fp32"],
+  ["module_prefix", "param", "fp32"],
+  ["fp16", "f16", "f16"],
+  ["bf16", "bf16", "bf16"],
+  ["bert_model", "param", undefined],
+  ["bert_for_masked_lm", "param", undefined],
+];
+
+describe("every common BERT layout loads to the same weights", () => {
+  for (const [layout, source, loss] of LAYOUTS)
+    it(layout, async () => {
+      const engine = engineFor(layout);
+      const file = join(FIXTURES, layout, "model.safetensors");
+      const r = loadWeights(engine, file);
+      requireBody(file, r, false);
+      assert.deepEqual(r.unexpected, []);
+      for (const name of r.loaded)
+        assert.deepEqual(engine.getParam(name), tensorFloat32(reference, `${source}/${name}`), name);
+      const heads = r.missing.filter((n) => !n.startsWith("bert.embeddings.") && !n.startsWith("bert.encoder."));
+      assert.deepEqual(r.missing, heads, "only heads may be missing");
+      if (source !== "param") assert.equal(r.cast.get(source === "f16" ? "F16" : "BF16"), r.loaded.length);
+      if (loss === undefined) return;
+      assert.deepEqual(r.missing, []);
+      const result = await engine.run(batchFrom("input"), ALL_KEPT, { train: false });
+      const expected = tensorFloat64(reference, `output/${loss}/loss`)[0] as number;
+      assert.ok(relative(result.loss, expected) < tolerance("golden_fp32_loss_rel"), `${result.loss} vs ${expected}`);
+    });
+
+  it("bert_for_sequence_classification, with its classifier, gives PyTorch's classification loss", async () => {
+    const engine = engineFor("bert_for_sequence_classification", { numLabels: 2 });
+    const file = join(FIXTURES, "bert_for_sequence_classification", "model.safetensors");
+    const r = loadWeights(engine, file);
+    assert.deepEqual(r.missing, []);
+    assert.deepEqual(engine.getParam("classifier.weight"), tensorFloat32(reference, "classifier/classifier.weight"));
+    const result = await engine.run(batchFrom("class_input"), ALL_KEPT, { train: false });
+    const expected = tensorFloat64(reference, "output/classify/loss")[0] as number;
+    assert.ok(relative(result.loss, expected) < tolerance("golden_fp32_loss_rel"), `${result.loss} vs ${expected}`);
+  });
+
+  it("HuggingFace's buffers and tied decoder are set aside, not reported as unexpected", () => {
+    const r = loadWeights(
+      engineFor("bert_for_pretraining"),
+      join(FIXTURES, "bert_for_pretraining", "model.safetensors"),
+    );
+    assert.deepEqual(r.ignored.sort(), [
+      "bert.embeddings.position_ids",
+      "cls.predictions.decoder.bias",
+      "cls.predictions.decoder.weight",
+    ]);
+  });
+});
+
+describe("no silent partial load", () => {
+  it("Post-LN weights into the Pre-LN (PLD) model: refused, naming the LayerNorms it lacks", () => {
+    const file = join(FIXTURES, "bert_for_pretraining", "model.safetensors");
+    const r = loadWeights(engineFor("bert_for_pretraining", { preLn: true }), file);
+    assert.ok(r.loaded.includes("bert.encoder.layer.0.intermediate.dense_act.weight"), "dense is dense_act");
+    assert.throws(
+      () => requireBody(file, r, false),
+      (e: unknown) =>
+        e instanceof PartialLoadError &&
+        e.message.startsWith(`${file} has no weights for bert.encoder.layer.0.PreAttentionLayerNorm.weight`) &&
+        /--allow_partial_load/.test(e.message),
+    );
+    requireBody(file, r, true);
+  });
+
+  it("weights of another model size: one error naming the tensor and both shapes", () => {
+    const file = join(FIXTURES, "bert_model", "model.safetensors");
+    assert.throws(
+      () => loadWeights(engineFor("bert_model", { hidden: 32 }), file),
+      (e: unknown) =>
+        e instanceof CheckpointError &&
+        e.message ===
+          `${file}: embeddings.word_embeddings.weight has shape [101, 16], this model's bert.embeddings.word_embeddings.weight is [101, 32]: the weights are of another model size`,
+    );
+  });
+
+  it("the fixtures were made by the committed script's format", () => {
+    assert.equal(reference.metadata.format_version, "1");
+    assert.equal(reference.metadata.generator, "scripts/make_weight_fixtures.py");
+    const config = JSON.parse(readFileSync(join(FIXTURES, "bert_model", "config.json"), "utf8")) as {
+      architectures: string[];
+    };
+    assert.deepEqual(config.architectures, ["BertModel"]);
+  });
+});
