@@ -12,14 +12,21 @@ Each layout is a folder with a HuggingFace config.json (BertConfig keys) and a m
   gamma_beta                         older checkpoints: LayerNorm gamma/beta
   module_prefix                      DeepSpeed's "module." before every name
   fp16, bf16                         BertForPreTraining names in half precision
+  pytorch_model_bin                  BertForPreTraining as torch.save writes pytorch_model.bin (zip format)
+  deepspeed_job                      a DeepSpeed job folder: latest + global_step10/mp_rank_00_model_states.pt,
+                                     the weights under "module" beside DeepSpeed's other entries (an fp16 loss
+                                     scaler object among them); no config.json: deepspeed_cf.json gives the sizes
+  evil                               a pytorch_model.bin whose pickle calls os.system: it must be refused
 reference.safetensors holds the fp32 weights under the engine's names (param/), the classifier (classifier/),
 the half-precision weights widened back to fp32 (f16/, bf16/), the inputs (input/, class_input/) and PyTorch's
 losses on each set of weights (output/), computed by scripts/make_golden.py's independent forward pass.
 """
+import collections
 import json
 import os
 import struct
 import sys
+import types
 
 import torch
 
@@ -90,6 +97,60 @@ def layouts(W, classifier):
     }
 
 
+class DynamicLossScaler:
+    """Stands in for DeepSpeed's class of that name, so the pickle names the class as DeepSpeed's files do."""
+
+    def __init__(self):
+        self.cur_scale, self.cur_iter, self.scale_factor, self.scale_window = 65536.0, 10, 2.0, 1000
+
+
+def deepspeed_loss_scaler():
+    name = "deepspeed.runtime.fp16.loss_scaler"
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):  # pickle imports the module and every package above it
+        sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    DynamicLossScaler.__module__ = name
+    sys.modules[name].DynamicLossScaler = DynamicLossScaler
+    return DynamicLossScaler()
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/bert-train-evil-pickle-ran",))
+
+
+def state_dict(tensors):
+    sd = collections.OrderedDict((k, v.clone()) for k, v in tensors.items())
+    sd._metadata = collections.OrderedDict({"": {"version": 1}})  # as nn.Module.state_dict() sets it
+    return sd
+
+
+def write_torch_layouts(W):
+    pre = pretraining_layout(W)
+    folder = os.path.join(OUT_DIR, "pytorch_model_bin")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(hf_config("BertForPreTraining"), f, indent=2)
+    torch.save(state_dict(pre), os.path.join(folder, "pytorch_model.bin"))
+    job = os.path.join(OUT_DIR, "deepspeed_job")
+    os.makedirs(os.path.join(job, "global_step10"), exist_ok=True)
+    with open(os.path.join(job, "latest"), "w") as f:
+        f.write("global_step10")
+    checkpoint = {"module": state_dict(W), "buffer_names": [], "global_steps": 10, "global_samples": 40,
+                  "skipped_steps": 0, "dp_world_size": 1, "mp_world_size": 1, "ds_version": "0.3.10",
+                  "ds_config": {"train_batch_size": 4, "fp16": {"enabled": True, "loss_scale": 0}},
+                  "optimizer": {"loss_scaler": deepspeed_loss_scaler(), "overflow": False},
+                  "param_shapes": [collections.OrderedDict((k, v.shape) for k, v in W.items())]}
+    torch.save(checkpoint, os.path.join(job, "global_step10", "mp_rank_00_model_states.pt"))
+    with open(os.path.join(OUT_DIR, "deepspeed_cf.json"), "w") as f:
+        json.dump({"name": "tiny_for_weight_fixtures", "bert_model_config": dict(CFG, vocab_size_or_config_json_file=CFG["vocab_size"])}, f, indent=2)
+    evil = os.path.join(OUT_DIR, "evil")
+    os.makedirs(evil, exist_ok=True)
+    with open(os.path.join(evil, "config.json"), "w") as f:
+        json.dump(hf_config("BertForPreTraining"), f, indent=2)
+    torch.save({"bert.embeddings.word_embeddings.weight": Evil()}, os.path.join(evil, "pytorch_model.bin"))
+
+
 def main():
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(2026)
@@ -113,6 +174,7 @@ def main():
         with open(os.path.join(OUT_DIR, folder, "config.json"), "w") as f:
             json.dump(hf_config(architecture), f, indent=2)
         write_safetensors(os.path.join(OUT_DIR, folder, "model.safetensors"), tensors, metadata)
+    write_torch_layouts(W)
     reference = {f"param/{k}": v for k, v in W.items()}
     reference.update({f"classifier/{k}": v for k, v in classifier.items()})
     for prefix, w in half.items():

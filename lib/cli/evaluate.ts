@@ -7,7 +7,7 @@ import { readVocab, specialIds } from "../data/tokenizer.js";
 import { createEngine } from "../native/engine.js";
 import { CheckpointError, loadCheckpoint } from "../train/checkpoint.js";
 import { evaluateMlm } from "../train/evaluate.js";
-import { openModelFolder } from "../train/weights.js";
+import { openModelFolder } from "../train/model-folder.js";
 import { defaultVocabFile } from "../paths.js";
 import { MASKED_LM_PROB } from "../data/instances.js";
 

@@ -7,6 +7,7 @@ import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
 import { benchTrainCommand } from "./bench-train.js";
+import { convertCommand } from "./convert.js";
 import { convertShardsCommand } from "./convert-shards.js";
 import { prepareDataCommand } from "./prepare-data.js";
 import { pretrainCommand } from "./pretrain.js";
@@ -35,6 +36,7 @@ const INPUT_ERRORS = new Set([
   "ERR_FOLDER_BUSY",
   "ERR_OUTPUT_DIR",
   "ERR_PARTIAL_LOAD",
+  "ERR_TORCH_CHECKPOINT",
 ]);
 /** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
 const RUNTIME_ERRORS = new Set([
@@ -102,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(benchCommand)
       .command(prepareDataCommand)
       .command(convertShardsCommand)
+      .command(convertCommand)
       .command(benchDataCommand)
       .command(benchTrainCommand)
       .command(pretrainCommand)

@@ -88,46 +88,55 @@ export interface CfConfig {
   validationPath?: string;
 }
 
-export function loadCf(file: string, seqLen: number): CfConfig {
+type RawCf = {
+  bert_model_config: Record<string, number | string | undefined>;
+  mixed_seq_training?: Record<string, TrainingSettings>;
+  training?: TrainingSettings;
+  validation?: { path?: string };
+};
+
+/** A --cf file, validated by the schema. */
+function readCf(file: string): { raw: RawCf; rawObject: Record<string, unknown> } {
   const data: unknown = readJsonFile(file, "--cf config");
-  const rawObject = data as Record<string, unknown>;
   if (!validate(data)) throw new ConfigError(formatAjvErrors(file, "", data, validate.errors ?? []));
-  const raw = data as {
-    bert_model_config: Record<string, number | string | undefined>;
-    mixed_seq_training?: Record<string, TrainingSettings>;
-    training?: TrainingSettings;
-    validation?: { path?: string };
-  };
-  const m = raw.bert_model_config;
+  return { raw: data, rawObject: data as unknown as Record<string, unknown> };
+}
+
+function modelOf(file: string, m: RawCf["bert_model_config"]): CfConfig["model"] {
   const vocab = (m.vocab_size ?? m.vocab_size_or_config_json_file) as number | undefined;
   if (vocab === undefined)
     throw new ConfigError([`${file}: bert_model_config.vocab_size_or_config_json_file: required but missing`]);
+  return {
+    vocab_size: vocab,
+    hidden_size: m.hidden_size as number,
+    num_hidden_layers: m.num_hidden_layers as number,
+    num_attention_heads: m.num_attention_heads as number,
+    intermediate_size: m.intermediate_size as number,
+    max_position_embeddings: m.max_position_embeddings as number,
+    type_vocab_size: m.type_vocab_size as number,
+    hidden_dropout_prob: m.hidden_dropout_prob as number,
+    attention_probs_dropout_prob: m.attention_probs_dropout_prob as number,
+    hidden_act: m.hidden_act as ModelConfig["hidden_act"],
+    layer_norm_eps: m.layer_norm_eps as number,
+  };
+}
+
+/** The model a --cf file describes (its bert_model_config), without its training settings. */
+export function loadCfModel(file: string): CfConfig["model"] {
+  return modelOf(file, readCf(file).raw.bert_model_config);
+}
+
+export function loadCf(file: string, seqLen: number): CfConfig {
+  const { raw, rawObject } = readCf(file);
+  const model = modelOf(file, raw.bert_model_config);
   const training = raw.mixed_seq_training?.[String(seqLen)] ?? raw.training;
   if (!training)
     throw new ConfigError([
       `${file}: mixed_seq_training.${seqLen}: no training settings for --max_seq_length ${seqLen} (and no "training" block)`,
     ]);
-  if (Number(m.max_position_embeddings) < seqLen)
+  if (model.max_position_embeddings < seqLen)
     throw new ConfigError([
-      `${file}: bert_model_config.max_position_embeddings ${m.max_position_embeddings} is shorter than --max_seq_length ${seqLen}`,
+      `${file}: bert_model_config.max_position_embeddings ${model.max_position_embeddings} is shorter than --max_seq_length ${seqLen}`,
     ]);
-  return {
-    file,
-    raw: rawObject,
-    model: {
-      vocab_size: vocab,
-      hidden_size: m.hidden_size as number,
-      num_hidden_layers: m.num_hidden_layers as number,
-      num_attention_heads: m.num_attention_heads as number,
-      intermediate_size: m.intermediate_size as number,
-      max_position_embeddings: m.max_position_embeddings as number,
-      type_vocab_size: m.type_vocab_size as number,
-      hidden_dropout_prob: m.hidden_dropout_prob as number,
-      attention_probs_dropout_prob: m.attention_probs_dropout_prob as number,
-      hidden_act: m.hidden_act as ModelConfig["hidden_act"],
-      layer_norm_eps: m.layer_norm_eps as number,
-    },
-    training,
-    validationPath: raw.validation?.path,
-  };
+  return { file, raw: rawObject, model, training, validationPath: raw.validation?.path };
 }

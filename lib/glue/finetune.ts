@@ -19,7 +19,8 @@ import { warmupLinear } from "../train/lr-schedule.js";
 import { MetricsSink, type StepRecord } from "../train/metrics.js";
 import type { TrainStepResult } from "../train/train-step.js";
 import { DEEPSPEED_DEFAULTS, Trainer, type BatchShape, type Output } from "../train/trainer.js";
-import { loadWeights, openModelFolder, reportLoadedWeights, requireBody, type ModelFolder } from "../train/weights.js";
+import { openModelFolder, type ModelFolder } from "../train/model-folder.js";
+import { loadWeights, reportLoadedWeights, requireBody } from "../train/weights.js";
 import { GlueError, glueTask, readGlueFile, taskDir, type GlueExample, type GlueTask } from "./tasks.js";
 
 export type { Output } from "../train/trainer.js";

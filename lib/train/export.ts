@@ -8,11 +8,13 @@ import { join } from "node:path";
 import { makeDirs } from "../files.js";
 import { readSafetensors, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
 import { CheckpointError, readTrainingState } from "./checkpoint.js";
-import { modelConfigFromCheckpointState, TIED_DECODER_NAMES } from "./weights.js";
+import { modelConfigFromCheckpointState, type ModelShape } from "./model-folder.js";
+import { PRE_LN_MODEL_TYPE, TIED_DECODER_NAMES } from "./weights.js";
 
 export interface ExportedConfig {
   architectures: string[];
-  model_type: "bert";
+  /** "bert" for Post-LN; HuggingFace has no Pre-LN BERT, so a Pre-LN export names its own type (PRE_LN_MODEL_TYPE). */
+  model_type: string;
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -55,21 +57,30 @@ function checkExportTarget(out: string): "new" | "replace" {
 }
 
 export function exportModel(checkpoint: string, out: string, vocabPath: string): void {
-  const target = checkExportTarget(out);
   const statePath = join(checkpoint, "state.json");
   if (!existsSync(statePath)) throw new CheckpointError(`${checkpoint} is not a checkpoint (no state.json)`);
   const { model, preLn } = modelConfigFromCheckpointState(readTrainingState(checkpoint));
   const weights = readSafetensors(join(checkpoint, "model.safetensors"));
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, t] of weights.tensors) tensors.set(name, { dtype: t.dtype, shape: t.shape, data: t.data });
+  writeExportFolder(out, { model, preLn, tensors, vocabPath });
+}
+
+/** A model's weights (the engine's names) as an exported folder, the tied decoder written out as well. */
+export function writeExportFolder(
+  out: string,
+  m: { model: ModelShape; preLn: boolean; tensors: Map<string, TensorToWrite>; vocabPath: string },
+): void {
+  const { model, preLn, tensors, vocabPath } = m;
+  const target = checkExportTarget(out);
   const [decoderWeight, decoderBias] = TIED_DECODER_NAMES as [string, string];
-  const word = weights.tensors.get("bert.embeddings.word_embeddings.weight");
-  const bias = weights.tensors.get("cls.predictions.bias");
-  if (word) tensors.set(decoderWeight, { dtype: word.dtype, shape: word.shape, data: word.data });
-  if (bias) tensors.set(decoderBias, { dtype: bias.dtype, shape: bias.shape, data: bias.data });
+  const word = tensors.get("bert.embeddings.word_embeddings.weight");
+  const bias = tensors.get("cls.predictions.bias");
+  if (word) tensors.set(decoderWeight, word);
+  if (bias) tensors.set(decoderBias, bias);
   const config: ExportedConfig = {
     architectures: [preLn ? "BertForPreTrainingPreLN" : "BertForPreTraining"],
-    model_type: "bert",
+    model_type: preLn ? PRE_LN_MODEL_TYPE : "bert",
     ...model,
     hidden_act: model.hidden_act === "gelu_tanh" ? "gelu_new" : model.hidden_act,
     initializer_range: 0.02,

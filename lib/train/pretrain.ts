@@ -40,7 +40,8 @@ import { MetricsSink, type StepRecord } from "./metrics.js";
 import { sampleGates, thetaForStep } from "./pld.js";
 import { Trainer, type Output } from "./trainer.js";
 import { DivergedError, type TrainStepResult } from "./train-step.js";
-import { loadWeights, openModelFolder, reportLoadedWeights, requireBody } from "./weights.js";
+import { openModelFolder } from "./model-folder.js";
+import { loadWeights, reportLoadedWeights, requireBody } from "./weights.js";
 
 export type { Output } from "./trainer.js";
 

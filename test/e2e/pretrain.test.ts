@@ -317,7 +317,7 @@ describe("bert-train pretrain", () => {
       ).bert_model_config;
       assert.deepEqual(config.architectures, [pld ? "BertForPreTrainingPreLN" : "BertForPreTraining"]);
       assert.equal(config.pre_layer_norm, pld);
-      assert.equal(config.model_type, "bert");
+      assert.equal(config.model_type, pld ? "bert_pre_ln" : "bert");
       assert.equal(config.vocab_size, cf.vocab_size_or_config_json_file);
       for (const key of [
         "hidden_size",

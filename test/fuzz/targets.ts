@@ -24,7 +24,7 @@ import { GLUE_TASKS, GlueError, readGlueFile, type GlueTask } from "../../lib/gl
 import { projectRoot } from "../../lib/paths.js";
 import { CheckpointError, readTrainingState } from "../../lib/train/checkpoint.js";
 import { LossScaler, type LossScalerState } from "../../lib/train/loss-scaler.js";
-import { modelConfigFromCheckpointState } from "../../lib/train/weights.js";
+import { modelConfigFromCheckpointState } from "../../lib/train/model-folder.js";
 import { jsonMutation, type CaseRandom, type Seed, type StructuredMutation } from "./mutate.js";
 
 export interface FuzzTarget {

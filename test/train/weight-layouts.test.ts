@@ -2,19 +2,27 @@
 // saved by PyTorch in every common BERT layout): each layout loads to the same weights, bit for bit after the
 // fp32 cast, and gives PyTorch's loss on those weights; a load that would leave the body random is refused.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
+import { loadCfModel } from "../../lib/config/cf.js";
 import { readSafetensors, tensorFloat32, tensorFloat64, tensorInt32 } from "../../lib/formats/safetensors.js";
+import { TorchCheckpointError } from "../../lib/formats/torch-checkpoint.js";
+import { readWeightFile } from "../../lib/formats/weight-file.js";
 import { createEngine, type Batch, type NativeEngine } from "../../lib/native/engine.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { CheckpointError } from "../../lib/train/checkpoint.js";
-import { loadWeights, openModelFolder, PartialLoadError, requireBody } from "../../lib/train/weights.js";
+import { openModelFolder } from "../../lib/train/model-folder.js";
+import { loadWeights, PartialLoadError, requireBody } from "../../lib/train/weights.js";
 import { tolerance } from "../helpers/tolerances.js";
 
 const FIXTURES = join(projectRoot(), "test", "fixtures", "weights");
+const DS_CF = join(FIXTURES, "deepspeed_cf.json");
 const reference = readSafetensors(join(FIXTURES, "reference.safetensors"));
+const CLI = join(projectRoot(), "dist", "bin", "bert-train.js");
 const ALL_KEPT = { keep: [true, true], scale: [1, 1] };
 
 function batchFrom(prefix: string): Batch {
@@ -37,7 +45,7 @@ function batchFrom(prefix: string): Batch {
 }
 
 function engineFor(layout: string, o: { numLabels?: number; preLn?: boolean; hidden?: number } = {}): NativeEngine {
-  const folder = openModelFolder(join(FIXTURES, layout));
+  const folder = openModelFolder(join(FIXTURES, layout), layout === "deepspeed_job" ? loadCfModel(DS_CF) : undefined);
   const model = { ...folder.model, hidden_size: o.hidden ?? folder.model.hidden_size };
   return createEngine({
     config: { ...model, pre_layer_norm: o.preLn ?? folder.preLn, num_labels: o.numLabels ?? 0 },
@@ -54,6 +62,7 @@ const LAYOUTS: [string, "param" | "f16" | "bf16", string | undefined][] = [
   ["module_prefix", "param", "fp32"],
   ["fp16", "f16", "f16"],
   ["bf16", "bf16", "bf16"],
+  ["pytorch_model_bin", "param", "fp32"],
   ["bert_model", "param", undefined],
   ["bert_for_masked_lm", "param", undefined],
 ];
@@ -62,7 +71,7 @@ describe("every common BERT layout loads to the same weights", () => {
   for (const [layout, source, loss] of LAYOUTS)
     it(layout, async () => {
       const engine = engineFor(layout);
-      const file = join(FIXTURES, layout, "model.safetensors");
+      const file = openModelFolder(join(FIXTURES, layout)).weights;
       const r = loadWeights(engine, file);
       requireBody(file, r, false);
       assert.deepEqual(r.unexpected, []);
@@ -99,6 +108,95 @@ describe("every common BERT layout loads to the same weights", () => {
       "cls.predictions.decoder.bias",
       "cls.predictions.decoder.weight",
     ]);
+  });
+});
+
+describe("PyTorch checkpoint files, read without Python", () => {
+  const job = join(FIXTURES, "deepspeed_job");
+
+  it("a DeepSpeed job folder (latest, mp_rank_00_model_states.pt) loads with its --cf file's architecture", async () => {
+    assert.throws(
+      () => openModelFolder(job),
+      (e: unknown) =>
+        e instanceof CheckpointError &&
+        /global_step10 is a DeepSpeed checkpoint, which does not record the model's architecture: convert it with bert-train convert .* --cf/.test(
+          e.message,
+        ),
+    );
+    const folder = openModelFolder(job, loadCfModel(DS_CF));
+    assert.equal(folder.kind, "deepspeed");
+    assert.equal(folder.weights, join(job, "global_step10", "mp_rank_00_model_states.pt"));
+    const engine = engineFor("deepspeed_job");
+    const r = loadWeights(engine, folder.weights);
+    assert.deepEqual([r.missing, r.unexpected], [[], []]);
+    for (const name of r.loaded)
+      assert.deepEqual(engine.getParam(name), tensorFloat32(reference, `param/${name}`), name);
+    const result = await engine.run(batchFrom("input"), ALL_KEPT, { train: false });
+    const expected = tensorFloat64(reference, "output/fp32/loss")[0] as number;
+    assert.ok(relative(result.loss, expected) < tolerance("golden_fp32_loss_rel"));
+  });
+
+  it("bert-train convert writes it as an exported folder that loads to the same weights", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "bert-train-convert-")), "exported");
+    const r = spawnSync(process.execPath, [CLI, "convert", job, "--cf", DS_CF, "--output_dir", out], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /loaded 46 tensors from .*mp_rank_00_model_states\.pt \(embeddings 5, encoder 32, pooler 2, MLM head 5, NSP head 2\)/,
+    );
+    const engine = createEngine({
+      config: { ...openModelFolder(out).model, pre_layer_norm: false, num_labels: 0 },
+      threads: 1,
+    });
+    const loaded = loadWeights(engine, join(out, "model.safetensors"));
+    assert.deepEqual(loaded.missing, []);
+    for (const name of loaded.loaded)
+      assert.deepEqual(engine.getParam(name), tensorFloat32(reference, `param/${name}`), name);
+  });
+
+  it("a pickle that asks for os.system is refused, and nothing runs", () => {
+    const marker = "/tmp/bert-train-evil-pickle-ran";
+    rmSync(marker, { force: true });
+    const file = join(FIXTURES, "evil", "pytorch_model.bin");
+    assert.throws(
+      () => readWeightFile(file),
+      (e: unknown) =>
+        e instanceof TorchCheckpointError &&
+        e.message ===
+          `${file}: it asks for posix.system, which a checkpoint of weights never needs; refused (unpickling it could run code)`,
+    );
+    const r = spawnSync(
+      process.execPath,
+      [CLI, "convert", join(FIXTURES, "evil"), "--output_dir", join(tmpdir(), "never")],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /refused \(unpickling it could run code\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(existsSync(marker), false);
+  });
+
+  it("damaged and foreign files: one error naming the file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bert-train-torch-"));
+    const good = readFileSync(join(FIXTURES, "pytorch_model_bin", "pytorch_model.bin"));
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["text.bin", new TextEncoder().encode("not a checkpoint"), /: not a PyTorch checkpoint \(no zip archive\)$/],
+      ["legacy.bin", Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c]), /: an older PyTorch file/],
+      ["cut.bin", good.subarray(0, good.length >> 1), /: a damaged PyTorch archive/],
+    ];
+    for (const [name, bytes, message] of cases) {
+      writeFileSync(join(dir, name), bytes);
+      assert.throws(
+        () => readWeightFile(join(dir, name)),
+        (e: unknown) =>
+          e instanceof TorchCheckpointError && e.message.startsWith(join(dir, name)) && message.test(e.message),
+        name,
+      );
+    }
   });
 });
 
