@@ -72,12 +72,15 @@ class Reader {
   line(): string {
     const end = this.bytes.indexOf(0x0a, this.pos);
     if (end < 0) throw new PickleError("the pickle ends inside a text line");
-    const text = new TextDecoder().decode(this.bytes.subarray(this.pos, end));
-    this.pos = end + 1;
-    return text;
+    return this.utf8(end - this.pos + 1).slice(0, -1);
   }
   utf8(n: number): string {
-    return new TextDecoder("utf-8", { fatal: true }).decode(this.take(n));
+    const at = this.pos;
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(this.take(n));
+    } catch {
+      throw new PickleError(`a string that is not UTF-8 at byte ${at}`);
+    }
   }
 }
 

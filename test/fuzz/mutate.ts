@@ -33,7 +33,7 @@ export class CaseRandom {
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x22, 0x5b, 0x7b, 0x2d, 0x30, 0x39, 0x0a, 0x09];
 
-function byteMutation(r: CaseRandom, d: Uint8Array, other: Uint8Array): Uint8Array {
+export function byteMutation(r: CaseRandom, d: Uint8Array, other: Uint8Array): Uint8Array {
   const at = r.below(d.length + 1);
   switch (r.below(7)) {
     case 0: {

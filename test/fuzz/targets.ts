@@ -1,8 +1,10 @@
 // One fuzz target per reader of outside input: TFRecord framing, tf.Example records (with the record checks the
 // loader applies), safetensors, GLUE TSV files, a checkpoint's state.json (with what a resume reads from it), a
-// corpus folder's dataset.json, and NVIDIA's HDF5 shards (the HDF5 library reading damaged files). Each names the
+// corpus folder's dataset.json, NVIDIA's HDF5 shards (the HDF5 library reading damaged files), and PyTorch
+// checkpoint files (the zip archive and the restricted unpickler). Each names the
 // errors the reader is meant to raise; anything else it throws is a foreign exception, a fuzz failure.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { unzipSync, zipSync } from "fflate";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,13 +21,15 @@ import { Hdf5ShardWriter } from "../../lib/data/nvidia-hdf5.js";
 import { recordProblem } from "../../lib/data/record-checks.js";
 import { crc32c, maskCrc } from "../../lib/data/crc32c.js";
 import { TfRecordError, tfRecords, TfRecordWriter } from "../../lib/data/tfrecord.js";
+import { TorchCheckpointError } from "../../lib/formats/torch-checkpoint.js";
+import { readWeightFile } from "../../lib/formats/weight-file.js";
 import { parseSafetensors, SafetensorsError, tensorFloat32, writeSafetensors } from "../../lib/formats/safetensors.js";
 import { GLUE_TASKS, GlueError, readGlueFile, type GlueTask } from "../../lib/glue/tasks.js";
 import { projectRoot } from "../../lib/paths.js";
 import { CheckpointError, readTrainingState } from "../../lib/train/checkpoint.js";
 import { LossScaler, type LossScalerState } from "../../lib/train/loss-scaler.js";
 import { modelConfigFromCheckpointState } from "../../lib/train/model-folder.js";
-import { jsonMutation, type CaseRandom, type Seed, type StructuredMutation } from "./mutate.js";
+import { byteMutation, jsonMutation, type CaseRandom, type Seed, type StructuredMutation } from "./mutate.js";
 
 export interface FuzzTarget {
   name: string;
@@ -40,6 +44,9 @@ export interface FuzzTarget {
 }
 
 const scratch = () => mkdtempSync(join(tmpdir(), "bert-train-fuzz-"));
+let scratchDir = "";
+/** One scratch folder per process, for targets that write their input to a file. */
+const scratchOnce = () => (scratchDir ||= scratch());
 const GOOGLE_SHARD = join(projectRoot(), "test", "fixtures", "google_format_sample_seq128.tfrecord");
 
 function googleRecords(): Uint8Array[] {
@@ -330,4 +337,45 @@ const nvidiaHdf5: FuzzTarget = {
   expected: [ShardError],
 };
 
-export const TARGETS: FuzzTarget[] = [tfrecord, example, safetensors, glue, state, manifest, nvidiaHdf5];
+const TORCH_SEEDS = [
+  join(projectRoot(), "test", "fixtures", "weights", "pytorch_model_bin", "pytorch_model.bin"),
+  join(projectRoot(), "test", "fixtures", "weights", "deepspeed_job", "global_step10", "mp_rank_00_model_states.pt"),
+];
+
+/** The pickle inside the archive mutated and the archive rebuilt, so the unpickler (not the unzip) meets it. */
+function picklePayloadMutation(r: CaseRandom, d: Uint8Array): Uint8Array | undefined {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(d);
+  } catch {
+    return undefined;
+  }
+  const pkl = Object.keys(files).find((n) => n.endsWith("data.pkl"));
+  if (!pkl) return undefined;
+  files[pkl] = byteMutation(r, files[pkl] as Uint8Array, files[pkl] as Uint8Array);
+  return zipSync(files, { level: 0 });
+}
+
+const torchCheckpoint: FuzzTarget = {
+  name: "torch_checkpoint",
+  structured: picklePayloadMutation,
+  seeds: () => TORCH_SEEDS.map((f) => ({ data: readFileSync(f) })),
+  run: ({ data }) => {
+    const dir = scratchOnce();
+    writeFileSync(join(dir, "pytorch_model.bin"), data);
+    const weights = readWeightFile(join(dir, "pytorch_model.bin"));
+    for (const name of weights.names) if (weights.dtype(name).startsWith("F")) weights.float32(name);
+  },
+  expected: [TorchCheckpointError],
+};
+
+export const TARGETS: FuzzTarget[] = [
+  tfrecord,
+  example,
+  safetensors,
+  glue,
+  state,
+  manifest,
+  nvidiaHdf5,
+  torchCheckpoint,
+];
