@@ -3,7 +3,7 @@
 import type { CommandModule } from "yargs";
 
 import { CorpusShards } from "../data/loader.js";
-import { readVocab, specialIds } from "../data/tokenizer.js";
+import { readVocab, specialIds, VocabError, vocabSizeProblem } from "../data/tokenizer.js";
 import { createEngine } from "../native/engine.js";
 import { CheckpointError, loadCheckpoint } from "../train/checkpoint.js";
 import { evaluateMlm } from "../train/evaluate.js";
@@ -18,7 +18,7 @@ interface EvaluateArgs {
   max_predictions_per_seq: number;
   max_batches?: number;
   seed: number;
-  vocab_file: string;
+  vocab_file?: string;
   threads: number;
 }
 
@@ -39,21 +39,23 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
       .option("seed", { type: "number", default: 1, describe: "dynamic masking of shards without static masks" })
       .option("vocab_file", {
         type: "string",
-        default: defaultVocabFile(),
         alias: "vocab-file",
+        describe: "default: the checkpoint's vocab.txt, else bert-base-uncased's",
       })
       .option("threads", { type: "number", default: 0 }),
   handler: async (a) => {
-    const { path, kind, model, preLn } = openModelFolder(a.checkpoint);
+    const { path, kind, model, preLn, vocab: own } = openModelFolder(a.checkpoint);
     if (kind !== "checkpoint") throw new CheckpointError(`${path}: not a training checkpoint (no state.json)`);
     const engine = createEngine({ config: { ...model, pre_layer_norm: preLn, num_labels: 0 }, threads: a.threads });
     const { global_steps } = loadCheckpoint(engine, path, false);
-    const vocab = readVocab(a.vocab_file);
+    const vocab = readVocab(a.vocab_file ?? own?.path ?? defaultVocabFile());
+    const problem = vocabSizeProblem(vocab, model.vocab_size, `the checkpoint ${path}`);
+    if (problem) throw new VocabError(problem);
     const sums = { mlm_loss: 0, mlm_accuracy: 0, nsp_loss: 0, nsp_accuracy: 0, sequences: 0 };
     for (const dir of a.data) {
       const r = await evaluateMlm(
         engine,
-        await CorpusShards.open(dir, { vocabSize: vocab.tokens.length }),
+        await CorpusShards.open(dir, { vocabSize: vocab.tokens.length, vocabFile: vocab }),
         {
           batchSize: a.batch_size,
           seed: a.seed,

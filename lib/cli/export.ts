@@ -2,12 +2,11 @@
 import type { CommandModule } from "yargs";
 
 import { exportModel } from "../train/export.js";
-import { defaultVocabFile } from "../paths.js";
 
 interface ExportArgs {
   checkpoint: string;
   output_dir: string;
-  vocab_file: string;
+  vocab_file?: string;
 }
 
 export const exportCommand: CommandModule<object, ExportArgs> = {
@@ -15,12 +14,16 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
   describe: "Write a checkpoint's model as config.json + model.safetensors + vocab.txt",
   builder: (y) =>
     y
-      .option("checkpoint", { type: "string", demandOption: true })
+      .option("checkpoint", {
+        type: "string",
+        demandOption: true,
+        describe: "a checkpoint, or a job folder (its latest)",
+      })
       .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
       .option("vocab_file", {
         type: "string",
-        default: defaultVocabFile(),
         alias: "vocab-file",
+        describe: "the vocabulary to ship (default: the one the checkpoint was trained with)",
       }),
   handler: (a) => {
     exportModel(a.checkpoint, a.output_dir, a.vocab_file);

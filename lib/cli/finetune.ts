@@ -3,7 +3,6 @@
 import type { CommandModule } from "yargs";
 
 import { finetune, type FinetuneArgs } from "../glue/finetune.js";
-import { defaultVocabFile } from "../paths.js";
 
 export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
   command: "finetune <task> <train_batch_size> <learning_rate> <num_train_epochs> <job_name> [checkpoint]",
@@ -65,8 +64,13 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
       })
       .option("vocab_file", {
         type: "string",
-        default: defaultVocabFile(),
         alias: "vocab-file",
+        describe: "default: the checkpoint's vocab.txt, else bert-base-uncased's",
+      })
+      .option("do_lower_case", {
+        type: "boolean",
+        alias: "do-lower-case",
+        describe: "default: the checkpoint's casing, else lower-cased",
       })
       .option("threads", { type: "number", default: 0 })
       .option("delay_allreduce", {

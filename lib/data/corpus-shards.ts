@@ -16,6 +16,8 @@ export interface OpenOptions {
   warn?: (line: string) => void;
   /** The run's vocabulary size: token ids must lie below it, and the manifest must agree. */
   vocabSize?: number;
+  /** The run's vocabulary file and its SHA-256: the manifest's, when it records one, must be the same. */
+  vocabFile?: { path: string; sha256: string };
   /** Read only the folder's HDF5 shards (NVIDIA's layout; bing_bert's --use_nvidia_dataset). */
   onlyHdf5?: boolean;
 }
@@ -123,7 +125,13 @@ export class CorpusShards {
         `${dir} holds no shards (*.tfrecord, or NVIDIA's *.hdf5); make some with bert-train prepare-data`,
       );
     const vocabProblem =
-      manifest && options.vocabSize !== undefined ? vocabularyProblem(dir, manifest, options.vocabSize) : undefined;
+      manifest && options.vocabSize !== undefined
+        ? vocabularyProblem(dir, manifest, {
+            size: options.vocabSize,
+            sha256: options.vocabFile?.sha256,
+            path: options.vocabFile?.path,
+          })
+        : undefined;
     if (vocabProblem) throw new ShardError(vocabProblem);
     const shards: { file: string; rows: ShardRows }[] = [];
     const skipped: string[] = [];

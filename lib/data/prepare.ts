@@ -11,7 +11,7 @@ import { commitStaged, openOutputFolder, writeManifest, type ShardFormat } from 
 import { createInstances, maskTokens, padInstance, type RawInstance, type SpecialIds } from "./instances.js";
 import { SeededRandom } from "./random.js";
 import { openShardWriters, type ShardWriter } from "./shard-writers.js";
-import { createBertTokenizer, specialIds, type BertTokenizer } from "./tokenizer.js";
+import { createBertTokenizer, specialIds, type BertTokenizer, type Vocab } from "./tokenizer.js";
 import { MASKED_LM_PROB } from "./instances.js";
 
 export { MANIFEST } from "./dataset-folder.js";
@@ -47,6 +47,8 @@ export interface DatasetManifest {
   maxPredictionsPerSeq: number;
   staticMasks: boolean;
   vocabSize?: number;
+  /** The SHA-256 of the vocabulary file the shards were made with (absent in older manifests). */
+  vocabSha256?: string;
   /** prepare-data's: how the text became shards. A converted dataset carries its source's, if it had them. */
   lowerCase?: boolean;
   settings?: Omit<PrepareOptions, "progress" | "inputs" | "outputDir">;
@@ -154,7 +156,7 @@ function writePrepareManifest(
   o: PrepareOptions,
   writers: ShardWriter[],
   records: number,
-  vocabSize: number,
+  vocab: Vocab,
   inputs: DatasetManifest["inputs"],
 ): void {
   const settings: DatasetManifest["settings"] = {
@@ -180,7 +182,8 @@ function writePrepareManifest(
     maxSeqLength: o.maxSeqLength,
     maxPredictionsPerSeq: o.maxPredictionsPerSeq,
     staticMasks: o.masking === "static",
-    vocabSize,
+    vocabSize: vocab.tokens.length,
+    vocabSha256: vocab.sha256,
     lowerCase: o.lowerCase,
     settings,
     inputs,
@@ -242,7 +245,7 @@ async function prepareLocked(
   const staging = join(o.outputDir, `.prepare-${process.pid}`);
   mkdirSync(staging);
   const writers = await writeShards({ ...o, outputDir: staging }, raw, special, vocabSize, rng);
-  writePrepareManifest({ ...o, outputDir: staging }, writers, raw.length, vocabSize, inputs);
+  writePrepareManifest({ ...o, outputDir: staging }, writers, raw.length, tokenizer.vocab, inputs);
   commitStaged(o.outputDir, staging);
   const write = lap();
   say(`wrote ${raw.length} instances into ${writers.length} shards in ${o.outputDir}`);

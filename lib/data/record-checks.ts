@@ -55,9 +55,20 @@ export function countProblem(file: string, found: number, manifest: DatasetManif
     : undefined;
 }
 
-/** Shards made with another vocabulary than the run's, or undefined. */
-export function vocabularyProblem(dir: string, manifest: DatasetManifest, vocabSize: number): string | undefined {
-  return manifest.vocabSize !== undefined && manifest.vocabSize !== vocabSize
-    ? `${dir} was made with a vocabulary of ${manifest.vocabSize} tokens (dataset.json), this run's has ${vocabSize}: use the same --vocab_file, or prepare the data again with this one`
-    : undefined;
+/** The run's vocabulary, as far as the caller knows it. */
+export interface RunVocab {
+  size: number;
+  sha256?: string;
+  path?: string;
+}
+
+/** Shards made with another vocabulary than the run's (size, or the file's hash), or undefined. */
+export function vocabularyProblem(dir: string, manifest: DatasetManifest, vocab: RunVocab): string | undefined {
+  const fix = "use the same --vocab_file, or prepare the data again with this one";
+  const theirs = manifest.settings?.vocab ?? "another vocabulary";
+  if (manifest.vocabSize !== undefined && manifest.vocabSize !== vocab.size)
+    return `${dir} was made with a vocabulary of ${manifest.vocabSize} tokens (dataset.json), this run's has ${vocab.size}: ${fix}`;
+  if (manifest.vocabSha256 !== undefined && vocab.sha256 !== undefined && manifest.vocabSha256 !== vocab.sha256)
+    return `${dir} was made with ${theirs} (sha256 ${manifest.vocabSha256.slice(0, 12)}, dataset.json), this run's vocabulary ${vocab.path ?? ""} is another file (sha256 ${vocab.sha256.slice(0, 12)}) of the same size: ${fix}`;
+  return undefined;
 }

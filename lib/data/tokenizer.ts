@@ -2,6 +2,7 @@
 // Rust engine with prebuilt binaries inside the npm package), configured as BertWordPiece: clean text, split
 // CJK characters, lower-case and strip accents for uncased vocabularies, split on whitespace and punctuation,
 // greedy longest-match WordPiece with "##" continuations and [UNK] for words with no match.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 import { bertNormalizer, bertPreTokenizer, Tokenizer, WordPiece } from "tokenizers";
@@ -14,23 +15,31 @@ export class VocabError extends Error {
 
 export interface Vocab {
   path: string;
+  /** The file's SHA-256: the identity shards, checkpoints and exports record. */
+  sha256: string;
   tokens: string[];
   ids: Map<string, number>;
   special: Record<(typeof SPECIAL_TOKENS)[number], number>;
 }
 
 export function readVocab(path: string): Vocab {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (err) {
     throw new VocabError(`cannot read the vocabulary ${path}: ${(err as Error).message}`);
   }
-  const tokens = text.split(/\r?\n/);
+  const tokens = bytes.toString("utf8").split(/\r?\n/);
   if (tokens[tokens.length - 1] === "") tokens.pop();
   const ids = new Map<string, number>();
   tokens.forEach((t, i) => {
-    if (!ids.has(t)) ids.set(t, i);
+    const first = ids.get(t);
+    // a token twice would get two ids: our reader would keep the first, the tokenizer library the last
+    if (first !== undefined)
+      throw new VocabError(
+        `${path}: ${JSON.stringify(t)} is on line ${first + 1} and again on line ${i + 1}; a vocabulary lists each token once`,
+      );
+    ids.set(t, i);
   });
   const missing = SPECIAL_TOKENS.filter((t) => !ids.has(t));
   if (missing.length > 0)
@@ -38,7 +47,18 @@ export function readVocab(path: string): Vocab {
       `${path}: the vocabulary has no ${missing.join(", ")} (a BERT vocabulary needs ${SPECIAL_TOKENS.join(", ")})`,
     );
   const special = Object.fromEntries(SPECIAL_TOKENS.map((t) => [t, ids.get(t) as number])) as Vocab["special"];
-  return { path, tokens, ids, special };
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  return { path, sha256, tokens, ids, special };
+}
+
+/**
+ * A vocabulary that does not fit a model of `rows` embedding rows, or undefined. Exactly as many tokens as rows,
+ * or the rows rounded up to a multiple of 8 (NVIDIA's configs pad 30522 to 30528 for speed).
+ */
+export function vocabSizeProblem(vocab: Vocab, rows: number, where: string): string | undefined {
+  const n = vocab.tokens.length;
+  if (n === rows || (n < rows && rows === Math.ceil(n / 8) * 8)) return undefined;
+  return `${vocab.path} has ${n} tokens, but ${where} has ${rows} embedding rows: use the vocabulary the model was trained with`;
 }
 
 /** The ids instance creation, masking and the loader need. */

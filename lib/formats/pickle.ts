@@ -26,6 +26,11 @@ export interface PickleGlobals {
 }
 
 const MARK = Symbol("mark");
+/**
+ * The most container entries one pickle may build. A few bytes of pickle can double a list again and again (a
+ * memo reference appended to itself); a state dict of even a large model holds a few thousand entries.
+ */
+const MAX_ENTRIES = 10_000_000;
 type StackItem = PickleValue | typeof MARK;
 
 class Reader {
@@ -98,6 +103,7 @@ function longValue(bytes: Uint8Array): number {
 class Machine {
   readonly stack: StackItem[] = [];
   readonly memo = new Map<number, PickleValue>();
+  private entries = 0;
   constructor(
     readonly r: Reader,
     readonly globals: PickleGlobals,
@@ -119,6 +125,11 @@ class Machine {
     if (at < 0) this.fail("no mark");
     return this.stack.splice(at).slice(1) as PickleValue[];
   }
+  /** Counts entries put into containers; past MAX_ENTRIES the pickle is refused. */
+  private count(n: number): void {
+    this.entries += n;
+    if (this.entries > MAX_ENTRIES) this.fail(`more than ${MAX_ENTRIES} container entries`);
+  }
   top(): PickleValue {
     const v = this.stack[this.stack.length - 1];
     if (v === undefined || v === MARK) this.fail("nothing to add to");
@@ -127,11 +138,13 @@ class Machine {
   setItems(items: PickleValue[]): void {
     const target = this.top();
     if (!(target instanceof Map)) this.fail("SETITEM on a non-dict");
+    this.count(items.length / 2);
     for (let i = 0; i + 1 < items.length; i += 2) target.set(items[i] as PickleValue, items[i + 1] as PickleValue);
   }
   append(items: PickleValue[]): void {
     const target = this.top();
     if (!Array.isArray(target)) this.fail("APPEND on a non-list");
+    this.count(items.length);
     target.push(...items);
   }
   global(name: string): void {

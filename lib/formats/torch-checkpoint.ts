@@ -112,9 +112,12 @@ function stateDictGlobals(files: Record<string, Uint8Array>, prefix: string): Pi
       const s = storage as Storage;
       const shape = size as number[];
       const strides = stride as number[];
+      const elements = s.data.byteLength / s.bytes;
+      const count = shape.reduce((a, n) => a * n, 1);
       const last = (offset as number) + shape.reduce((a, n, d) => a + (n - 1) * (strides[d] as number), 0);
-      if (shape.some((n) => n === 0) ? false : last >= s.data.byteLength / s.bytes)
-        throw new PickleError(`a tensor of shape [${shape.join(", ")}] runs past its storage`);
+      // a view may not hold more values than its storage (no stride-0 blow-up), nor reach outside it
+      if (count > 0 && (count > elements || last >= elements || (offset as number) < 0 || strides.some((x) => x < 0)))
+        throw new PickleError(`a tensor of shape [${shape.join(", ")}] runs past its storage of ${elements} values`);
       return new TorchTensor(s, offset as number, shape, strides);
     },
     "torch._utils._rebuild_parameter": ([tensor]) => tensor as PickleValue,
@@ -141,6 +144,10 @@ function stateDictGlobals(files: Record<string, Uint8Array>, prefix: string): Pi
       if (!s) {
         const data = files[`${prefix}data/${key}`];
         if (!data) throw new PickleError(`storage ${key} is not in the archive`);
+        if (data.byteLength % dtype.bytes !== 0)
+          throw new PickleError(
+            `storage ${key} has ${data.byteLength} bytes, not a whole number of ${dtype.dtype} values`,
+          );
         s = { ...dtype, data };
         storages.set(key, s);
       }
@@ -160,7 +167,14 @@ function unzip(bytes: Uint8Array, path: string): Record<string, Uint8Array> {
     );
   }
   try {
-    return unzipSync(bytes);
+    // deflate expands at most about 1032 times; a larger claimed size is damage, not data to allocate for
+    return unzipSync(bytes, {
+      filter: (f) => {
+        if (f.originalSize > 1032 * f.size + 1024)
+          throw new Error(`${f.name} claims ${f.originalSize} bytes from ${f.size}`);
+        return true;
+      },
+    });
   } catch (err) {
     throw new TorchCheckpointError(`${path}: a damaged PyTorch archive (${(err as Error).message})`);
   }

@@ -9,7 +9,8 @@ import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.j
 import { checkJobName, ConfigError } from "../config/errors.js";
 import { DEFAULT_ADAMW } from "../config/optimizer.js";
 import { SeededRandom } from "../data/random.js";
-import { createBertTokenizer, type BertTokenizer } from "../data/tokenizer.js";
+import { createBertTokenizer, readVocab, VocabError, vocabSizeProblem, type BertTokenizer } from "../data/tokenizer.js";
+import { defaultVocabFile } from "../paths.js";
 import { writableDir } from "../files.js";
 import { allLayersKept } from "../native/engine.js";
 import { lockFolder } from "../native/lock.js";
@@ -50,7 +51,10 @@ export interface FinetuneArgs {
   /** Accept a checkpoint that lacks embedding or encoder weights (they start from random). */
   allow_partial_load?: boolean;
   force: boolean;
-  vocab_file: string;
+  /** Default: the checkpoint's vocab.txt, else bert-base-uncased's. */
+  vocab_file?: string;
+  /** Default: the checkpoint's casing, else lower-cased. */
+  do_lower_case?: boolean;
   threads: number;
   /** Multi-process runs: reduce all gradients after the backward pass. */
   delay_allreduce?: boolean;
@@ -194,6 +198,20 @@ interface Run {
   metrics?: MetricsSink;
   data: GlueData;
   step: number;
+  /** The vocabulary and casing the task's text is tokenized with. */
+  vocab: { path: string; lowerCase: boolean };
+}
+
+/**
+ * The checkpoint's own vocabulary and casing, unless --vocab_file or --do_lower_case say otherwise; a vocabulary
+ * that does not fit the model's embeddings is an error.
+ */
+function tokenizerChoice(a: FinetuneArgs, folder: ModelFolder): Run["vocab"] {
+  const path = a.vocab_file ?? folder.vocab?.path ?? defaultVocabFile();
+  const lowerCase = a.do_lower_case ?? (a.vocab_file === undefined ? folder.vocab?.lowerCase : undefined) ?? true;
+  const problem = vocabSizeProblem(readVocab(path), folder.model.vocab_size, `the model ${folder.path}`);
+  if (problem) throw new VocabError(problem);
+  return { path, lowerCase };
 }
 
 async function predict(run: Run, f: Features): Promise<number[]> {
@@ -377,6 +395,7 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     layers: folder.model.num_hidden_layers,
     results: {},
     step: 0,
+    vocab: tokenizerChoice(a, folder),
   };
 }
 
@@ -393,7 +412,8 @@ export async function finetune(
     ? lockFolder(join(a.output_dir, `.${a.job_name}.lock`), `--output_dir ${a.output_dir} (job ${a.job_name})`)
     : undefined;
   try {
-    const tok = await createBertTokenizer(a.vocab_file, true);
+    const tok = await createBertTokenizer(partial.vocab.path, partial.vocab.lowerCase);
+    out.log(`tokenizing with ${partial.vocab.path} (${partial.vocab.lowerCase ? "lower-cased" : "cased"})`);
     const data = await readSplits(a, partial.task, partial.dataDir, tok, world.isRoot);
     return await runJob({ ...partial, tok, data });
   } finally {

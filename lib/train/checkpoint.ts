@@ -4,7 +4,17 @@
 // then `latest` is replaced (temporary file + rename); re-saving a tag that exists swaps the folders while
 // `latest` names a hard-linked copy of the old one. A crash at any moment leaves `latest` naming a complete
 // checkpoint.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
@@ -32,6 +42,8 @@ export interface TrainingState {
   theta: number;
   loss_scaler: unknown;
   configs: unknown;
+  /** The vocabulary the run used, copied into the checkpoint (absent in checkpoints written before it was). */
+  vocab?: { file: string; sha256: string; do_lower_case: boolean };
 }
 
 export class CheckpointError extends Error {
@@ -102,7 +114,7 @@ export function cleanCheckpointDebris(dir: string): string[] {
 }
 
 /** The checkpoint's files, written into the (new, empty) folder `tmp`. */
-function writeCheckpointFiles(engine: NativeEngine, tmp: string, state: TrainingState): void {
+function writeCheckpointFiles(engine: NativeEngine, tmp: string, state: TrainingState, vocabFile?: string): void {
   const infos = engine.paramInfos();
   const model = new Map<string, TensorToWrite>();
   const optimizer = new Map<string, TensorToWrite>();
@@ -114,17 +126,18 @@ function writeCheckpointFiles(engine: NativeEngine, tmp: string, state: Training
   }
   writeSafetensors(join(tmp, "model.safetensors"), model, { format: "pt", producer: "bert-train" });
   writeSafetensors(join(tmp, "optimizer.safetensors"), optimizer, { producer: "bert-train" });
+  if (vocabFile !== undefined) copyFileSync(vocabFile, join(tmp, state.vocab?.file ?? "vocab.txt"));
   writeFileSync(join(tmp, "state.json"), JSON.stringify(state, null, 2) + "\n");
 }
 
-export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState): string {
+export function saveCheckpoint(engine: NativeEngine, dir: string, state: TrainingState, vocabFile?: string): string {
   makeDirs(dir);
   const final = join(dir, state.tag);
   const tmp = join(dir, `.tmp-${state.tag}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    writeCheckpointFiles(engine, tmp, state);
+    writeCheckpointFiles(engine, tmp, state, vocabFile);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true }); // a full disk gets its space back
     throw new SaveError(dir, state.tag, err);

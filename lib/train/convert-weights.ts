@@ -1,10 +1,8 @@
 // `bert-train convert SRC --output_dir OUT`: any model folder the weight loader reads (ours, exported,
 // HuggingFace-style with model.safetensors or pytorch_model.bin, a DeepSpeed checkpoint or job folder) written as
 // an exported folder: config.json, model.safetensors under our names in fp32, vocab.txt.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-
 import { loadCfModel } from "../config/cf.js";
+import { readVocab, VocabError, vocabSizeProblem } from "../data/tokenizer.js";
 import { createEngine } from "../native/engine.js";
 import { defaultVocabFile } from "../paths.js";
 import { writeExportFolder } from "./export.js";
@@ -34,8 +32,10 @@ export function convertWeights(o: ConvertWeightsOptions, out: Output): { tensors
       return [p.name, { dtype: "F32" as const, shape: p.shape, data }];
     }),
   );
-  const ownVocab = join(folder.path, "vocab.txt");
-  const vocabPath = o.vocabFile ?? (existsSync(ownVocab) ? ownVocab : defaultVocabFile());
-  writeExportFolder(o.outputDir, { model: folder.model, preLn: folder.preLn, tensors, vocabPath });
+  const vocabPath = o.vocabFile ?? folder.vocab?.path ?? defaultVocabFile();
+  const problem = vocabSizeProblem(readVocab(vocabPath), folder.model.vocab_size, folder.path);
+  if (problem) throw new VocabError(problem);
+  const lowerCase = o.vocabFile === undefined ? folder.vocab?.lowerCase : undefined;
+  writeExportFolder(o.outputDir, { model: folder.model, preLn: folder.preLn, tensors, vocabPath, lowerCase });
   return { tensors: loaded.loaded.length, preLn: folder.preLn };
 }

@@ -7,7 +7,9 @@ import { join } from "node:path";
 
 import { makeDirs } from "../files.js";
 import { readSafetensors, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
-import { CheckpointError, readTrainingState } from "./checkpoint.js";
+import { readVocab, VocabError, vocabSizeProblem } from "../data/tokenizer.js";
+import { defaultVocabFile } from "../paths.js";
+import { CheckpointError, readTrainingState, resolveCheckpointFolder } from "./checkpoint.js";
 import { modelConfigFromCheckpointState, type ModelShape } from "./model-folder.js";
 import { PRE_LN_MODEL_TYPE, TIED_DECODER_NAMES } from "./weights.js";
 
@@ -32,7 +34,7 @@ export interface ExportedConfig {
 }
 
 /** The files an export writes: a folder holding these and nothing else may be replaced by a new export. */
-const EXPORT_FILES = ["config.json", "model.safetensors", "vocab.txt"];
+const EXPORT_FILES = ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"];
 
 export class ExportError extends Error {
   readonly code = "ERR_INVALID_ARGUMENT";
@@ -56,20 +58,27 @@ function checkExportTarget(out: string): "new" | "replace" {
   return "replace";
 }
 
-export function exportModel(checkpoint: string, out: string, vocabPath: string): void {
+/** A checkpoint's model as an exported folder, with the vocabulary it was trained with (or `vocabFile`). */
+export function exportModel(given: string, out: string, vocabFile?: string): void {
+  const checkpoint = resolveCheckpointFolder(given) ?? given; // a job folder means the checkpoint its latest names
   const statePath = join(checkpoint, "state.json");
   if (!existsSync(statePath)) throw new CheckpointError(`${checkpoint} is not a checkpoint (no state.json)`);
-  const { model, preLn } = modelConfigFromCheckpointState(readTrainingState(checkpoint));
+  const state = readTrainingState(checkpoint);
+  const { model, preLn } = modelConfigFromCheckpointState(state);
+  const own = state.vocab && join(checkpoint, state.vocab.file);
+  const vocabPath = vocabFile ?? own ?? defaultVocabFile();
+  const problem = vocabSizeProblem(readVocab(vocabPath), model.vocab_size, `the checkpoint ${checkpoint}`);
+  if (problem) throw new VocabError(problem);
   const weights = readSafetensors(join(checkpoint, "model.safetensors"));
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, t] of weights.tensors) tensors.set(name, { dtype: t.dtype, shape: t.shape, data: t.data });
-  writeExportFolder(out, { model, preLn, tensors, vocabPath });
+  writeExportFolder(out, { model, preLn, tensors, vocabPath, lowerCase: state.vocab?.do_lower_case });
 }
 
 /** A model's weights (the engine's names) as an exported folder, the tied decoder written out as well. */
 export function writeExportFolder(
   out: string,
-  m: { model: ModelShape; preLn: boolean; tensors: Map<string, TensorToWrite>; vocabPath: string },
+  m: { model: ModelShape; preLn: boolean; tensors: Map<string, TensorToWrite>; vocabPath: string; lowerCase?: boolean },
 ): void {
   const { model, preLn, tensors, vocabPath } = m;
   const target = checkExportTarget(out);
@@ -92,6 +101,8 @@ export function writeExportFolder(
   writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt", producer: "bert-train" });
   writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
   copyFileSync(vocabPath, join(tmp, "vocab.txt"));
+  if (m.lowerCase !== undefined)
+    writeFileSync(join(tmp, "tokenizer_config.json"), JSON.stringify({ do_lower_case: m.lowerCase }, null, 2) + "\n");
   if (target === "new") {
     rmSync(out, { recursive: true, force: true }); // an empty folder at most
     renameSync(tmp, out);

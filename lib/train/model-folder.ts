@@ -22,6 +22,23 @@ export interface ModelFolder {
   preLn: boolean;
   /** Its weights file (model.safetensors, pytorch_model.bin, mp_rank_00_model_states.pt). */
   weights: string;
+  /** The vocabulary that came with the model, and its casing where the folder says. */
+  vocab?: { path: string; lowerCase?: boolean };
+}
+
+/** An exported or HuggingFace folder's vocab.txt, with do_lower_case from its tokenizer_config.json. */
+function folderVocab(path: string): ModelFolder["vocab"] {
+  const vocab = join(path, "vocab.txt");
+  if (!existsSync(vocab)) return undefined;
+  const tokenizerConfig = join(path, "tokenizer_config.json");
+  if (!existsSync(tokenizerConfig)) return { path: vocab };
+  let c: { do_lower_case?: unknown };
+  try {
+    c = JSON.parse(readFileSync(tokenizerConfig, "utf8")) as { do_lower_case?: unknown };
+  } catch (err) {
+    throw new CheckpointError(`${tokenizerConfig}: not readable JSON (${(err as Error).message})`);
+  }
+  return { path: vocab, lowerCase: typeof c.do_lower_case === "boolean" ? c.do_lower_case : undefined };
 }
 
 /** DeepSpeed's file of a checkpoint's weights (model parallel rank 0: the whole model without model parallelism). */
@@ -92,7 +109,15 @@ export function openModelFolder(path: string, given?: ModelShape): ModelFolder {
   if (checkpoint !== undefined) {
     const state = readTrainingState(checkpoint);
     const { model, preLn } = modelConfigFromCheckpointState(state);
-    return { path: checkpoint, kind: "checkpoint", model, preLn, weights: join(checkpoint, "model.safetensors") };
+    const vocab = state.vocab && { path: join(checkpoint, state.vocab.file), lowerCase: state.vocab.do_lower_case };
+    return {
+      path: checkpoint,
+      kind: "checkpoint",
+      model,
+      preLn,
+      weights: join(checkpoint, "model.safetensors"),
+      vocab,
+    };
   }
   const exported = join(path, "config.json");
   if (existsSync(exported)) {
@@ -100,7 +125,7 @@ export function openModelFolder(path: string, given?: ModelShape): ModelFolder {
     const { model, preLn } = modelConfigFromExported(config);
     // the first weights file present (none is an error when they are loaded; --random needs only the config)
     const file = WEIGHT_FILE_NAMES.find((n) => existsSync(join(path, n))) ?? WEIGHT_FILE_NAMES[0];
-    return { path, kind: "exported", model, preLn, weights: join(path, file) };
+    return { path, kind: "exported", model, preLn, weights: join(path, file), vocab: folderVocab(path) };
   }
   throw new CheckpointError(
     `${path}: neither a bert-train checkpoint (state.json), an exported or HuggingFace folder (config.json), nor a DeepSpeed checkpoint (${DEEPSPEED_WEIGHTS})`,

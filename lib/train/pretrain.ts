@@ -17,7 +17,7 @@ import {
   type LoaderOptions,
   type MixerPosition,
 } from "../data/loader.js";
-import { readVocab, specialIds } from "../data/tokenizer.js";
+import { readVocab, specialIds, type Vocab } from "../data/tokenizer.js";
 import { makeDirs, writableDir } from "../files.js";
 import { allLayersKept, EngineConfigError, resolveModelConfig } from "../native/engine.js";
 import { lockFolder } from "../native/lock.js";
@@ -193,6 +193,8 @@ interface Run {
   policy: CheckpointPolicy;
   counters: Counters;
   lastCheckpoint?: string;
+  /** The vocabulary of the run, copied into every checkpoint, and whether the shards' text was lower-cased. */
+  vocab: { path: string; sha256: string; lowerCase: boolean };
 }
 
 /** One loader per corpus of the --cf file, mixed step by step; `records` counts them all. */
@@ -200,10 +202,12 @@ async function openCorpora(
   a: PretrainArgs,
   cf: CfConfig,
   o: LoaderOptions,
+  vocab: Vocab,
   out: Output,
-): Promise<{ mixer: CorpusMixer; records: number }> {
+): Promise<{ mixer: CorpusMixer; records: number; lowerCase: boolean }> {
   const loaders = new Map<string, PretrainingLoader>();
   let records = 0;
+  let lowerCase: boolean | undefined;
   for (const [name, dir] of corporaFromCf(cf.raw, a.max_seq_length, a.data_path_prefix, cf.file)) {
     if (!existsSync(dir))
       throw new ConfigError([
@@ -214,7 +218,9 @@ async function openCorpora(
       skipCorrupt: a.skip_corrupt_shards,
       warn: (line: string) => out.warn(line),
       vocabSize: o.vocabSize,
+      vocabFile: vocab,
     });
+    lowerCase ??= shards.manifest?.lowerCase;
     const loader = new PretrainingLoader(shards, o);
     if (loader.seqLen !== a.max_seq_length)
       throw new ConfigError([
@@ -223,7 +229,8 @@ async function openCorpora(
     loaders.set(name, loader);
     records += shards.count;
   }
-  return { mixer: new CorpusMixer(loaders, a.seed), records };
+  // shards from other tools do not say; the default vocabulary is uncased
+  return { mixer: new CorpusMixer(loaders, a.seed), records, lowerCase: lowerCase ?? true };
 }
 
 async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Promise<Run> {
@@ -245,11 +252,11 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     rank: world.rank,
     worldSize: world.size,
   };
-  const { mixer, records } = await openCorpora(a, cf, loaderOptions, out);
+  const { mixer, records, lowerCase } = await openCorpora(a, cf, loaderOptions, vocab, out);
   // opened (and checked) now, not at the end of the first epoch
   const validation =
     a.validation_data_path_prefix !== undefined && world.isRoot
-      ? await CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize })
+      ? await CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize, vocabFile: vocab })
       : undefined;
   const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
   const trainer = new Trainer(
@@ -274,6 +281,7 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     mixer,
     validation,
     loaderOptions,
+    vocab: { path: vocab.path, sha256: vocab.sha256, lowerCase },
     stepsPerEpoch,
     maxSteps: a.max_steps ?? stepsPerEpoch * cf.training.num_epochs,
     schedule: {
@@ -339,22 +347,28 @@ function checkpoint(run: Run): void {
   }
   run.policy.saved(c.globalSteps);
   if (!run.world.isRoot) return; // every rank holds the same weights; rank 0 writes them
-  run.lastCheckpoint = saveCheckpoint(run.trainer.engine, run.dir, {
-    format: CHECKPOINT_FORMAT,
-    tag,
-    global_steps: c.globalSteps,
-    skipped_steps: c.skippedSteps,
-    optimizer_steps: c.optimizerSteps,
-    global_samples: c.globalSamples,
-    epoch: Math.floor(c.globalSteps / run.stepsPerEpoch),
-    last_global_step: c.globalSteps,
-    last_global_data_samples: c.globalSamples,
-    data_position: run.mixer.position(),
-    world_size: run.world.size,
-    theta: theta(run, c.globalSteps),
-    loss_scaler: run.trainer.scaler?.state(),
-    configs: { cf: run.plan.cf.raw, deepspeed: run.plan.ds.raw, args: run.a },
-  });
+  run.lastCheckpoint = saveCheckpoint(
+    run.trainer.engine,
+    run.dir,
+    {
+      format: CHECKPOINT_FORMAT,
+      tag,
+      global_steps: c.globalSteps,
+      skipped_steps: c.skippedSteps,
+      optimizer_steps: c.optimizerSteps,
+      global_samples: c.globalSamples,
+      epoch: Math.floor(c.globalSteps / run.stepsPerEpoch),
+      last_global_step: c.globalSteps,
+      last_global_data_samples: c.globalSamples,
+      data_position: run.mixer.position(),
+      world_size: run.world.size,
+      theta: theta(run, c.globalSteps),
+      loss_scaler: run.trainer.scaler?.state(),
+      configs: { cf: run.plan.cf.raw, deepspeed: run.plan.ds.raw, args: run.a },
+      vocab: { file: "vocab.txt", sha256: run.vocab.sha256, do_lower_case: run.vocab.lowerCase },
+    },
+    run.vocab.path,
+  );
   run.out.log(`checkpointing: PATH=${run.lastCheckpoint}, ckpt_id=${tag}`);
 }
 

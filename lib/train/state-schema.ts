@@ -60,6 +60,15 @@ const stateSchema = {
         args: { type: "object" },
       },
     },
+    vocab: {
+      type: "object",
+      required: ["file", "sha256", "do_lower_case"],
+      properties: {
+        file: { type: "string", pattern: "^[^/]+$" },
+        sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+        do_lower_case: { type: "boolean" },
+      },
+    },
   },
 };
 

@@ -121,7 +121,7 @@ export async function fuzz(
   };
   if (regressions.length)
     add(await runSlice(target, { runSeed: 0, from: 0, to: regressions.length, inputs: regressions }, failures));
-  const slice = o.slice ?? 20_000;
+  const slice = o.slice ?? target.slice ?? 20_000;
   const timeLeft = () => Date.now() - started < o.seconds * 1000;
   for (let from = 0; timeLeft() && (o.maxCases === undefined || from < o.maxCases); from += slice) {
     const to = o.maxCases === undefined ? from + slice : Math.min(o.maxCases, from + slice);

@@ -41,6 +41,8 @@ export interface FuzzTarget {
   run(input: Seed): void | Promise<void>;
   /** The errors this reader raises for bad input. */
   expected: (new (...args: never[]) => Error)[];
+  /** Cases per worker run (default 20,000): fewer for slow readers, so a timed run ends near its time. */
+  slice?: number;
 }
 
 const scratch = () => mkdtempSync(join(tmpdir(), "bert-train-fuzz-"));
@@ -335,6 +337,7 @@ const nvidiaHdf5: FuzzTarget = {
     await CorpusShards.open(nvidiaDir, { vocabSize: 30522 });
   },
   expected: [ShardError],
+  slice: 5_000,
 };
 
 const TORCH_SEEDS = [
@@ -367,6 +370,7 @@ const torchCheckpoint: FuzzTarget = {
     for (const name of weights.names) if (weights.dtype(name).startsWith("F")) weights.float32(name);
   },
   expected: [TorchCheckpointError],
+  slice: 2_000,
 };
 
 export const TARGETS: FuzzTarget[] = [
