@@ -17,6 +17,8 @@ Each layout is a folder with a HuggingFace config.json (BertConfig keys) and a m
                                      the weights under "module" beside DeepSpeed's other entries (an fp16 loss
                                      scaler object among them); no config.json: deepspeed_cf.json gives the sizes
   evil                               a pytorch_model.bin whose pickle calls os.system: it must be refused
+Each HuggingFace-style folder also gets vocab.txt, a made-up vocabulary of the model's 101 tokens (the five
+special tokens, then tok5 ... tok100), as such folders ship one; vocab.txt at the top is the same file.
 reference.safetensors holds the fp32 weights under the engine's names (param/), the classifier (classifier/),
 the half-precision weights widened back to fp32 (f16/, bf16/), the inputs (input/, class_input/) and PyTorch's
 losses on each set of weights (output/), computed by scripts/make_golden.py's independent forward pass.
@@ -64,6 +66,14 @@ def write_safetensors(path, tensors, metadata):
         f.write(head)
         for blob in blobs:
             f.write(blob)
+
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"tok{i}" for i in range(5, CFG["vocab_size"])]
+
+
+def write_vocab(folder):
+    with open(os.path.join(folder, "vocab.txt"), "w") as f:
+        f.write("\n".join(VOCAB) + "\n")
 
 
 def hf_config(architecture, num_labels=2):
@@ -132,6 +142,7 @@ def write_torch_layouts(W):
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(hf_config("BertForPreTraining"), f, indent=2)
     torch.save(state_dict(pre), os.path.join(folder, "pytorch_model.bin"))
+    write_vocab(folder)
     job = os.path.join(OUT_DIR, "deepspeed_job")
     os.makedirs(os.path.join(job, "global_step10"), exist_ok=True)
     with open(os.path.join(job, "latest"), "w") as f:
@@ -174,7 +185,9 @@ def main():
         with open(os.path.join(OUT_DIR, folder, "config.json"), "w") as f:
             json.dump(hf_config(architecture), f, indent=2)
         write_safetensors(os.path.join(OUT_DIR, folder, "model.safetensors"), tensors, metadata)
+        write_vocab(os.path.join(OUT_DIR, folder))
     write_torch_layouts(W)
+    write_vocab(OUT_DIR)
     reference = {f"param/{k}": v for k, v in W.items()}
     reference.update({f"classifier/{k}": v for k, v in classifier.items()})
     for prefix, w in half.items():

@@ -138,9 +138,13 @@ describe("PyTorch checkpoint files, read without Python", () => {
 
   it("bert-train convert writes it as an exported folder that loads to the same weights", () => {
     const out = join(mkdtempSync(join(tmpdir(), "bert-train-convert-")), "exported");
-    const r = spawnSync(process.execPath, [CLI, "convert", job, "--cf", DS_CF, "--output_dir", out], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      process.execPath,
+      [CLI, "convert", job, "--cf", DS_CF, "--vocab_file", join(FIXTURES, "vocab.txt"), "--output_dir", out],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -213,6 +217,29 @@ describe("no silent partial load", () => {
         /--allow_partial_load/.test(e.message),
     );
     requireBody(file, r, true);
+  });
+
+  it("through the command line: one line, exit 2, no stack trace; --allow_partial_load goes on", () => {
+    const folder = mkdtempSync(join(tmpdir(), "bert-train-partial-"));
+    const config = JSON.parse(readFileSync(join(FIXTURES, "bert_for_pretraining", "config.json"), "utf8")) as object;
+    writeFileSync(join(folder, "config.json"), JSON.stringify({ ...config, pre_layer_norm: true }));
+    for (const file of ["model.safetensors", "vocab.txt"])
+      writeFileSync(join(folder, file), readFileSync(join(FIXTURES, "bert_for_pretraining", file)));
+    const convert = (extra: string[]) =>
+      spawnSync(process.execPath, [CLI, "convert", folder, "--output_dir", join(folder, "out"), ...extra], {
+        encoding: "utf8",
+      });
+    const refused = convert([]);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /has no weights for bert\.encoder\.layer\.0\.PreAttentionLayerNorm\.weight, .*--allow_partial_load/,
+    );
+    assert.doesNotMatch(refused.stderr, /\n\s+at /);
+    assert.equal(existsSync(join(folder, "out")), false);
+    const allowed = convert(["--allow_partial_load"]);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.match(allowed.stderr, /newly initialised \(not in the checkpoint\): .*PreAttentionLayerNorm/);
   });
 
   it("weights of another model size: one error naming the tensor and both shapes", () => {
