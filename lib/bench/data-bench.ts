@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { documentsFromText, listInputFiles, readUtf8 } from "../data/corpus.js";
-import { CorpusShards, PretrainingLoader } from "../data/loader.js";
+import { CorpusShards, PretrainingLoader, type LoaderOptions } from "../data/loader.js";
 import { prepareData, seq128Options } from "../data/prepare.js";
 import { createBertTokenizer, specialIds, type Vocab } from "../data/tokenizer.js";
 import type { ShardFormat } from "../data/dataset-folder.js";
@@ -78,16 +78,7 @@ async function loaderRate(dir: string, o: DataBenchOptions, vocab: Vocab) {
   let t0 = performance.now();
   const shards = await CorpusShards.open(dir, { vocabSize: vocab.tokens.length });
   const openSeconds = (performance.now() - t0) / 1000;
-  const loader = new PretrainingLoader(shards, {
-    batchSize: o.batchSize,
-    seed: 1,
-    maxPredictionsPerSeq: 20,
-    maskedLmProb: MASKED_LM_PROB,
-    vocabSize: vocab.tokens.length,
-    special: specialIds(vocab),
-    rank: 0,
-    worldSize: 1,
-  });
+  const loader = new PretrainingLoader(shards, benchLoaderOptions(vocab, o.batchSize));
   loader.next();
   t0 = performance.now();
   for (let i = 0; i < o.loaderBatches; i++) loader.next();
@@ -103,4 +94,18 @@ async function staticFormatRates(o: DataBenchOptions, vocab: Vocab, work: string
     return loaderRate(dir, o, vocab);
   };
   return { tfrecord: await rate("tfrecord"), hdf5: await rate("hdf5") };
+}
+
+/** One rank's loader at sequence 128's 20 predictions, seed 1: what the benchmarks load with. */
+export function benchLoaderOptions(vocab: Vocab, batchSize: number): LoaderOptions {
+  return {
+    batchSize,
+    seed: 1,
+    maxPredictionsPerSeq: 20,
+    maskedLmProb: MASKED_LM_PROB,
+    vocabSize: vocab.tokens.length,
+    special: specialIds(vocab),
+    rank: 0,
+    worldSize: 1,
+  };
 }

@@ -9,7 +9,8 @@ import { join } from "node:path";
 
 import { CorpusShards, PretrainingLoader } from "../data/loader.js";
 import { prepareData, seq128Options } from "../data/prepare.js";
-import { readVocab, specialIds } from "../data/tokenizer.js";
+import { readVocab } from "../data/tokenizer.js";
+import { benchLoaderOptions } from "./data-bench.js";
 import { allLayersKept, createEngine } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
 import type { LayerGates } from "../native/types.js";
@@ -18,7 +19,6 @@ import { expectedKeptFraction, sampleGates } from "../train/pld.js";
 import { pretrain, type PretrainArgs } from "../train/pretrain.js";
 import { trainStep } from "../train/train-step.js";
 import { defaultVocabFile } from "../paths.js";
-import { MASKED_LM_PROB } from "../data/instances.js";
 
 export interface TrainBenchOptions {
   layers: number;
@@ -116,16 +116,7 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
  */
 async function measurePld(o: TrainBenchOptions, data: string) {
   const vocab = readVocab(defaultVocabFile());
-  const loader = new PretrainingLoader(await CorpusShards.open(data), {
-    batchSize: o.batch,
-    seed: 1,
-    maxPredictionsPerSeq: 20,
-    maskedLmProb: MASKED_LM_PROB,
-    vocabSize: vocab.tokens.length,
-    special: specialIds(vocab),
-    rank: 0,
-    worldSize: 1,
-  });
+  const loader = new PretrainingLoader(await CorpusShards.open(data), benchLoaderOptions(vocab, o.batch));
   const engine = createEngine({
     config: { ...benchModel(o), vocab_size: 30522, pre_layer_norm: true, num_labels: 0 },
     precision: o.precision,

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
-import { prepareData } from "../../lib/data/prepare.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { convertWithH5py, needsH5py } from "../helpers/h5py.js";
+import { prepareTiny } from "../helpers/tiny-data.js";
 import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 
 const root = projectRoot();
@@ -26,19 +26,10 @@ before(async () => {
   const tf = join(tfRoot, "tiny", "64");
   mkdirSync(join(tfRoot, "tiny"));
   mkdirSync(join(h5Root, "tiny", "64"), { recursive: true });
-  await prepareData({
-    inputs: [join(root, "test", "fixtures", "sample_text.txt")],
-    outputDir: tf,
-    vocab: join(root, "data", "bert-base-uncased-vocab.txt"),
-    lowerCase: true,
-    maxSeqLength: 64,
-    shortSeqProb: 0.1,
+  await prepareTiny([join(root, "test", "fixtures", "sample_text.txt")], tf, 2, {
     dupeFactor: 2,
     masking: "static",
-    maxPredictionsPerSeq: 10,
-    maskedLmProb: 0.15,
     seed: 4,
-    numShards: 2,
   });
   // NVIDIA's shard names, in the order of the TFRecord shards
   for (const i of [0, 1])

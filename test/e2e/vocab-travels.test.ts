@@ -8,11 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
-import { prepareData } from "../../lib/data/prepare.js";
 import { createBertTokenizer, readVocab, VocabError } from "../../lib/data/tokenizer.js";
 import { finetune } from "../../lib/glue/finetune.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { collect, finetuneArgs } from "../helpers/finetune-fixture.js";
+import { prepareTiny } from "../helpers/tiny-data.js";
 import { tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 
 const root = projectRoot();
@@ -37,19 +37,8 @@ before(async () => {
   custom = swappedVocab(dir);
   dataRoot = join(dir, "data");
   mkdirSync(join(dataRoot, "tiny"), { recursive: true });
-  await prepareData({
-    inputs: [join(root, "test", "fixtures", "sample_text.txt")],
-    outputDir: join(dataRoot, "tiny", "64"),
+  await prepareTiny([join(root, "test", "fixtures", "sample_text.txt")], join(dataRoot, "tiny", "64"), 1, {
     vocab: custom,
-    lowerCase: true,
-    maxSeqLength: 64,
-    shortSeqProb: 0.1,
-    dupeFactor: 1,
-    masking: "dynamic",
-    maxPredictionsPerSeq: 10,
-    maskedLmProb: 0.15,
-    seed: 3,
-    numShards: 1,
   });
 });
 

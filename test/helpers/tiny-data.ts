@@ -1,10 +1,16 @@
-// Pre-training shards for the end-to-end tests: sequence 64, dynamic masking, from the given text files.
+// Pre-training shards for the end-to-end tests: sequence 64, dynamic masking unless overridden, from the given
+// text files.
 import { join } from "node:path";
 
-import { prepareData } from "../../lib/data/prepare.js";
+import { prepareData, type PrepareOptions } from "../../lib/data/prepare.js";
 import { projectRoot } from "../../lib/native/load.js";
 
-export async function prepareTiny(inputs: string[], outputDir: string, numShards: number): Promise<void> {
+export async function prepareTiny(
+  inputs: string[],
+  outputDir: string,
+  numShards: number,
+  overrides: Partial<PrepareOptions> = {},
+): Promise<void> {
   await prepareData({
     inputs,
     outputDir,
@@ -18,5 +24,6 @@ export async function prepareTiny(inputs: string[], outputDir: string, numShards
     maskedLmProb: 0.15,
     seed: 3,
     numShards,
+    ...overrides,
   });
 }
