@@ -116,8 +116,11 @@ export const GLUE_TASKS: Record<string, GlueTask> = {
   wnli: task("WNLI", ["0", "1"], sentencePair(1, 2, 3, 4, 3), acc),
 };
 
+/** A task name as compared: case, "-" and "_" ignored, so DeepSpeed's SST-2 and HuggingFace's sst2 are one. */
+const taskKey = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
+
 export function glueTask(name: string): GlueTask {
-  const task = GLUE_TASKS[name.toLowerCase()];
+  const task = Object.values(GLUE_TASKS).find((t) => taskKey(t.name) === taskKey(name));
   if (!task)
     throw new GlueError(
       `unknown GLUE task "${name}": expected one of ${Object.values(GLUE_TASKS)
@@ -171,6 +174,13 @@ export function readGlueFile(task: GlueTask, path: string, kind: "train" | "dev"
   return out;
 }
 
+/**
+ * A task's folder: `<data_dir>/<TASK>` under a GLUE root, or `data_dir` itself when it is the task's folder
+ * (`$GLUE_DIR/SST-2/`, as DeepSpeed's GLUE script passes it).
+ */
 export function taskDir(dataDir: string, task: GlueTask): string {
-  return join(dataDir, task.name);
+  const under = join(dataDir, task.name);
+  if (existsSync(under)) return under;
+  const own = [task.trainFile, ...task.devFiles.map((d) => d.file)].some((f) => existsSync(join(dataDir, f)));
+  return own ? dataDir : under;
 }

@@ -1,13 +1,13 @@
 // GLUE metrics against hand-computed values, and the task processors on the real shared files (canonical row
 // counts) and on hand-made fixtures in the layouts the shared data lacks.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { accuracy, averageRanks, f1, matthewsCorrelation, pearson, spearman } from "../../lib/glue/metrics.js";
-import { glueTask, GlueError, readGlueFile } from "../../lib/glue/tasks.js";
+import { glueTask, GlueError, readGlueFile, taskDir } from "../../lib/glue/tasks.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { needsShared, SHARED_DATA } from "../helpers/shared-data.js";
 
@@ -81,6 +81,32 @@ describe("GLUE processors on hand-made fixtures", () => {
     assert.deepEqual(
       readGlueFile(glueTask("rte"), join(fixtures, "RTE", "dev.tsv"), "dev").map((e) => e.label),
       [1, 0],
+    );
+  });
+});
+
+describe("task names and folders as DeepSpeed's and HuggingFace's scripts give them", () => {
+  it("HuggingFace's spellings are the same tasks", () => {
+    for (const [hf, ours] of [
+      ["sst2", "SST-2"],
+      ["stsb", "STS-B"],
+      ["mnli", "MNLI"],
+      ["cola", "CoLA"],
+      ["sst_2", "SST-2"],
+    ] as const)
+      assert.equal(glueTask(hf).name, ours);
+  });
+  it("--data_dir may be the GLUE root or the task's own folder", () => {
+    const root = mkdtempSync(join(tmpdir(), "bert-train-glue-root-"));
+    mkdirSync(join(root, "SST-2"));
+    writeFileSync(join(root, "SST-2", "train.tsv"), "sentence\tlabel\n");
+    const task = glueTask("sst2");
+    assert.equal(taskDir(root, task), join(root, "SST-2"));
+    assert.equal(taskDir(join(root, "SST-2"), task), join(root, "SST-2"));
+    assert.equal(
+      taskDir(join(root, "elsewhere"), task),
+      join(root, "elsewhere", "SST-2"),
+      "the error names the GLUE layout",
     );
   });
 });
