@@ -32,10 +32,14 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         demandOption: true,
         describe: "a checkpoint folder (saved_models/<job>/<tag>)",
       })
-      .option("data", { type: "string", array: true, demandOption: true, describe: "shard folders" })
+      .option("data", { type: "string", array: true, demandOption: true, describe: "shard folders or shard files" })
       .option("batch_size", { type: "number", default: 32, alias: "batch-size" })
       .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
-      .option("max_batches", { type: "number", alias: "max-batches" })
+      .option("max_batches", {
+        type: "number",
+        alias: "max-batches",
+        describe: "score only the first N batches, in order",
+      })
       .option("seed", { type: "number", default: 1, describe: "dynamic masking of shards without static masks" })
       .option("vocab_file", {
         type: "string",

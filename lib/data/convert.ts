@@ -70,7 +70,7 @@ export async function convertShards(o: ConvertOptions): Promise<{ records: numbe
 /** One output shard per source shard, the records in their order. */
 async function writeConverted(source: CorpusShards, dir: string, format: ShardFormat, width: number) {
   const ranges = source.ranges();
-  const seqLen = source.instance(0).inputIds.length;
+  const seqLen = source.seqLen;
   const writers = await openShardWriters(dir, format, ranges.length, { seqLen, maxPredictions: width });
   try {
     ranges.forEach((range, i) => {
@@ -98,7 +98,7 @@ function convertedManifest(
     shardFormat: o.outputFormat,
     shards: writers.map((w) => ({ file: basename(w.path), records: w.count })),
     records: source.count,
-    maxSeqLength: source.instance(0).inputIds.length,
+    maxSeqLength: source.seqLen,
     maxPredictionsPerSeq: masks.width,
     staticMasks: masks.staticMasks,
     vocabSize: m?.vocabSize ?? o.vocabSize,

@@ -1,7 +1,7 @@
 // The records of a corpus folder, every one read, decoded and checked when it opens: prepare-data's shards (listed
 // by their dataset.json), Google's TFRecord shards, or NVIDIA's HDF5 shards (lib/data/nvidia-hdf5.ts). A bad
 // record is named by shard and record here, not by a batch index mid-run.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 
 import { decodeExample, ExampleError, instanceFromExample, type PretrainingInstance } from "./example.js";
@@ -43,6 +43,14 @@ function readManifest(dir: string): DatasetManifest {
   return m;
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false; // reading it as a folder says what is wrong
+  }
+}
+
 /** A folder's shards without a manifest (Google's or NVIDIA's layout): TFRecord files or HDF5 files, not both. */
 function foreignShards(dir: string, names: string[], onlyHdf5: boolean): string[] {
   const tfrecord = names.filter((n) => TFRECORD_SHARD.test(n)).sort();
@@ -58,6 +66,7 @@ function foreignShards(dir: string, names: string[], onlyHdf5: boolean): string[
 
 /** The shard files of a corpus folder: the manifest's, or (no manifest) the folder's TFRecord or HDF5 files. */
 function shardFiles(dir: string, onlyHdf5: boolean): { files: string[]; manifest?: DatasetManifest } {
+  if (isFile(dir)) return { files: [dir] }; // one shard file, named by itself
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -108,6 +117,8 @@ export class CorpusShards {
     private readonly shards: { file: string; rows: ShardRows }[],
     readonly skipped: string[],
     readonly manifest: DatasetManifest | undefined,
+    /** The one sequence length of every record. */
+    readonly seqLen: number,
   ) {
     this.starts = [0];
     for (const s of shards) this.starts.push((this.starts[this.starts.length - 1] as number) + s.rows.length);
@@ -148,7 +159,7 @@ export class CorpusShards {
         options.warn?.(`skipping the damaged shard ${err.message} (--skip_corrupt_shards)`);
       }
     }
-    const corpus = new CorpusShards(dir, files, shards, skipped, manifest);
+    const corpus = new CorpusShards(dir, files, shards, skipped, manifest, limits.seqLen);
     if (corpus.count === 0) throw new ShardError(`${dir}: no readable records`);
     return corpus;
   }

@@ -49,7 +49,7 @@ export class PretrainingLoader {
       throw new ShardError(
         `${shards.dir}: ${shards.count} records cannot fill one batch of ${o.batchSize} on each of ${o.worldSize} ranks`,
       );
-    this.seqLen = shards.instance(0).inputIds.length;
+    this.seqLen = shards.seqLen;
   }
 
   position(): LoaderPosition {
@@ -88,56 +88,69 @@ export class PretrainingLoader {
   }
 
   private assemble(indices: number[], epoch: number): Batch {
-    const B = indices.length;
-    const T = this.seqLen;
-    const inputIds = new Int32Array(B * T);
-    const segmentIds = new Int32Array(B * T);
-    const inputMask = new Int32Array(B * T);
-    const nextSentenceLabels = new Int32Array(B);
-    const positions: number[] = [];
-    const labels: number[] = [];
-    indices.forEach((record, b) => {
-      const inst = this.shards.instance(record); // checked when the corpus opened
-      let ids = inst.inputIds;
-      if (inst.masked) {
-        inst.masked.weights.forEach((w, j) => {
-          if (w > 0) {
-            positions.push(b * T + (inst.masked?.positions[j] as number));
-            labels.push(inst.masked?.ids[j] as number);
-          }
-        });
-      } else {
-        const m = maskTokens(
-          ids,
-          this.o.special,
-          this.o.vocabSize,
-          this.o.maxPredictionsPerSeq,
-          this.o.maskedLmProb,
-          SeededRandom.forKey(this.o.seed, epoch, record),
-        );
-        ids = m.tokens;
-        m.positions.forEach((p, j) => {
-          positions.push(b * T + p);
-          labels.push(m.labels[j] as number);
-        });
-      }
-      inputIds.set(ids, b * T);
-      segmentIds.set(inst.segmentIds, b * T);
-      inputMask.set(inst.inputMask, b * T);
-      nextSentenceLabels[b] = inst.nextSentenceLabel;
-    });
-    return {
-      batchSize: B,
-      seqLen: T,
-      inputIds,
-      segmentIds,
-      inputMask,
-      numMasked: positions.length,
-      maskedPositions: Int32Array.from(positions),
-      maskedLabels: Int32Array.from(labels),
-      nextSentenceLabels,
-    };
+    return assembleBatch(this.shards, this.o, indices, epoch);
   }
+}
+
+/**
+ * The engine's batch of the given records: static masks where the shard has them, else masks drawn by a generator
+ * keyed by (seed, epoch, record), the same whoever asks.
+ */
+export function assembleBatch(
+  shards: CorpusShards,
+  o: Pick<LoaderOptions, "seed" | "special" | "vocabSize" | "maxPredictionsPerSeq" | "maskedLmProb">,
+  indices: number[],
+  epoch: number,
+): Batch {
+  const B = indices.length;
+  const T = shards.seqLen;
+  const inputIds = new Int32Array(B * T);
+  const segmentIds = new Int32Array(B * T);
+  const inputMask = new Int32Array(B * T);
+  const nextSentenceLabels = new Int32Array(B);
+  const positions: number[] = [];
+  const labels: number[] = [];
+  indices.forEach((record, b) => {
+    const inst = shards.instance(record); // checked when the corpus opened
+    let ids = inst.inputIds;
+    if (inst.masked) {
+      inst.masked.weights.forEach((w, j) => {
+        if (w > 0) {
+          positions.push(b * T + (inst.masked?.positions[j] as number));
+          labels.push(inst.masked?.ids[j] as number);
+        }
+      });
+    } else {
+      const m = maskTokens(
+        ids,
+        o.special,
+        o.vocabSize,
+        o.maxPredictionsPerSeq,
+        o.maskedLmProb,
+        SeededRandom.forKey(o.seed, epoch, record),
+      );
+      ids = m.tokens;
+      m.positions.forEach((p, j) => {
+        positions.push(b * T + p);
+        labels.push(m.labels[j] as number);
+      });
+    }
+    inputIds.set(ids, b * T);
+    segmentIds.set(inst.segmentIds, b * T);
+    inputMask.set(inst.inputMask, b * T);
+    nextSentenceLabels[b] = inst.nextSentenceLabel;
+  });
+  return {
+    batchSize: B,
+    seqLen: T,
+    inputIds,
+    segmentIds,
+    inputMask,
+    numMasked: positions.length,
+    maskedPositions: Int32Array.from(positions),
+    maskedLabels: Int32Array.from(labels),
+    nextSentenceLabels,
+  };
 }
 
 /**

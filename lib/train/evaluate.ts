@@ -1,5 +1,6 @@
 // MLM/NSP loss and accuracy of the current weights on a corpus: every record once, in order, no dropout, no PLD.
-import { CorpusShards, PretrainingLoader, type LoaderOptions } from "../data/loader.js";
+// Shards without static masks are masked as the loader masks epoch 0.
+import { assembleBatch, type CorpusShards, type LoaderOptions } from "../data/loader.js";
 import { allLayersKept } from "../native/engine.js";
 import type { NativeEngine } from "../native/types.js";
 
@@ -11,6 +12,7 @@ export interface EvalResult {
   sequences: number;
 }
 
+/** Every record once, in order, in batches of `o.batchSize` (the last one partial); the first `maxBatches` only. */
 export async function evaluateMlm(
   engine: NativeEngine,
   shards: CorpusShards,
@@ -18,7 +20,6 @@ export async function evaluateMlm(
   layers: number,
   maxBatches = Infinity,
 ): Promise<EvalResult> {
-  const loader = new PretrainingLoader(shards, { ...o, rank: 0, worldSize: 1 });
   const gates = allLayersKept(layers);
   let mlmLoss = 0;
   let mlmCount = 0;
@@ -26,21 +27,23 @@ export async function evaluateMlm(
   let nspLoss = 0;
   let nspCount = 0;
   let nspCorrect = 0;
-  const batches = Math.min(loader.batchesPerEpoch, maxBatches);
-  for (let i = 0; i < batches; i++) {
-    const r = await engine.run(loader.next(), gates, { train: false, backward: false });
+  let sequences = 0;
+  for (let start = 0, b = 0; start < shards.count && b < maxBatches; start += o.batchSize, b++) {
+    const indices = Array.from({ length: Math.min(o.batchSize, shards.count - start) }, (_, k) => start + k);
+    const r = await engine.run(assembleBatch(shards, o, indices, 0), gates, { train: false, backward: false });
     mlmLoss += r.mlmLoss * r.mlmCount;
     mlmCount += r.mlmCount;
     mlmCorrect += r.mlmCorrect;
     nspLoss += r.nspLoss * r.nspCount;
     nspCount += r.nspCount;
     nspCorrect += r.nspCorrect;
+    sequences += indices.length;
   }
   return {
     mlm_loss: mlmLoss / Math.max(mlmCount, 1),
     mlm_accuracy: mlmCorrect / Math.max(mlmCount, 1),
     nsp_loss: nspLoss / Math.max(nspCount, 1),
     nsp_accuracy: nspCorrect / Math.max(nspCount, 1),
-    sequences: batches * o.batchSize,
+    sequences,
   };
 }
