@@ -24,7 +24,11 @@ export const pretrainCommand: CommandModule<object, Args> = {
       })
       .option("deepspeed_config", { type: "string", demandOption: true, alias: "deepspeed-config" })
       .option("max_seq_length", { type: "number", default: 128, alias: "max-seq-length" })
-      .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
+      .option("max_predictions_per_seq", {
+        type: "number",
+        alias: "max-predictions-per-seq",
+        describe: "default: what the shards' dataset.json recorded, else 20 per 128 tokens",
+      })
       .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
       .option("job_name", { type: "string", default: "bert_pretrain", alias: "job-name" })
       .option("seed", { type: "number", default: 42 })

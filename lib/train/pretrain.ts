@@ -50,7 +50,8 @@ export interface PretrainArgs {
   deepspeed_config: string;
   deepspeed: boolean;
   max_seq_length: number;
-  max_predictions_per_seq: number;
+  /** Default: what the shards' dataset.json recorded, else Google's 20 per 128 positions. */
+  max_predictions_per_seq?: number;
   output_dir: string;
   job_name: string;
   seed: number;
@@ -197,17 +198,40 @@ interface Run {
   vocab: { path: string; sha256: string; lowerCase: boolean };
 }
 
+/**
+ * How many tokens dynamic masking masks per sequence: the flag, which must agree with every corpus whose
+ * dataset.json records a value (phase 2 at 512 masks 80, not 20); else that value; else Google's 20 per 128.
+ */
+function predictionsPerSeq(a: PretrainArgs, corpora: Map<string, CorpusShards>, out: Output): number {
+  const recorded = [...corpora.values()].flatMap((s) =>
+    s.manifest?.maxPredictionsPerSeq === undefined ? [] : [{ dir: s.dir, value: s.manifest.maxPredictionsPerSeq }],
+  );
+  const given = a.max_predictions_per_seq;
+  const disagree = recorded.filter((r) => r.value !== (given ?? recorded[0]?.value));
+  if (disagree.length)
+    throw new ConfigError(
+      disagree.map(
+        (r) =>
+          `${r.dir}: its dataset.json says max_predictions_per_seq ${r.value}, but ${given === undefined ? `${recorded[0]?.dir} says ${recorded[0]?.value}` : `--max_predictions_per_seq is ${given}`}; prepare the shards with the value you train with`,
+      ),
+    );
+  const value = given ?? recorded[0]?.value ?? Math.round((a.max_seq_length * 20) / 128);
+  if (given === undefined)
+    out.log(
+      `max_predictions_per_seq ${value} (${recorded.length ? "from the shards' dataset.json" : "20 per 128 tokens"})`,
+    );
+  return value;
+}
+
 /** One loader per corpus of the --cf file, mixed step by step; `records` counts them all. */
 async function openCorpora(
   a: PretrainArgs,
   cf: CfConfig,
-  o: LoaderOptions,
+  base: Omit<LoaderOptions, "maxPredictionsPerSeq">,
   vocab: Vocab,
   out: Output,
-): Promise<{ mixer: CorpusMixer; records: number; lowerCase: boolean }> {
-  const loaders = new Map<string, PretrainingLoader>();
-  let records = 0;
-  let lowerCase: boolean | undefined;
+): Promise<{ mixer: CorpusMixer; records: number; lowerCase: boolean; o: LoaderOptions }> {
+  const corpora = new Map<string, CorpusShards>();
   for (const [name, dir] of corporaFromCf(cf.raw, a.max_seq_length, a.data_path_prefix, cf.file)) {
     if (!existsSync(dir))
       throw new ConfigError([
@@ -217,20 +241,21 @@ async function openCorpora(
       onlyHdf5: a.use_nvidia_dataset,
       skipCorrupt: a.skip_corrupt_shards,
       warn: (line: string) => out.warn(line),
-      vocabSize: o.vocabSize,
+      vocabSize: base.vocabSize,
       vocabFile: vocab,
     });
-    lowerCase ??= shards.manifest?.lowerCase;
-    const loader = new PretrainingLoader(shards, o);
-    if (loader.seqLen !== a.max_seq_length)
+    if (shards.seqLen !== a.max_seq_length)
       throw new ConfigError([
-        `${dir}: the shards hold sequences of ${loader.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
+        `${dir}: the shards hold sequences of ${shards.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
       ]);
-    loaders.set(name, loader);
-    records += shards.count;
+    corpora.set(name, shards);
   }
+  const o: LoaderOptions = { ...base, maxPredictionsPerSeq: predictionsPerSeq(a, corpora, out) };
+  const loaders = new Map([...corpora].map(([name, shards]) => [name, new PretrainingLoader(shards, o)]));
+  const records = [...corpora.values()].reduce((n, s) => n + s.count, 0);
   // shards from other tools do not say; the default vocabulary is uncased
-  return { mixer: new CorpusMixer(loaders, a.seed), records, lowerCase: lowerCase ?? true };
+  const lowerCase = [...corpora.values()].find((s) => s.manifest?.lowerCase !== undefined)?.manifest?.lowerCase ?? true;
+  return { mixer: new CorpusMixer(loaders, a.seed), records, lowerCase, o };
 }
 
 async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Promise<Run> {
@@ -242,17 +267,16 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     throw new ConfigError([
       `${cf.file}: bert_model_config.vocab_size_or_config_json_file ${cf.model.vocab_size} is smaller than the vocabulary ${vocab.path} (${vocab.tokens.length} tokens)`,
     ]);
-  const loaderOptions: LoaderOptions = {
+  const base = {
     batchSize: ds.microBatchSize,
     seed: a.seed,
-    maxPredictionsPerSeq: a.max_predictions_per_seq,
     maskedLmProb: MASKED_LM_PROB,
     vocabSize: vocab.tokens.length,
     special: specialIds(vocab),
     rank: world.rank,
     worldSize: world.size,
   };
-  const { mixer, records, lowerCase } = await openCorpora(a, cf, loaderOptions, vocab, out);
+  const { mixer, records, lowerCase, o: loaderOptions } = await openCorpora(a, cf, base, vocab, out);
   // opened (and checked) now, not at the end of the first epoch
   const validation =
     a.validation_data_path_prefix !== undefined && world.isRoot

@@ -150,6 +150,23 @@ describe("bert-train pretrain", () => {
       "a run without PLD keeps every layer",
     );
   });
+  it("max_predictions_per_seq comes from the shards' dataset.json; a flag that disagrees is an error", () => {
+    const withoutFlag = args(tmp(), "tiny_ds_fp32.json", ["--max_steps", "1"], false);
+    const at = withoutFlag.indexOf("--max_predictions_per_seq");
+    withoutFlag.splice(at, 2);
+    const r = spawnSync(process.execPath, withoutFlag, { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /max_predictions_per_seq 10 \(from the shards' dataset\.json\)/);
+    const wrong = spawnSync(process.execPath, [...withoutFlag, "--max_predictions_per_seq", "20"], {
+      encoding: "utf8",
+    });
+    assert.equal(wrong.status, 2, wrong.stderr);
+    assert.match(
+      wrong.stderr,
+      /tiny\/64: its dataset\.json says max_predictions_per_seq 10, but --max_predictions_per_seq is 20/,
+    );
+  });
+
   it("resumes exactly: the same per-step losses as an uninterrupted run", () => {
     const whole = tmp();
     run(whole, "tiny_ds_fp32_pld.json", ["--max_steps", "8"]);
