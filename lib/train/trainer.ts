@@ -6,11 +6,32 @@ import { createEngine } from "../native/engine.js";
 import type { Batch, LayerGates, ModelConfig, NativeEngine, OptimizerSettings, Precision } from "../native/types.js";
 import { gradientSyncOption, type World } from "../parallel/world.js";
 import { DEFAULT_LOSS_SCALER, LossScaler, type LossScalerState } from "./loss-scaler.js";
+import { round } from "./numbers.js";
 import { DivergedError, trainStep, type MicroBatch, type TrainStepResult } from "./train-step.js";
 
 export interface Output {
   log(line: string): void;
   warn(line: string): void;
+  /** A terminal's status line (progress), replaced by each call; absent where output is not a terminal. */
+  status?(line: string): void;
+  clearStatus?(): void;
+}
+
+/**
+ * How a signal reaches the run: `stop` asks it to finish the current step and save. The loop calls `listen` as it
+ * begins; the command installs its handlers there, so a signal during setup (which may block in a read or a mkdir,
+ * where no handler would run) keeps its default action and ends the process: there is nothing to save yet.
+ */
+export interface StopSignal {
+  stop: boolean;
+  listen?: () => void;
+}
+
+/** Every rank must stop at the same step: a signal may reach one rank only, or the ranks at different steps. */
+export function stopAgreed(world: World, signal?: StopSignal): boolean {
+  const vote = new Float64Array([signal?.stop ? 1 : 0]);
+  world.max(vote);
+  return vote[0] === 1;
 }
 
 /** One optimizer step's samples: micro-batch × accumulation × ranks = the global batch. */
@@ -49,6 +70,8 @@ export interface StepSettings {
   /** 1-based count of updates applied so far plus this one. */
   stepNumber: number;
   maxGradNorm: number;
+  /** After each micro-batch's forward and backward pass: `done` of `of` (a long step's progress). */
+  onMicroBatch?: (done: number, of: number) => void;
 }
 
 /** The fp16 loss scaler a DeepSpeed `fp16` block describes, with every one of its settings; none otherwise. */
@@ -93,6 +116,15 @@ export class Trainer {
     return this.o.batch;
   }
 
+  get model(): ModelConfig {
+    return this.o.model;
+  }
+
+  /** Trainable parameters of the model (all heads included). */
+  get parameterCount(): number {
+    return this.engine.paramInfos().reduce((n, p) => n + p.shape.reduce((a, d) => a * d, 1), 0);
+  }
+
   /** Continues a saved loss-scaler state (resume). */
   restoreScaler(state: LossScalerState | undefined): void {
     if (state !== undefined) this.scaler = lossScalerFor(this.o.precision, this.o.deepspeed.fp16, state);
@@ -131,7 +163,7 @@ export class Trainer {
     const r = await trainStep(this.engine, micro, { ...s, scaler: this.scaler, world: this.world });
     if (r.skipped)
       this.out.log(
-        `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${this.scaler?.scale ?? r.lossScale}`,
+        `Overflow detected. Skipping step. Attempted loss scale: ${r.lossScale}, reducing to ${this.scaler?.scale ?? r.lossScale} (grad_norm ${round(r.gradNorm)})`,
       );
     this.nonFiniteLosses = Number.isFinite(r.loss) ? 0 : this.nonFiniteLosses + 1;
     if (this.nonFiniteLosses >= MAX_NON_FINITE_LOSSES)
