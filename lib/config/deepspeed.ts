@@ -7,6 +7,7 @@ import type { OptimizerSettings } from "../native/types.js";
 import { ConfigError, formatAjvErrors } from "./errors.js";
 import { readJsonFile } from "./json-file.js";
 import { optimizerSchema, resolveOptimizer } from "./optimizer.js";
+import { resolveScheduler, type Scheduler } from "./scheduler.js";
 
 const positiveInt = { type: "integer", minimum: 1 };
 
@@ -23,6 +24,7 @@ export const deepspeedSchema = {
     gradient_clipping: { type: "number", minimum: 0, default: 0 },
     wall_clock_breakdown: { type: "boolean", default: false },
     optimizer: optimizerSchema,
+    scheduler: { type: "object" },
     fp16: {
       type: "object",
       additionalProperties: false,
@@ -96,6 +98,10 @@ export interface DeepSpeedConfig {
   wallClockBreakdown: boolean;
   optimizer: OptimizerSettings;
   lr: number;
+  /** The `scheduler` block, if any (bing_bert's --lr_schedule supersedes it). */
+  scheduler?: Scheduler;
+  /** Lines a run prints once at its start: settings accepted in a reduced form (a 1-bit optimizer). */
+  notices: string[];
   precision: "fp32" | "bf16" | "fp16";
   fp16: {
     lossScale: number;
@@ -126,6 +132,7 @@ interface RawDs {
   gradient_clipping: number;
   wall_clock_breakdown: boolean;
   optimizer?: unknown;
+  scheduler?: unknown;
   fp16: {
     enabled: boolean;
     loss_scale: number;
@@ -201,6 +208,15 @@ export function loadDeepSpeedConfig(
       else throw err;
     }
   } else if (raw && typeof raw === "object") problems.push(`${file}: optimizer: required but missing`);
+  let scheduler: Scheduler | undefined;
+  if (raw && typeof raw === "object" && raw.scheduler !== undefined) {
+    try {
+      scheduler = resolveScheduler(raw.scheduler, file);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
   if (raw?.fp16?.enabled && raw?.bf16?.enabled)
     problems.push(`${file}: fp16.enabled and bf16.enabled are both true; choose one`);
   if (problems.length > 0 || !optimizer) throw new ConfigError(problems);
@@ -225,6 +241,12 @@ export function loadDeepSpeedConfig(
     wallClockBreakdown: raw.wall_clock_breakdown,
     optimizer: optimizer.settings,
     lr: optimizer.lr,
+    scheduler,
+    notices: optimizer.oneBit
+      ? [
+          `[bert-train] ${file}: optimizer ${optimizer.oneBit} runs as ${optimizer.settings.type === "lamb" ? "LAMB" : "Adam"}: its 1-bit compression of the gradient exchange is not applied`,
+        ]
+      : [],
     precision: raw.fp16.enabled ? "fp16" : raw.bf16.enabled ? "bf16" : "fp32",
     fp16: {
       lossScale: raw.fp16.loss_scale,
@@ -239,3 +261,24 @@ export function loadDeepSpeedConfig(
     raw: data as Record<string, unknown>,
   };
 }
+
+/**
+ * The DeepSpeed settings a run actually used, as its checkpoints record them: the file's keys with the batch
+ * arithmetic resolved (flags and world size applied) and the precision and clipping the flags chose.
+ */
+export function effectiveDeepSpeed(ds: DeepSpeedConfig): Record<string, unknown> {
+  const fp16 = (ds.raw.fp16 ?? {}) as Record<string, unknown>;
+  return {
+    ...ds.raw,
+    train_batch_size: ds.trainBatchSize,
+    train_micro_batch_size_per_gpu: ds.microBatchSize,
+    gradient_accumulation_steps: ds.gradientAccumulationSteps,
+    gradient_clipping: ds.gradientClipping,
+    fp16: { ...fp16, enabled: ds.precision === "fp16", loss_scale: ds.fp16.lossScale },
+    bf16: { enabled: ds.precision === "bf16" },
+  };
+}
+
+/** The one line a run in fp16 prints here: this CPU has no fp16 arithmetic, bf16 is the fast half precision. */
+export const FP16_NOTICE =
+  '[bert-train] fp16 on this CPU is emulated (fp32 arithmetic, fp16 rounding, loss scaling) and slower than bf16; bf16 ("bf16": {"enabled": true}) is the fast half precision here';

@@ -11,6 +11,8 @@ export interface ResolvedOptimizer {
   lr: number;
   /** LAMB's `max_grad_norm` param, if given (DeepSpeed's `gradient_clipping` is the general switch). */
   maxGradNorm?: number;
+  /** The 1-bit type the file named (OneBitAdam, OneBitLamb): run as Adam or LAMB without the compression. */
+  oneBit?: string;
 }
 
 /** AdamW with PyTorch's defaults and weight decay 0.01: used when no DeepSpeed config names an optimizer. */
@@ -50,6 +52,14 @@ export const optimizerSchema = {
         max_grad_norm: { type: "number", minimum: 0 },
         torch_adam: { type: "boolean" },
         amsgrad: { type: "boolean", const: false },
+        // OneBitAdam/OneBitLamb: their compression settings, accepted and not applied (no compressed allreduce)
+        freeze_step: { type: "integer", minimum: 0 },
+        cuda_aware: { type: "boolean" },
+        comm_backend_name: { type: "string" },
+        coeff_beta: { type: "number" },
+        factor_max: { type: "number" },
+        factor_min: { type: "number" },
+        factor_threshold: { type: "number" },
       },
     },
   },
@@ -59,7 +69,13 @@ export const optimizerSchema = {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strictTuples: false, verbose: true });
 const validate = ajv.compile(optimizerSchema);
 
-const KNOWN_TYPES: Record<string, OptimizerSettings["type"]> = { adam: "adam", adamw: "adam", lamb: "lamb" };
+const KNOWN_TYPES: Record<string, OptimizerSettings["type"]> = {
+  adam: "adam",
+  adamw: "adam",
+  lamb: "lamb",
+  onebitadam: "adam",
+  onebitlamb: "lamb",
+};
 
 interface OptimizerParams {
   lr: number;
@@ -82,7 +98,9 @@ export function resolveOptimizer(block: unknown, file: string): ResolvedOptimize
   const typeName = typeof raw.type === "string" ? raw.type : undefined;
   const kind = typeName !== undefined ? KNOWN_TYPES[typeName.toLowerCase()] : undefined;
   if (typeName !== undefined && kind === undefined)
-    problems.push(`${file}: optimizer.type: expected "Adam", "AdamW" or "Lamb", found ${JSON.stringify(typeName)}`);
+    problems.push(
+      `${file}: optimizer.type: expected "Adam", "AdamW", "Lamb", "OneBitAdam" or "OneBitLamb", found ${JSON.stringify(typeName)}`,
+    );
   const p = raw.params;
   if (p && typeof p.min_coeff === "number" && typeof p.max_coeff === "number" && p.min_coeff > p.max_coeff)
     problems.push(`${file}: optimizer.params.min_coeff: ${p.min_coeff} is larger than max_coeff ${p.max_coeff}`);
@@ -90,6 +108,7 @@ export function resolveOptimizer(block: unknown, file: string): ResolvedOptimize
   return {
     lr: p.lr,
     maxGradNorm: p.max_grad_norm,
+    oneBit: typeName?.toLowerCase().startsWith("onebit") ? typeName : undefined,
     settings: {
       type: kind,
       beta1: p.betas[0],

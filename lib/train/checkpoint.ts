@@ -18,12 +18,15 @@ import {
 import { basename, join } from "node:path";
 
 import { readSafetensors, tensorFloat32, writeSafetensors, type TensorToWrite } from "../formats/safetensors.js";
-import type { NativeEngine } from "../native/types.js";
+import type { ModelConfig, NativeEngine } from "../native/types.js";
 import { makeDirs } from "../files.js";
 import { stateProblems } from "./state-schema.js";
 import { loadWeights } from "./weights.js";
 
 export const CHECKPOINT_FORMAT = 1;
+
+/** The architecture without the choices a run makes (Pre-LN or Post-LN, which head). */
+export type ModelShape = Omit<ModelConfig, "pre_layer_norm" | "num_labels">;
 
 export interface TrainingState {
   format: number;
@@ -44,6 +47,10 @@ export interface TrainingState {
   configs: unknown;
   /** The vocabulary the run used, copied into the checkpoint (absent in checkpoints written before it was). */
   vocab?: { file: string; sha256: string; do_lower_case: boolean };
+  /** The architecture (absent in early checkpoints: their configs.cf gives it). */
+  model?: { config: ModelShape; pre_layer_norm: boolean; num_labels: number };
+  /** A fine-tuning checkpoint: its GLUE task, the dev results so far, the training loss summed over the epoch so far. */
+  glue?: { task: string; results: Record<string, number>; epoch_loss_sum: number };
 }
 
 export class CheckpointError extends Error {

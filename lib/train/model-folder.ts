@@ -7,13 +7,20 @@ import { join } from "node:path";
 
 import { readWeightFile, WEIGHT_FILE_NAMES } from "../formats/weight-file.js";
 import type { ModelConfig } from "../native/types.js";
-import { CheckpointError, readTrainingState, resolveCheckpointFolder } from "./checkpoint.js";
+import {
+  CheckpointError,
+  readTrainingState,
+  resolveCheckpointFolder,
+  type ModelShape,
+  type TrainingState,
+} from "./checkpoint.js";
 import { PRE_LN_MODEL_TYPE } from "./weights.js";
 
-/** The architecture without the choices a run makes (Pre-LN or Post-LN, which head). */
-export type ModelShape = Omit<ModelConfig, "pre_layer_norm" | "num_labels">;
+export type { ModelShape } from "./checkpoint.js";
 
 export interface ModelFolder {
+  /** Classification labels of a fine-tuned checkpoint's head (0: none). */
+  numLabels?: number;
   /** The checkpoint or exported folder itself. */
   path: string;
   /** Ours, an exported or HuggingFace-style folder (config.json), or DeepSpeed's (given a config). */
@@ -54,7 +61,11 @@ function deepSpeedCheckpoint(path: string): string | undefined {
 }
 
 /** The architecture a checkpoint was trained with, from the resolved configs its state.json keeps. */
-export function modelConfigFromCheckpointState(state: { configs: unknown }): { model: ModelShape; preLn: boolean } {
+export function modelConfigFromCheckpointState(state: Pick<TrainingState, "configs" | "model">): {
+  model: ModelShape;
+  preLn: boolean;
+} {
+  if (state.model) return { model: state.model.config, preLn: state.model.pre_layer_norm };
   const c = state.configs as {
     cf: { bert_model_config: Record<string, number | string> };
     args: { progressive_layer_drop: boolean };
@@ -117,6 +128,7 @@ export function openModelFolder(path: string, given?: ModelShape): ModelFolder {
       preLn,
       weights: join(checkpoint, "model.safetensors"),
       vocab,
+      numLabels: state.model?.num_labels,
     };
   }
   const exported = join(path, "config.json");
@@ -148,4 +160,12 @@ function openDeepSpeedFolder(path: string, given: ModelShape | undefined): Model
     );
   const preLn = readWeightFile(weights).names.some((n) => n.includes("PreAttentionLayerNorm"));
   return { path, kind: "deepspeed", model, preLn, weights };
+}
+
+/** A model config without the run's choices, as checkpoints record it. */
+export function modelShape(m: ModelConfig): ModelShape {
+  const shape: Partial<ModelConfig> = { ...m };
+  delete shape.pre_layer_norm;
+  delete shape.num_labels;
+  return shape as ModelShape;
 }

@@ -5,7 +5,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 import { loadCf, type CfConfig } from "../config/cf.js";
-import { loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
+import { effectiveDeepSpeed, FP16_NOTICE, loadDeepSpeedConfig, type DeepSpeedConfig } from "../config/deepspeed.js";
+import { schedulerLearningRate, type Scheduler } from "../config/scheduler.js";
 import { checkJobName, ConfigError } from "../config/errors.js";
 import { MASKED_LM_PROB } from "../data/instances.js";
 import {
@@ -37,13 +38,16 @@ import { evaluateMlm } from "./evaluate.js";
 import type { LossScalerState } from "./loss-scaler.js";
 import { bingBertLearningRate, scheduleStep, type BingBertSchedule, type LrScheduleName } from "./lr-schedule.js";
 import { MetricsSink, type StepRecord } from "./metrics.js";
+import { round } from "./numbers.js";
 import { sampleGates, thetaForStep } from "./pld.js";
-import { Trainer, type Output } from "./trainer.js";
+import { stopAgreed, Trainer, type Output, type StopSignal } from "./trainer.js";
 import { DivergedError, type TrainStepResult } from "./train-step.js";
-import { openModelFolder } from "./model-folder.js";
+import { jobOutputs, keepLastCheckpoints, prepareJobOutputs, recordedArgs } from "./job-outputs.js";
+import { modelShape, openModelFolder } from "./model-folder.js";
+import { reportPeakMemory, runSummary } from "./run-summary.js";
 import { loadWeights, reportLoadedWeights, requireBody } from "./weights.js";
 
-export type { Output } from "./trainer.js";
+export type { Output, StopSignal } from "./trainer.js";
 
 export interface PretrainArgs {
   cf: string;
@@ -56,7 +60,8 @@ export interface PretrainArgs {
   job_name: string;
   seed: number;
   print_steps: number;
-  lr_schedule: LrScheduleName;
+  /** bing_bert's schedule; absent: the DeepSpeed config's `scheduler` block if it has one, else LE. */
+  lr_schedule?: LrScheduleName;
   lr_offset: number;
   max_steps?: number;
   gradient_accumulation_steps?: number;
@@ -83,17 +88,22 @@ export interface PretrainArgs {
   init_from?: string;
   /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
   delay_allreduce?: boolean;
+  /** Start over a job name that has outputs, removing them. */
+  overwrite?: boolean;
+  /** Keep only the newest N checkpoints. */
+  keep_last?: number;
+  /** bing_bert's cap on the steps of one epoch. */
+  max_steps_per_epoch?: number;
 }
 
-/**
- * How a signal reaches the run: `stop` asks it to finish the current step and save. The loop calls `listen` as it
- * begins; the command installs its handlers there, so a signal during setup (which may block in a read or a mkdir,
- * where no handler would run) keeps its default action and ends the process: there is nothing to save yet.
- */
-export interface StopSignal {
-  stop: boolean;
-  listen?: () => void;
-}
+/** bing_bert's other spellings of our flags (yargs adds the kebab-case ones); state.json records neither. */
+export const PRETRAIN_ALIASES = {
+  cf: ["config-file", "config_file"],
+  max_predictions_per_seq: ["max_pred"],
+  load_training_checkpoint: ["load_cp"],
+  load_checkpoint_id: ["load_cp_id"],
+} as const;
+const ALIAS_NAMES = Object.values(PRETRAIN_ALIASES).flat();
 
 export interface PretrainResult {
   globalSteps: number;
@@ -113,6 +123,10 @@ interface Plan {
   ds: DeepSpeedConfig;
   pldActive: boolean;
   model: ModelConfig;
+  /** Where the learning rate comes from: bing_bert's schedule, or the DeepSpeed config's scheduler block. */
+  lrSource: { kind: "bing_bert"; name: LrScheduleName } | { kind: "deepspeed"; scheduler: Scheduler };
+  /** Lines printed once at the start: settings accepted in a reduced form. */
+  notices: string[];
 }
 
 /** Configs and flags, checked together; every problem is a ConfigError that says what to change. */
@@ -143,7 +157,17 @@ export function planRun(a: PretrainArgs, worldSize = 1): Plan {
       `${ds.file}: progressive_layer_drop.enabled is true, but layer dropping needs the switchable (Pre-LN) model that --progressive_layer_drop selects; add the flag (or disable the block)`,
     ]);
   if (a.init_from !== undefined && a.load_training_checkpoint === undefined) checkInitFrom(a.init_from, cf.file, model);
-  return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled, model };
+  const notices = [...ds.notices];
+  if (ds.precision === "fp16") notices.push(FP16_NOTICE);
+  if (ds.scheduler && a.lr_schedule !== undefined)
+    notices.push(
+      `[bert-train] ${ds.file}: scheduler ${ds.scheduler.type} is superseded by bing_bert's --lr_schedule ${a.lr_schedule} (omit the flag to use the block)`,
+    );
+  const lrSource: Plan["lrSource"] =
+    ds.scheduler && a.lr_schedule === undefined
+      ? { kind: "deepspeed", scheduler: ds.scheduler }
+      : { kind: "bing_bert", name: a.lr_schedule ?? "LE" };
+  return { cf, ds, pldActive: a.progressive_layer_drop && ds.pld.enabled, model, lrSource, notices };
 }
 
 const ARCHITECTURE_KEYS = [
@@ -258,10 +282,29 @@ async function openCorpora(
   return { mixer: new CorpusMixer(loaders, a.seed), records, lowerCase, o };
 }
 
+/**
+ * The validation shards, as bing_bert finds them: the --cf file's validation.path under
+ * --validation_data_path_prefix (else --data_path_prefix); without validation.path, the prefix itself. A folder the
+ * flag names must exist; one only the --cf file implies is skipped with a note when it is absent.
+ */
+function validationFolder(a: PretrainArgs, cf: CfConfig, out: Output): string | undefined {
+  const prefix = a.validation_data_path_prefix;
+  if (cf.validationPath === undefined) return prefix;
+  const dir = join(prefix ?? a.data_path_prefix, cf.validationPath);
+  if (existsSync(dir)) return dir;
+  if (prefix !== undefined)
+    throw new ConfigError([
+      `${cf.file}: validation.path: ${dir} does not exist (--validation_data_path_prefix ${prefix} joined with "${cf.validationPath}")`,
+    ]);
+  out.log(`no validation: ${dir} (validation.path of ${cf.file} under --data_path_prefix) does not exist`);
+  return undefined;
+}
+
 async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Promise<Run> {
   const { cf, ds } = plan;
   for (const key of ds.ignored)
     out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
+  for (const line of plan.notices) out.warn(line);
   const vocab = readVocab(a.vocab_file ?? defaultVocabFile());
   if (vocab.tokens.length > cf.model.vocab_size)
     throw new ConfigError([
@@ -278,11 +321,19 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
   };
   const { mixer, records, lowerCase, o: loaderOptions } = await openCorpora(a, cf, base, vocab, out);
   // opened (and checked) now, not at the end of the first epoch
+  const validationDir = world.isRoot ? validationFolder(a, cf, out) : undefined;
   const validation =
-    a.validation_data_path_prefix !== undefined && world.isRoot
-      ? await CorpusShards.open(a.validation_data_path_prefix, { vocabSize: loaderOptions.vocabSize, vocabFile: vocab })
+    validationDir !== undefined
+      ? await CorpusShards.open(validationDir, { vocabSize: loaderOptions.vocabSize, vocabFile: vocab })
       : undefined;
-  const stepsPerEpoch = Math.max(1, Math.floor(records / ds.trainBatchSize));
+  if (validation && validation.seqLen !== a.max_seq_length)
+    throw new ConfigError([
+      `${validationDir}: the validation shards hold sequences of ${validation.seqLen}, but --max_seq_length is ${a.max_seq_length}`,
+    ]);
+  const stepsPerEpoch = Math.max(
+    1,
+    Math.min(Math.floor(records / ds.trainBatchSize), a.max_steps_per_epoch ?? Infinity),
+  );
   const trainer = new Trainer(
     {
       model: plan.model,
@@ -309,7 +360,7 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     stepsPerEpoch,
     maxSteps: a.max_steps ?? stepsPerEpoch * cf.training.num_epochs,
     schedule: {
-      schedule: a.lr_schedule,
+      schedule: plan.lrSource.kind === "bing_bert" ? plan.lrSource.name : "LE",
       learningRate: cf.training.learning_rate ?? ds.lr,
       warmupProportion: cf.training.warmup_proportion,
       decayRate: cf.training.decay_rate,
@@ -350,6 +401,13 @@ function resume(run: Run): void {
   out.log(`resumed from ${path} at step ${run.counters.globalSteps}`);
 }
 
+function learningRate(run: Run, step: number): number {
+  const source = run.plan.lrSource;
+  return source.kind === "deepspeed"
+    ? schedulerLearningRate(source.scheduler, run.plan.ds.lr, step)
+    : bingBertLearningRate(run.schedule, step);
+}
+
 function theta(run: Run, globalSteps: number): number {
   return run.plan.pldActive ? thetaForStep(run.plan.ds.pld, globalSteps) : 1;
 }
@@ -388,12 +446,18 @@ function checkpoint(run: Run): void {
       world_size: run.world.size,
       theta: theta(run, c.globalSteps),
       loss_scaler: run.trainer.scaler?.state(),
-      configs: { cf: run.plan.cf.raw, deepspeed: run.plan.ds.raw, args: run.a },
+      configs: {
+        cf: run.plan.cf.raw,
+        deepspeed: effectiveDeepSpeed(run.plan.ds),
+        args: recordedArgs(run.a, ALIAS_NAMES),
+      },
       vocab: { file: "vocab.txt", sha256: run.vocab.sha256, do_lower_case: run.vocab.lowerCase },
+      model: { config: modelShape(run.plan.model), pre_layer_norm: run.plan.model.pre_layer_norm, num_labels: 0 },
     },
     run.vocab.path,
   );
   run.out.log(`checkpointing: PATH=${run.lastCheckpoint}, ckpt_id=${tag}`);
+  if (run.a.keep_last !== undefined) keepLastCheckpoints(run.dir, run.a.keep_last, run.lastCheckpoint, run.out);
 }
 
 /** MLM loss and accuracy on the validation shards (rank 0, at the end of each epoch). */
@@ -406,14 +470,29 @@ async function validate(run: Run, metrics: MetricsSink): Promise<void> {
   metrics.validation(step, { ...v }, ["mlm_loss", "mlm_accuracy"]);
 }
 
+/** Validation that fails (a damaged shard, no memory) is reported and training goes on: its checkpoint is written. */
+async function validateOrReport(run: Run, metrics: MetricsSink): Promise<void> {
+  try {
+    await validate(run, metrics);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === undefined) throw err; // a bug, not the data
+    run.out.warn(
+      `[bert-train] validation at step ${run.counters.globalSteps} failed (${(err as Error).message}); training goes on (${latestNote(run)})`,
+    );
+  }
+}
+
 /** The console lines of DeepSpeed's bing_bert example after a step (the trainer reports overflows). */
 function logStep(run: Run, r: TrainStepResult, lr: number, milliseconds: number): void {
   const { out, plan, counters: c } = run;
   if (c.globalSteps % run.a.print_steps === 0)
-    out.log(`bing_bert_progress: step=${c.globalSteps}, loss=${r.loss}, lr=${lr}, sample_count=${c.globalSamples}`);
+    out.log(
+      `bing_bert_progress: step=${c.globalSteps}, loss=${round(r.loss)}, lr=${round(lr)}, sample_count=${c.globalSamples}`,
+    );
   if (c.globalSteps % plan.ds.stepsPerPrint !== 0) return;
   out.log(
-    `[Rank 0] step=${c.globalSteps}, skipped=${c.skippedSteps}, lr=[${lr}], mom=[(${plan.ds.optimizer.beta1}, ${plan.ds.optimizer.beta2})]`,
+    `[Rank 0] step=${c.globalSteps}, skipped=${c.skippedSteps}, lr=[${round(lr)}], mom=[(${plan.ds.optimizer.beta1}, ${plan.ds.optimizer.beta2})]`,
   );
   if (plan.ds.wallClockBreakdown)
     out.log(
@@ -421,7 +500,7 @@ function logStep(run: Run, r: TrainStepResult, lr: number, milliseconds: number)
     );
 }
 
-const TENSORBOARD_KEYS = ["loss", "mlm_loss", "nsp_loss", "lr", "theta", "grad_norm", "kept_layers"];
+const TENSORBOARD_KEYS = ["loss", "mlm_loss", "nsp_loss", "lr", "theta", "grad_norm", "kept_layers", "loss_scale"];
 
 function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: number, ms: number): StepRecord {
   return {
@@ -429,6 +508,7 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: 
     loss: r.loss,
     mlm_loss: r.mlmLoss,
     nsp_loss: r.nspLoss,
+    mlm_tokens: r.mlmTokens,
     lr,
     theta: th,
     kept_layers: kept,
@@ -440,13 +520,6 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: 
     wall_time: Date.now() / 1000,
     ...(run.world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
   };
-}
-
-/** Every rank must stop at the same step: a signal may reach one rank only, or the ranks at different steps. */
-function stopAgreed(world: World, signal?: StopSignal): boolean {
-  const vote = new Float64Array([signal?.stop ? 1 : 0]);
-  world.max(vote);
-  return vote[0] === 1;
 }
 
 /**
@@ -469,13 +542,14 @@ async function trainOneStep(run: Run, metrics: MetricsSink, result: PretrainResu
   const gatesOf = (j: number) =>
     plan.pldActive ? sampleGates(plan.ds.pld, layers, th, run.a.seed, c.globalSteps, j) : allLayersKept(layers);
   const micro = trainer.microBatches(c.globalSteps, batches, gatesOf);
-  const lr = bingBertLearningRate(run.schedule, scheduleStep(c.globalSteps, c.resumedAt, run.a.rewarmup));
+  const lr = learningRate(run, scheduleStep(c.globalSteps, c.resumedAt, run.a.rewarmup));
   const started = performance.now();
   const r = await trainer.step(micro, {
     optimizer: plan.ds.optimizer,
     lr,
     stepNumber: c.optimizerSteps + 1,
     maxGradNorm: plan.ds.gradientClipping,
+    onMicroBatch: (done, of) => metrics.microBatch(c.globalSteps, done, of),
   });
   const milliseconds = performance.now() - started;
   c.globalSteps++;
@@ -505,8 +579,9 @@ async function loop(run: Run, metrics: MetricsSink, result: PretrainResult, sign
       if (err instanceof DivergedError) throw new DivergedError(`${err.message}; ${latestNote(run)}`);
       throw err;
     }
-    if (run.policy.epochEnds(c.globalSteps) && run.validation && run.world.isRoot) await validate(run, metrics);
+    // the epoch's checkpoint first: a validation that fails cannot cost it
     if (run.policy.dueAfterStep(c.globalSteps)) checkpoint(run);
+    if (run.policy.epochEnds(c.globalSteps) && run.validation && run.world.isRoot) await validateOrReport(run, metrics);
     result.stepEnds.push(performance.now());
   }
   if (run.policy.dueAtEnd(c.globalSteps, result.interrupted)) checkpoint(run);
@@ -537,20 +612,53 @@ export async function pretrain(
   }
 }
 
+function outputsOf(a: PretrainArgs) {
+  return jobOutputs(a.output_dir, a.job_name);
+}
+
+/** The one-screen summary a run starts with. */
+function summarize(run: Run): void {
+  const { plan, trainer, counters: c } = run;
+  const o = outputsOf(run.a);
+  runSummary(run.out, {
+    model: plan.model,
+    parameters: trainer.parameterCount,
+    precision: plan.ds.precision,
+    batch: trainer.batch,
+    worldSize: run.world.size,
+    stepsPerEpoch: run.stepsPerEpoch,
+    totalSteps: run.maxSteps,
+    firstStep: c.globalSteps,
+    extra: [
+      `PLD            ${plan.pldActive ? `on (theta ${plan.ds.pld.theta}, gamma ${plan.ds.pld.gamma})` : "off"}`,
+      `learning rate  ${plan.lrSource.kind === "deepspeed" ? `${plan.lrSource.scheduler.type} (DeepSpeed scheduler block)` : `bing_bert ${plan.lrSource.name}`}`,
+    ],
+    outputs: [`checkpoints    ${o.checkpoints}`, `metrics        ${o.jsonl}`, `TensorBoard    ${o.tensorboard}`],
+  });
+}
+
 async function runLocked(run: Run, signal?: StopSignal): Promise<PretrainResult> {
   const { a, out, world } = run;
   if (world.isRoot)
     for (const name of cleanCheckpointDebris(run.dir))
       out.warn(`[bert-train] removed ${join(run.dir, name)}, left by an interrupted save`);
   resume(run);
+  // the configs, the data and the checkpoint are checked: now a new run of a job name in use is refused (or, with
+  // --overwrite, starts over), and a resumed one drops the metrics past the step it resumes from
+  const resumed = a.load_training_checkpoint !== undefined ? run.counters.globalSteps : undefined;
+  if (world.isRoot)
+    prepareJobOutputs(outputsOf(a), { resumedAt: resumed, overwrite: a.overwrite ?? false, jobName: a.job_name }, out);
   makeDirs(run.dir);
+  summarize(run);
   const metrics = new MetricsSink({
     world,
-    jsonlPath: join(a.output_dir, `${a.job_name}.metrics.jsonl`),
-    tensorboardDir: a.output_dir,
+    out,
+    jsonlPath: outputsOf(a).jsonl,
+    tensorboardDir: outputsOf(a).tensorboard,
     totalSteps: run.maxSteps,
     globalBatch: run.plan.ds.trainBatchSize,
     tensorboardKeys: TENSORBOARD_KEYS,
+    resumedAt: resumed,
   });
   if (run.plan.pldActive)
     out.log(`[INFO] [Rank 0] Enabled progressive layer dropping (theta = ${run.plan.ds.pld.theta})`);
@@ -567,5 +675,6 @@ async function runLocked(run: Run, signal?: StopSignal): Promise<PretrainResult>
   } finally {
     metrics.close();
   }
+  reportPeakMemory(out);
   return { ...result, globalSteps: run.counters.globalSteps, lastCheckpoint: run.lastCheckpoint };
 }

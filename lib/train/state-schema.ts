@@ -36,10 +36,30 @@ const stateSchema = {
     last_global_data_samples: count,
     world_size: { type: "integer", minimum: 1 },
     theta: { type: "number", minimum: 0, maximum: 1 },
+    // pre-training: the mixer's step and each corpus loader's place; fine-tuning: the epoch and the step in it
     data_position: {
+      anyOf: [
+        {
+          type: "object",
+          required: ["step", "corpora"],
+          properties: { step: count, corpora: { type: "object", additionalProperties: loaderPosition } },
+        },
+        { type: "object", required: ["epoch", "step_in_epoch"], properties: { epoch: count, step_in_epoch: count } },
+      ],
+    },
+    model: {
       type: "object",
-      required: ["step", "corpora"],
-      properties: { step: count, corpora: { type: "object", additionalProperties: loaderPosition } },
+      required: ["config", "pre_layer_norm", "num_labels"],
+      properties: {
+        config: { type: "object", required: ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads"] },
+        pre_layer_norm: { type: "boolean" },
+        num_labels: count,
+      },
+    },
+    glue: {
+      type: "object",
+      required: ["task", "results", "epoch_loss_sum"],
+      properties: { task: { type: "string" }, results: { type: "object" }, epoch_loss_sum: { type: "number" } },
     },
     loss_scaler: {
       type: ["object", "null"],
@@ -54,7 +74,7 @@ const stateSchema = {
     },
     configs: {
       type: "object",
-      required: ["cf", "args"],
+      required: ["args"],
       properties: {
         cf: { type: "object", required: ["bert_model_config"], properties: { bert_model_config: { type: "object" } } },
         args: { type: "object" },
@@ -71,6 +91,12 @@ const stateSchema = {
     },
   },
 };
+
+// the architecture: the `model` record, or (in checkpoints written before it) the --cf file's bert_model_config
+(stateSchema as Record<string, unknown>).anyOf = [
+  { required: ["model"] },
+  { properties: { configs: { type: "object", required: ["cf"] } } },
+];
 
 const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true });
 const validate = ajv.compile(stateSchema);

@@ -22,6 +22,8 @@ export interface TrainStepOptions {
   scaler?: LossScaler;
   /** Multi-process runs: the reported losses are averaged over the ranks (the engine averages the gradients). */
   world?: World;
+  /** After each micro-batch: `done` of `of`. */
+  onMicroBatch?: (done: number, of: number) => void;
 }
 
 export interface TrainStepResult {
@@ -29,6 +31,8 @@ export interface TrainStepResult {
   loss: number;
   mlmLoss: number;
   nspLoss: number;
+  /** Masked positions the MLM loss was taken over, in the whole step (all micro-batches and ranks). */
+  mlmTokens: number;
   gradNorm: number;
   skipped: boolean;
   /** The loss scale this step ran with. */
@@ -57,6 +61,7 @@ export async function trainStep(
   let loss = 0;
   let mlmLoss = 0;
   let nspLoss = 0;
+  let mlmTokens = 0;
   for (const [i, m] of micro.entries()) {
     const r = await engine.run(m.batch, m.gates, {
       train: true,
@@ -67,6 +72,8 @@ export async function trainStep(
     loss += r.loss / micro.length;
     mlmLoss += r.mlmLoss / micro.length;
     nspLoss += r.nspLoss / micro.length;
+    mlmTokens += r.mlmCount;
+    if (micro.length > 1) o.onMicroBatch?.(i + 1, micro.length);
   }
   const outcome = await engine.step(o.optimizer, {
     lr: o.lr,
@@ -77,9 +84,11 @@ export async function trainStep(
   // after step(): the gradient reductions it waits for are collectives too, and every rank must issue the same
   // collectives in the same order
   if (o.world && o.world.size > 1) {
-    const losses = new Float64Array([loss, mlmLoss, nspLoss]);
-    o.world.sum(losses);
-    [loss, mlmLoss, nspLoss] = Array.from(losses, (v) => v / (o.world as World).size) as [number, number, number];
+    const sums = new Float64Array([loss, mlmLoss, nspLoss, mlmTokens]);
+    o.world.sum(sums);
+    const size = o.world.size;
+    [loss, mlmLoss, nspLoss] = [(sums[0] as number) / size, (sums[1] as number) / size, (sums[2] as number) / size];
+    mlmTokens = sums[3] as number;
   }
   if (o.scaler) {
     const update = o.scaler.update(outcome.overflow);
@@ -96,6 +105,7 @@ export async function trainStep(
     loss,
     mlmLoss,
     nspLoss,
+    mlmTokens,
     gradNorm: outcome.gradNorm,
     skipped: outcome.overflow,
     lossScale,

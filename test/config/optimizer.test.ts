@@ -66,9 +66,22 @@ describe("DeepSpeed optimizer block", () => {
       "ds.json: optimizer.params.min_coeff: 2 is larger than max_coeff 1",
     ]);
   });
+  it("OneBitAdam and OneBitLamb run as Adam and LAMB, their compression settings accepted and named", () => {
+    const adam = resolveOptimizer(
+      { type: "OneBitAdam", params: { lr: 2e-4, freeze_step: 23000, cuda_aware: false, comm_backend_name: "nccl" } },
+      "ds.json",
+    );
+    assert.equal(adam.settings.type, "adam");
+    assert.equal(adam.lr, 2e-4);
+    assert.equal(adam.oneBit, "OneBitAdam");
+    const lamb = resolveOptimizer({ type: "OneBitLamb", params: { max_coeff: 0.3, coeff_beta: 0.9 } }, "ds.json");
+    assert.equal(lamb.settings.type, "lamb");
+    assert.equal(lamb.settings.maxCoeff, 0.3);
+    assert.equal(resolveOptimizer({ type: "Adam" }, "ds.json").oneBit, undefined);
+  });
   it("an unknown optimizer type", () => {
     assert.deepEqual(problemsOf({ type: "SGD" }), [
-      'ds.json: optimizer.type: expected "Adam", "AdamW" or "Lamb", found "SGD"',
+      'ds.json: optimizer.type: expected "Adam", "AdamW", "Lamb", "OneBitAdam" or "OneBitLamb", found "SGD"',
     ]);
   });
   it("a misspelt key gets a suggestion, and every problem is reported at once", () => {

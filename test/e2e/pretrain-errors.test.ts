@@ -142,7 +142,7 @@ const cases: [string, () => ReturnType<typeof pretrain>, RegExp][] = [
           "opt.json",
         ),
       }),
-    /opt\.json: optimizer\.type: expected "Adam", "AdamW" or "Lamb", found "Adagrad"/,
+    /opt\.json: optimizer\.type: expected "Adam", "AdamW", "Lamb", "OneBitAdam" or "OneBitLamb", found "Adagrad"/,
   ],
   [
     "fp16 and bf16 both on",

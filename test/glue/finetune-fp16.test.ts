@@ -5,11 +5,13 @@
 // (consecutive_hysteresis changes nothing on these runs, whose overflows come only right after a scale increase;
 // the trainer hands it to the scaler with the rest, and the loss-scaler tests cover its rule.)
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 
+import { tfRecords } from "../../lib/data/tfrecord.js";
+import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { finetune } from "../../lib/glue/finetune.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { collect, finetuneArgs, tinyModelFolder } from "../helpers/finetune-fixture.js";
@@ -95,11 +97,12 @@ async function run(name: string, fp16: Partial<Fp16Keys>) {
   const steps = readFileSync(join(dir, "out", `${name}.metrics.jsonl`), "utf8")
     .trim()
     .split("\n")
-    .map((l) => JSON.parse(l) as { loss_scale?: number; skipped?: boolean })
+    .map((l) => JSON.parse(l) as { loss_scale?: number; skipped?: boolean; grad_norm?: number | null })
     .filter((r) => r.loss_scale !== undefined);
   return {
     scales: steps.map((r) => r.loss_scale as number),
     overflows: steps.map((r) => r.skipped as boolean),
+    gradNorms: steps.map((r) => r.grad_norm),
     lines,
   };
 }
@@ -122,6 +125,21 @@ describe("fine-tuning in fp16 honours the DeepSpeed fp16 block", () => {
     assert.equal(r.scales.length, 36);
     assertHonoured(r, keys, ["initial_scale_power", "hysteresis", "loss_scale_window"]);
     assert.match(r.lines.join("\n"), /Overflow detected\. Skipping step\. Attempted loss scale: 1048576, reducing to/);
+    // an overflowed step's gradient norm is not finite: null in the JSONL (JSON has no inf), inf in TensorBoard
+    r.overflows.forEach((skipped, i) =>
+      skipped
+        ? assert.equal(r.gradNorms[i], null, `step ${i + 1}`)
+        : assert.ok((r.gradNorms[i] as number) > 0, `step ${i + 1}: ${r.gradNorms[i]}`),
+    );
+    const runs = join(dir, "out", "runs", "dynamic");
+    const file = readdirSync(runs)[0] as string;
+    const norms = [...tfRecords(readFileSync(join(runs, file)), file)]
+      .map(decodeEvent)
+      .flatMap((e) => e.values.filter((v) => v.tag === "train/grad_norm").map((v) => v.value));
+    assert.deepEqual(
+      norms.map((n) => !Number.isFinite(n)),
+      r.overflows,
+    );
   });
   it("min_loss_scale", async () => {
     const keys = { ...DEFAULTS, initial_scale_power: 24, hysteresis: 1, min_loss_scale: 2 ** 22 };

@@ -88,6 +88,7 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
   }
   if (!std::isfinite(scaled_norm)) {
     result->overflow = true;
+    result->grad_norm = scaled_norm;  // reported as it is (inf or NaN), never as 0
     zero_grads();
     return Status::ok();
   }
