@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { featurize } from "../dist/lib/glue/finetune.js";
+import { featurize } from "../dist/lib/glue/features.js";
 import { glueTask, readGlueFile } from "../dist/lib/glue/tasks.js";
 import { createBertTokenizer } from "../dist/lib/data/tokenizer.js";
 import { DEFAULT_MODEL_CONFIG } from "../dist/lib/native/engine.js";

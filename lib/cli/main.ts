@@ -3,6 +3,7 @@
 import yargs from "yargs";
 
 import { checkFlags } from "../config/flags.js";
+import { checkRepeatedPositionals } from "./repeated-positionals.js";
 import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
@@ -115,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       .demandCommand(1, "Name a command: bert-train <command> --help lists the options of each.")
       // every command's numeric flags, against its schema, before its handler runs
       .middleware((args) => checkFlags(String(args._[0]), args))
+      .middleware((args) => checkRepeatedPositionals(String(args._[0]), argv, args))
       .strict()
       .fail((message, error) => {
         if (error) throw error;

@@ -31,6 +31,9 @@ export interface ExportedConfig {
   layer_norm_eps: number;
   /** Ours: true for the Pre-LN (PLD) model, which HuggingFace's BertForPreTraining does not implement. */
   pre_layer_norm: boolean;
+  /** A fine-tuned model: its classification head's labels and the GLUE task (HuggingFace's keys). */
+  num_labels?: number;
+  finetuning_task?: string;
 }
 
 /** The files an export writes: a folder holding these and nothing else may be replaced by a new export. */
@@ -72,13 +75,22 @@ export function exportModel(given: string, out: string, vocabFile?: string): voi
   const weights = readSafetensors(join(checkpoint, "model.safetensors"));
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, t] of weights.tensors) tensors.set(name, { dtype: t.dtype, shape: t.shape, data: t.data });
-  writeExportFolder(out, { model, preLn, tensors, vocabPath, lowerCase: state.vocab?.do_lower_case });
+  const head = state.model?.num_labels ? { numLabels: state.model.num_labels, task: state.glue?.task } : undefined;
+  writeExportFolder(out, { model, preLn, tensors, vocabPath, lowerCase: state.vocab?.do_lower_case, head });
 }
 
 /** A model's weights (the engine's names) as an exported folder, the tied decoder written out as well. */
 export function writeExportFolder(
   out: string,
-  m: { model: ModelShape; preLn: boolean; tensors: Map<string, TensorToWrite>; vocabPath: string; lowerCase?: boolean },
+  m: {
+    model: ModelShape;
+    preLn: boolean;
+    tensors: Map<string, TensorToWrite>;
+    vocabPath: string;
+    lowerCase?: boolean;
+    /** A fine-tuned model's classification head. */
+    head?: { numLabels: number; task?: string };
+  },
 ): void {
   const { model, preLn, tensors, vocabPath } = m;
   const target = checkExportTarget(out);
@@ -87,13 +99,15 @@ export function writeExportFolder(
   const bias = tensors.get("cls.predictions.bias");
   if (word) tensors.set(decoderWeight, word);
   if (bias) tensors.set(decoderBias, bias);
+  const kind = m.head ? "BertForSequenceClassification" : "BertForPreTraining";
   const config: ExportedConfig = {
-    architectures: [preLn ? "BertForPreTrainingPreLN" : "BertForPreTraining"],
+    architectures: [preLn ? `${kind}PreLN` : kind],
     model_type: preLn ? PRE_LN_MODEL_TYPE : "bert",
     ...model,
     hidden_act: model.hidden_act === "gelu_tanh" ? "gelu_new" : model.hidden_act,
     initializer_range: 0.02,
     pre_layer_norm: preLn,
+    ...(m.head ? { num_labels: m.head.numLabels, finetuning_task: m.head.task } : {}),
   };
   const tmp = `${out}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });

@@ -44,9 +44,23 @@ describe("fine-tuning", () => {
       assert.match(log, new RegExp(`MNLI dev_matched after epoch ${epoch}: acc = `));
       assert.match(log, new RegExp(`MNLI dev_mismatched after epoch ${epoch}: acc = `));
     }
-    assert.deepEqual(Object.keys(results).sort(), ["acc", "acc_mm", "epoch"]);
+    // DeepSpeed's GLUE fields: the task metrics, eval_loss, global_step and the epoch's training loss
+    const keys = ["acc", "acc_mm", "epoch", "eval_loss", "eval_loss_mm", "global_step", "loss"];
+    assert.deepEqual(Object.keys(results).sort(), keys);
     const file = readFileSync(join(dir, "out", "mnli", "eval_results.txt"), "utf8");
-    assert.match(file, /^acc = [\d.]+\nacc_mm = [\d.]+\nepoch = 2\n$/);
+    assert.deepEqual(
+      file
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" = ")[0]),
+      keys,
+    );
+    assert.match(file, /\nepoch = 2\n/);
+    assert.match(file, /\nglobal_step = 6\n/); // 9 rows, batch 3, 2 epochs
+    // one file per epoch, kept; eval_results.txt is the last of them
+    const first = readFileSync(join(dir, "out", "mnli", "eval_results_epoch1.txt"), "utf8");
+    assert.match(first, /\nepoch = 1\n/);
+    assert.equal(readFileSync(join(dir, "out", "mnli", "eval_results_epoch2.txt"), "utf8"), file);
     // two of the three mismatched rows: its accuracy is a multiple of 1/2, the matched one of 1/3
     assert.ok([0, 0.5, 1].includes(results.acc_mm as number), `acc_mm ${results.acc_mm}`);
   });
