@@ -24,9 +24,9 @@ export const benchDataCommand: CommandModule<object, BenchDataArgs> = {
         default: [join(projectRoot(), "data", "corpus")],
         describe: "files or folders of text",
       })
-      .option("vocab_file", { type: "string", default: defaultVocabFile() })
-      .option("batch", { type: "number", default: 32 })
-      .option("batches", { type: "number", default: 200 }),
+      .option("vocab_file", { type: "string", default: defaultVocabFile(), describe: "the WordPiece vocabulary" })
+      .option("batch", { type: "number", default: 32, describe: "sequences per batch" })
+      .option("batches", { type: "number", default: 200, describe: "batches timed" }),
   handler: async (a) => {
     await runDataBench({ inputs: a.input, vocab: a.vocab_file, batchSize: a.batch, loaderBatches: a.batches }, (line) =>
       process.stdout.write(line + "\n"),

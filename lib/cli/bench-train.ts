@@ -16,11 +16,11 @@ export const benchTrainCommand: CommandModule<object, Args> = {
   describe: "Measure end-to-end training samples/s against the engine alone, and the step time PLD saves",
   builder: (y) =>
     y
-      .option("layers", { type: "number", default: 12 })
-      .option("hidden", { type: "number", default: 256 })
-      .option("precision", { choices: ["fp32", "bf16"] as const, default: "bf16" as const })
-      .option("batch", { type: "number", default: 32 })
-      .option("steps", { type: "number", default: 30 }),
+      .option("layers", { type: "number", default: 12, describe: "encoder layers" })
+      .option("hidden", { type: "number", default: 256, describe: "hidden size" })
+      .option("precision", { choices: ["fp32", "bf16"] as const, default: "bf16" as const, describe: "arithmetic" })
+      .option("batch", { type: "number", default: 32, describe: "sequences per step" })
+      .option("steps", { type: "number", default: 30, describe: "steps timed" }),
   handler: async (a) => {
     await runTrainBench(a, (line) => process.stdout.write(line + "\n"));
   },

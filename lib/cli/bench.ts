@@ -28,8 +28,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         describe: `comma-separated: ${Object.keys(BENCH_MODELS).join(", ")}`,
       })
       .option("precisions", { type: "string", default: "fp32,bf16", describe: "comma-separated: fp32, bf16" })
-      .option("batch", { type: "number", default: 32 })
-      .option("seq", { type: "number", default: 128 })
+      .option("batch", { type: "number", default: 32, describe: "sequences per step" })
+      .option("seq", { type: "number", default: 128, describe: "sequence length" })
       .option("steps", { type: "number", default: 3, describe: "timed steps per case" })
       .option("warmup", { type: "number", default: 2, describe: "untimed steps first (both sides)" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })

@@ -24,15 +24,30 @@ export const convertShardsCommand: CommandModule<object, ConvertArgs> = {
         demandOption: true,
         describe: "a folder of shards (ours, Google's or NVIDIA's)",
       })
-      .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
-      .option("output_format", { choices: ["tfrecord", "hdf5"] as const, demandOption: true, alias: "output-format" })
+      .option("output_dir", {
+        type: "string",
+        demandOption: true,
+        alias: "output-dir",
+        describe: "the shard folder to write",
+      })
+      .option("output_format", {
+        choices: ["tfrecord", "hdf5"] as const,
+        demandOption: true,
+        alias: "output-format",
+        describe: "TFRecord (Google's layout) or HDF5 (NVIDIA's)",
+      })
       .option("vocab_file", {
         type: "string",
         default: defaultVocabFile(),
         alias: "vocab-file",
         describe: "token ids are checked against it",
       })
-      .option("skip_corrupt_shards", { type: "boolean", default: false, alias: "skip-corrupt-shards" }),
+      .option("skip_corrupt_shards", {
+        type: "boolean",
+        default: false,
+        alias: "skip-corrupt-shards",
+        describe: "leave out damaged shards (named) instead of stopping",
+      }),
   handler: async (a) => {
     const { records, shards } = await convertShards({
       input: a.input,

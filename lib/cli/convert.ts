@@ -22,7 +22,12 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         demandOption: true,
         describe: "a checkpoint or job folder, an exported or HuggingFace folder, or a DeepSpeed checkpoint",
       })
-      .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
+      .option("output_dir", {
+        type: "string",
+        demandOption: true,
+        alias: "output-dir",
+        describe: "the folder to write (config.json, model.safetensors, vocab.txt)",
+      })
       .option("cf", { type: "string", describe: "the bing_bert config of a DeepSpeed checkpoint (its architecture)" })
       .option("vocab_file", {
         type: "string",

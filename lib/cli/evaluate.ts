@@ -33,8 +33,13 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         describe: "a checkpoint folder (saved_models/<job>/<tag>)",
       })
       .option("data", { type: "string", array: true, demandOption: true, describe: "shard folders or shard files" })
-      .option("batch_size", { type: "number", default: 32, alias: "batch-size" })
-      .option("max_predictions_per_seq", { type: "number", default: 20, alias: "max-predictions-per-seq" })
+      .option("batch_size", { type: "number", default: 32, alias: "batch-size", describe: "sequences per batch" })
+      .option("max_predictions_per_seq", {
+        type: "number",
+        default: 20,
+        alias: "max-predictions-per-seq",
+        describe: "masked tokens per sequence of shards without static masks",
+      })
       .option("max_batches", {
         type: "number",
         alias: "max-batches",
@@ -46,7 +51,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         alias: "vocab-file",
         describe: "default: the checkpoint's vocab.txt, else bert-base-uncased's",
       })
-      .option("threads", { type: "number", default: 0 }),
+      .option("threads", { type: "number", default: 0, describe: "CPU threads; 0: all cores" }),
   handler: async (a) => {
     const { path, kind, model, preLn, vocab: own } = openModelFolder(a.checkpoint);
     if (kind !== "checkpoint") throw new CheckpointError(`${path}: not a training checkpoint (no state.json)`);

@@ -19,7 +19,12 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
         demandOption: true,
         describe: "a checkpoint, or a job folder (its latest)",
       })
-      .option("output_dir", { type: "string", demandOption: true, alias: "output-dir" })
+      .option("output_dir", {
+        type: "string",
+        demandOption: true,
+        alias: "output-dir",
+        describe: "a new or empty folder, or an earlier export",
+      })
       .option("vocab_file", {
         type: "string",
         alias: "vocab-file",
