@@ -4,12 +4,13 @@
 # by bert-train. Set DATA_PATH_PREFIX to the folder holding the corpora the --cf file names
 # (bnorick_format/128/wiki_pretrain, ...); make them with `bert-train prepare-data`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# Paths given by the user (arguments, environment) are taken relative to the folder it is run from.
+repo=$(cd "$(dirname "$0")/.." && pwd)
 base_dir=${OUTPUT_DIR:-out}
 job_name=${JOB_NAME:-adam_4k_seq128_progressive_layer_drop}
 mkdir -p "$base_dir/logs"
-node dist/bin/bert-train.js pretrain \
-  --cf configs/bert_base_large_lr.json \
+node "$repo/dist/bin/bert-train.js" pretrain \
+  --cf "$repo"/configs/bert_base_large_lr.json \
   --max_seq_length 128 \
   --output_dir "$base_dir" \
   --deepspeed \
@@ -18,7 +19,7 @@ node dist/bin/bert-train.js pretrain \
   --lr_schedule "LE" \
   --lr_offset 0.0 \
   --job_name "$job_name" \
-  --deepspeed_config configs/deepspeed_bsz4k_progressive_layer_drop_config_seq128.json \
+  --deepspeed_config "$repo"/configs/deepspeed_bsz4k_progressive_layer_drop_config_seq128.json \
   --data_path_prefix "${DATA_PATH_PREFIX:-/data/bert}" \
   --progressive_layer_drop \
   "$@" 2>&1 | tee "$base_dir/logs/$job_name.log"

@@ -7,14 +7,15 @@
 #   scripts/glue-pretrained-vs-random.sh CHECKPOINT [GLUE_DIR] [SST2_DIR]
 #
 # CHECKPOINT: a job folder (its latest checkpoint) or a checkpoint folder, e.g. out/saved_models/bert_mini_pld.
-# GLUE_DIR holds CoLA (default: ../shared/data/glue); SST2_DIR holds SST-2 (default: data/glue, the shipped sample).
+# GLUE_DIR holds CoLA (or set GLUE_DIR); SST2_DIR holds SST-2 (default: the SST-2 sample shipped in data/glue).
 # Environment: OUT (output prefix), EPOCHS (3), LRS ("3e-4"), SEEDS ("42"; SEED is read too), STARTS (the three
 # starts), TASKS ("SST-2 CoLA"), THREADS (0 = all cores; use 1 to run several copies side by side).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# Paths given by the user (arguments, environment) are taken relative to the folder it is run from.
+repo=$(cd "$(dirname "$0")/.." && pwd)
 ckpt=$1
-glue=${2:-../shared/data/glue}
-sst2=${3:-data/glue}
+glue=${2:-${GLUE_DIR:?pass the GLUE folder holding CoLA as the second argument, or set GLUE_DIR}}
+sst2=${3:-$repo/data/glue}
 out=${OUT:-out/glue-pretrained-vs-random}
 mkdir -p "$(dirname "$out")"
 epochs=${EPOCHS:-3}
@@ -31,7 +32,7 @@ for task in ${TASKS:-SST-2 CoLA}; do
         [ "$start" = random ] && flag=(--random)
         [ "$start" = pretrained-reinit-pooler ] && flag=(--reinit_pooler)
         job="${task}_${start}_${lr}_s${seed}"
-        node dist/bin/bert-train.js finetune "$task" 32 "$lr" "$epochs" "$job" "$ckpt" --data_dir "$dir" \
+        node "$repo/dist/bin/bert-train.js" finetune "$task" 32 "$lr" "$epochs" "$job" "$ckpt" --data_dir "$dir" \
           --output_dir "$out" --seed "$seed" --max_seq_length 64 --progressive_layer_drop \
           --threads "${THREADS:-0}" "${flag[@]}" > "$out.$job.log" 2>&1 ||
           { echo "finetune $job failed: see $out.$job.log" >&2; exit 1; }
