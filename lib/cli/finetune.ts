@@ -114,7 +114,8 @@ const FINETUNE_OPTIONS = {
   force: {
     type: "boolean",
     default: false,
-    describe: "load a checkpoint whose Pre-LN/Post-LN kind differs from the flag",
+    describe:
+      "load a checkpoint whose Pre-LN/Post-LN kind differs from the flag, or score a task with another task's head",
   },
   vocab_file: {
     type: "string",

@@ -166,11 +166,10 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     out,
   );
   const loaded = resume ? undefined : initialWeights(a, task, folder, trainer, out);
-  if (!a.do_train && (a.do_eval || a.do_predict) && !headIsTrained(loaded))
-    throw new ConfigError([
-      `finetune: ${a.random ? "--random" : folder.path} gives no trained ${task.name} classification head${folder.numLabels ? ` (its head has ${folder.numLabels} labels, ${task.name} has ${numLabels})` : ""}; --do_eval and --do_predict without --do_train would score a random head. Fine-tune first (--do_train), or name a checkpoint fine-tuned on ${task.name}`,
-    ]);
+  if (!a.do_train && (a.do_eval || a.do_predict))
+    checkHead(a, task, folder, resume !== undefined || headIsTrained(loaded));
   const jobDir = join(a.output_dir, a.job_name);
+
   const stepsPerEpoch = 0;
   const run: Omit<Run, "tok" | "data"> = {
     a,
@@ -194,6 +193,19 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
   };
   if (resume) resumeFrom(run as Run, resume.path, resume.state);
   return run;
+}
+
+/** Scoring without training needs the task's own trained head: not a random one, nor another task's. */
+function checkHead(a: FinetuneArgs, task: GlueTask, folder: ModelFolder, trained: boolean): void {
+  const labels = task.regression ? 1 : task.labels.length;
+  if (!trained)
+    throw new ConfigError([
+      `finetune: ${a.random ? "--random" : folder.path} gives no trained ${task.name} classification head${folder.numLabels ? ` (its head has ${folder.numLabels} labels, ${task.name} has ${labels})` : ""}; --do_eval and --do_predict without --do_train would score a random head. Fine-tune first (--do_train), or name a checkpoint fine-tuned on ${task.name}`,
+    ]);
+  if (folder.task !== undefined && folder.task !== task.name && !a.force)
+    throw new ConfigError([
+      `finetune: ${folder.path} was fine-tuned on ${folder.task}, not ${task.name}; pass --force to score ${task.name} with its head anyway`,
+    ]);
 }
 
 /** The pre-trained weights into the engine (not with --random); what was loaded. */

@@ -19,8 +19,9 @@ import { PRE_LN_MODEL_TYPE } from "./weights.js";
 export type { ModelShape } from "./checkpoint.js";
 
 export interface ModelFolder {
-  /** Classification labels of a fine-tuned checkpoint's head (0: none). */
+  /** A fine-tuned checkpoint's head: its labels (0: none) and the GLUE task it was trained on. */
   numLabels?: number;
+  task?: string;
   /** The checkpoint or exported folder itself. */
   path: string;
   /** Ours, an exported or HuggingFace-style folder (config.json), or DeepSpeed's (given a config). */
@@ -129,6 +130,7 @@ export function openModelFolder(path: string, given?: ModelShape): ModelFolder {
       weights: join(checkpoint, "model.safetensors"),
       vocab,
       numLabels: state.model?.num_labels,
+      task: state.glue?.task,
     };
   }
   const exported = join(path, "config.json");

@@ -131,6 +131,19 @@ describe("fine-tuning saves, stops and resumes", () => {
         finetune(sst2Run(dir, { ...scoreOnly, ...extra }), collect().output),
         (e: unknown) => e instanceof ConfigError && /no trained SST-2 classification head/.test(e.message),
       );
+    // another task's head (RTE has two labels too) is refused unless forced
+    mkdirSync(join(dir, "glue", "RTE"), { recursive: true });
+    writeFileSync(
+      join(dir, "glue", "RTE", "dev.tsv"),
+      "index\tsentence1\tsentence2\tlabel\n0\tA cat.\tA pet.\tentailment\n",
+    );
+    const rte = { ...scoreOnly, task: "RTE", checkpoint: jobDir, do_predict: false };
+    await assert.rejects(
+      finetune(sst2Run(dir, rte), collect().output),
+      (e: unknown) => e instanceof ConfigError && /was fine-tuned on SST-2, not RTE; pass --force/.test(e.message),
+    );
+    const forced = await finetune(sst2Run(dir, { ...rte, force: true }), collect().output);
+    assert.ok(forced.acc === 0 || forced.acc === 1, JSON.stringify(forced));
   });
   it("refuses a job name that has outputs; --overwrite starts it over; --keep_last keeps the newest", async () => {
     const dir = tmp();
