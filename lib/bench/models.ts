@@ -1,5 +1,6 @@
 // The model sizes the benchmark runs, and the arithmetic of their cost.
 import type { ModelConfig } from "../native/types.js";
+import { trainingFlops, type FlopModel } from "../train/flops.js";
 
 export interface BenchModel {
   layers: number;
@@ -13,7 +14,7 @@ export const BENCH_MODELS: Record<string, BenchModel> = {
 };
 
 export const BENCH_VOCAB = 30522;
-/** Masked positions per sequence: 15% of 128, as the pre-training recipe produces. */
+/** Masked positions per 128 positions, as the pre-training recipe produces (15%, capped). */
 export const MASKED_PER_SEQUENCE = 20;
 
 export function benchConfig(model: BenchModel): Partial<ModelConfig> {
@@ -28,22 +29,18 @@ export function benchConfig(model: BenchModel): Partial<ModelConfig> {
   };
 }
 
-/**
- * Matrix-multiply FLOPs of one forward+backward pass over one sequence (backward = 2x forward), counting the
- * encoder's projections and attention, the pooler/NSP and the MLM head at the masked positions. Element-wise work
- * is not counted, as is usual for model FLOP utilisation.
- */
+/** Masked positions per sequence of length `seq`: bing_bert's 20 of 128 and 80 of 512. */
+export function maskedPerSequence(seq: number): number {
+  return Math.round((seq * MASKED_PER_SEQUENCE) / 128);
+}
+
+/** Forward+backward matrix-multiply FLOPs of one sequence (lib/train/flops.ts), for a bench model. */
 export function trainingFlopsPerSequence(
   model: BenchModel,
   seq: number,
   masked: number,
   keptLayers = model.layers,
 ): number {
-  const H = model.hidden;
-  const F = 4 * H;
-  const perToken = 2 * (4 * H * H + 2 * H * F); // QKV, output projection, the two FFN GEMMs
-  const attention = 2 * 2 * seq * H; // QK^T and PV, per token
-  const encoder = keptLayers * seq * (perToken + attention);
-  const heads = 2 * H * H + 2 * H * 2 + masked * (2 * H * H + 2 * H * BENCH_VOCAB);
-  return 3 * (encoder + heads);
+  const config = { ...benchConfig(model), num_hidden_layers: model.layers } as FlopModel;
+  return trainingFlops(config, { sequences: 1, seq, maskedTokens: masked, keptFraction: keptLayers / model.layers });
 }

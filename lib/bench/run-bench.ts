@@ -14,11 +14,12 @@ import {
   type Precision,
 } from "../native/engine.js";
 import { projectRoot } from "../native/load.js";
+import { measurePeak } from "../train/flops.js";
 import {
   BENCH_MODELS,
   BENCH_VOCAB,
   benchConfig,
-  MASKED_PER_SEQUENCE,
+  maskedPerSequence,
   trainingFlopsPerSequence,
   type BenchModel,
 } from "./models.js";
@@ -26,8 +27,8 @@ import {
 export interface BenchOptions {
   models: string[];
   precisions: string[];
-  batch: number;
-  seq: number;
+  /** The (batch, sequence length) cases, each run for every model and precision. */
+  cases: BenchCase[];
   steps: number;
   warmup: number;
   threads: number;
@@ -37,24 +38,36 @@ export interface BenchOptions {
   head: "pretrain" | "classify";
 }
 
-/** Peak matrix FLOP/s of this machine's 2 cores (AVX-512 FMA; AVX512-BF16 dot products), for utilisation. */
-export const PEAK_GFLOPS: Record<Precision, number> = { fp32: 440, bf16: 900, fp16: 440 };
+export interface BenchCase {
+  batch: number;
+  seq: number;
+}
+
+/** Pre-training's two phases: batch 32 at sequence 128, and batch 8 at sequence 512. */
+export const DEFAULT_CASES: BenchCase[] = [
+  { batch: 32, seq: 128 },
+  { batch: 8, seq: 512 },
+];
 
 export interface BenchResult {
   model: string;
   head: "pretrain" | "classify";
   precision: Precision;
+  batch: number;
+  seq: number;
   samples_per_s: number;
   torch_samples_per_s: number | null;
   ratio_vs_torch: number | null;
   model_gflops: number;
-  utilisation_of_peak: number;
+  /** The peak measured in this run for the precision's instruction (null where the CPU has none). */
+  peak_gflops: number | null;
+  utilisation_of_peak: number | null;
 }
 
-/** A deterministic pre-training batch: every sequence full length, 20 masked positions each. */
+/** A deterministic pre-training batch: every sequence full length, 20 masked positions per 128 each. */
 export function syntheticBatch(batchSize: number, seqLen: number): Batch {
   const n = batchSize * seqLen;
-  const masked = Math.min(MASKED_PER_SEQUENCE, seqLen - 1) * batchSize;
+  const masked = Math.min(maskedPerSequence(seqLen), seqLen - 1) * batchSize;
   const stride = Math.floor(n / masked);
   return {
     batchSize,
@@ -86,7 +99,7 @@ export async function secondsPerStep(
 function torchSamplesPerSecond(
   model: BenchModel,
   precision: Precision,
-  o: BenchOptions,
+  o: BenchOptions & BenchCase,
   threads: number,
 ): number | string {
   const script = join(projectRoot(), "scripts", "torch_bench.py");
@@ -103,7 +116,7 @@ function torchSamplesPerSecond(
     "--seq",
     String(o.seq),
     "--masked",
-    String(MASKED_PER_SEQUENCE),
+    String(maskedPerSequence(o.seq)),
     "--steps",
     String(o.steps),
     "--warmup",
@@ -130,81 +143,120 @@ function gatesDroppingEvery(numLayers: number, keepEvery: number | null): LayerG
   return gates;
 }
 
-export async function runBench(o: BenchOptions, print: (line: string) => void): Promise<BenchResult[]> {
-  const threads = o.threads > 0 ? o.threads : availableParallelism();
-  const results: BenchResult[] = [];
-  for (const name of o.models) {
-    const model = BENCH_MODELS[name];
-    if (!model)
-      throw Object.assign(
-        new Error(`unknown model "${name}": expected one of ${Object.keys(BENCH_MODELS).join(", ")}`),
-        { code: "ERR_INVALID_ARGUMENT" },
-      );
-    for (const p of o.precisions) {
-      if (p !== "fp32" && p !== "bf16")
-        throw Object.assign(new Error(`unknown precision "${p}": expected fp32 or bf16`), {
-          code: "ERR_INVALID_ARGUMENT",
-        });
-      const precision: Precision = p;
-      const classify = o.head === "classify";
-      const engine = createEngine({
-        config: { ...benchConfig(model), num_labels: classify ? 2 : 0 },
-        precision,
-        threads,
-      });
-      const pretrainBatch = syntheticBatch(o.batch, o.seq);
-      const batch: Batch = classify
-        ? {
-            ...pretrainBatch,
-            numMasked: 0,
-            maskedPositions: undefined,
-            maskedLabels: undefined,
-            nextSentenceLabels: undefined,
-            classLabels: pretrainBatch.nextSentenceLabels,
-          }
-        : pretrainBatch;
-      const gates = allLayersKept(model.layers);
-      const seconds = await secondsPerStep(engine, batch, gates, o.warmup, o.steps);
-      const samples = o.batch / seconds;
-      const gflops = (trainingFlopsPerSequence(model, o.seq, classify ? 0 : MASKED_PER_SEQUENCE) * samples) / 1e9;
-      const label = `${name} ${precision}${classify ? " classify" : ""}`;
-      print(
-        `${label}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s, ${((100 * gflops) / PEAK_GFLOPS[precision]).toFixed(0)}% of the ${PEAK_GFLOPS[precision]} GFLOP/s peak)`,
-      );
-
-      if (o.layerSkip && model.layers >= 2) {
-        const half = await secondsPerStep(engine, batch, gatesDroppingEvery(model.layers, 2), o.warmup, o.steps);
-        const none = await secondsPerStep(engine, batch, gatesDroppingEvery(model.layers, null), o.warmup, o.steps);
-        const dropped = model.layers - Math.ceil(model.layers / 2);
-        const perLayer = (seconds - none) / model.layers;
-        const saved = seconds - half;
-        print(
-          `${label}: dropping ${dropped} of ${model.layers} layers saves ${saved.toFixed(3)} s/step; those layers cost ${(dropped * perLayer).toFixed(3)} s/step when kept (${((100 * saved) / (dropped * perLayer)).toFixed(0)}% of their cost recovered)`,
-        );
-      }
-
-      let torch: number | null = null;
-      if (o.torch) {
-        const t = torchSamplesPerSecond(model, precision, o, threads);
-        if (typeof t === "number") {
-          torch = t;
-          print(`${label}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`);
-        } else {
-          print(`${label}: PyTorch not measured: ${t}`);
-        }
-      }
-      results.push({
-        model: name,
-        head: o.head,
-        precision,
-        samples_per_s: Number(samples.toFixed(3)),
-        torch_samples_per_s: torch === null ? null : Number(torch.toFixed(3)),
-        ratio_vs_torch: torch === null ? null : Number((samples / torch).toFixed(3)),
-        model_gflops: Number(gflops.toFixed(1)),
-        utilisation_of_peak: Number((gflops / PEAK_GFLOPS[precision]).toFixed(3)),
-      });
+/** The peaks of this machine now, measured in this process before the cases (one per precision). */
+function measurePeaks(precisions: Precision[], threads: number, print: (line: string) => void): Map<Precision, number> {
+  const peaks = new Map<Precision, number>();
+  for (const p of precisions) {
+    const peak = measurePeak(p, threads, 0.5);
+    if (peak === undefined) print(`peak ${p}: not measured (this build has no vector instruction for it)`);
+    else {
+      peaks.set(p, peak.gflops);
+      print(`peak ${p}: ${peak.gflops.toFixed(0)} GFLOP/s measured now (${peak.instruction} on ${threads} threads)`);
     }
   }
+  return peaks;
+}
+
+function checkedPrecisions(names: string[]): Precision[] {
+  return names.map((p) => {
+    if (p !== "fp32" && p !== "bf16")
+      throw Object.assign(new Error(`unknown precision "${p}": expected fp32 or bf16`), {
+        code: "ERR_INVALID_ARGUMENT",
+      });
+    return p;
+  });
+}
+
+function checkedModel(name: string): BenchModel {
+  const model = BENCH_MODELS[name];
+  if (!model)
+    throw Object.assign(new Error(`unknown model "${name}": expected one of ${Object.keys(BENCH_MODELS).join(", ")}`), {
+      code: "ERR_INVALID_ARGUMENT",
+    });
+  return model;
+}
+
+/** The batch of a case: MLM + NSP labels, or a 2-way classification label for the classify head. */
+function caseBatch(c: BenchCase, classify: boolean): Batch {
+  const batch = syntheticBatch(c.batch, c.seq);
+  if (!classify) return batch;
+  return {
+    ...batch,
+    numMasked: 0,
+    maskedPositions: undefined,
+    maskedLabels: undefined,
+    nextSentenceLabels: undefined,
+    classLabels: batch.nextSentenceLabels,
+  };
+}
+
+/** What dropping every other layer saves, against what those layers cost when kept. */
+async function layerSkip(engine: NativeEngine, batch: Batch, model: BenchModel, seconds: number, o: BenchOptions) {
+  const half = await secondsPerStep(engine, batch, gatesDroppingEvery(model.layers, 2), o.warmup, o.steps);
+  const none = await secondsPerStep(engine, batch, gatesDroppingEvery(model.layers, null), o.warmup, o.steps);
+  const dropped = model.layers - Math.ceil(model.layers / 2);
+  const perLayer = (seconds - none) / model.layers;
+  const saved = seconds - half;
+  return `dropping ${dropped} of ${model.layers} layers saves ${saved.toFixed(3)} s/step; those layers cost ${(dropped * perLayer).toFixed(3)} s/step when kept (${((100 * saved) / (dropped * perLayer)).toFixed(0)}% of their cost recovered)`;
+}
+
+async function runCase(
+  name: string,
+  precision: Precision,
+  c: BenchCase,
+  o: BenchOptions & { threads: number; peak: number | undefined },
+  print: (line: string) => void,
+): Promise<BenchResult> {
+  const model = checkedModel(name);
+  const classify = o.head === "classify";
+  const engine = createEngine({
+    config: { ...benchConfig(model), max_position_embeddings: Math.max(512, c.seq), num_labels: classify ? 2 : 0 },
+    precision,
+    threads: o.threads,
+  });
+  const batch = caseBatch(c, classify);
+  const seconds = await secondsPerStep(engine, batch, allLayersKept(model.layers), o.warmup, o.steps);
+  const samples = c.batch / seconds;
+  const gflops = (trainingFlopsPerSequence(model, c.seq, classify ? 0 : maskedPerSequence(c.seq)) * samples) / 1e9;
+  const label = `${name} ${precision}${classify ? " classify" : ""} batch ${c.batch} seq ${c.seq}`;
+  const share = o.peak === undefined ? "" : `, ${((100 * gflops) / o.peak).toFixed(0)}% of the measured peak`;
+  print(
+    `${label}: ours ${samples.toFixed(2)} samples/s (${seconds.toFixed(3)} s/step, ${gflops.toFixed(0)} GFLOP/s${share})`,
+  );
+  if (o.layerSkip && model.layers >= 2) print(`${label}: ${await layerSkip(engine, batch, model, seconds, o)}`);
+  let torch: number | null = null;
+  if (o.torch) {
+    const t = torchSamplesPerSecond(model, precision, { ...o, ...c }, o.threads);
+    if (typeof t === "number") {
+      torch = t;
+      print(`${label}: PyTorch ${t.toFixed(2)} samples/s -> ours/PyTorch = ${(samples / t).toFixed(2)}x`);
+    } else print(`${label}: PyTorch not measured: ${t}`);
+  }
+  return {
+    model: name,
+    head: o.head,
+    precision,
+    batch: c.batch,
+    seq: c.seq,
+    samples_per_s: Number(samples.toFixed(3)),
+    torch_samples_per_s: torch === null ? null : Number(torch.toFixed(3)),
+    ratio_vs_torch: torch === null ? null : Number((samples / torch).toFixed(3)),
+    model_gflops: Number(gflops.toFixed(1)),
+    peak_gflops: o.peak === undefined ? null : Number(o.peak.toFixed(1)),
+    utilisation_of_peak: o.peak === undefined ? null : Number((gflops / o.peak).toFixed(3)),
+  };
+}
+
+export async function runBench(o: BenchOptions, print: (line: string) => void): Promise<BenchResult[]> {
+  const threads = o.threads > 0 ? o.threads : availableParallelism();
+  const precisions = checkedPrecisions(o.precisions);
+  o.models.forEach(checkedModel);
+  const peaks = measurePeaks(precisions, threads, print);
+  const results: BenchResult[] = [];
+  for (const c of o.cases)
+    for (const name of o.models)
+      for (const precision of precisions)
+        results.push(await runCase(name, precision, c, { ...o, threads, peak: peaks.get(precision) }, print));
   for (const r of results) print(JSON.stringify(r));
   return results;
 }

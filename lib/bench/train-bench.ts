@@ -3,7 +3,7 @@
 // 1. inside a real `pretrain` run: the time between step ends (the whole loop) against the engine's share of it;
 // 2. on one engine, interleaved rounds of steps with every layer kept, with PLD gates at θ = 0.5 from the training
 //    sampler, and with no layer kept: the step time PLD saves against (1 − expected keep) × the layers' time.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -104,10 +104,16 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
   const intervals = plain.stepEnds.slice(1).map((t, i) => t - (plain.stepEnds[i] as number));
   const engineMs = median(plain.stepMs.slice(2));
   const loopMs = median(intervals.slice(1));
+  // the run's own compute accounting: each step's FLOPs against the peak it measured at its start
+  const records = readFileSync(join(work, "out-plain", "bench.metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { utilisation?: number });
+  const utilisation = median(records.slice(2).flatMap((r) => (r.utilisation === undefined ? [] : [r.utilisation])));
   print(
-    `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate`,
+    `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate; the engine at ${(100 * utilisation).toFixed(0)}% of the peak measured at the start`,
   );
-  return { engineMs, loopMs };
+  return { engineMs, loopMs, utilisation };
 }
 
 /**
@@ -162,7 +168,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
   try {
     const data = join(work, "corpus", "128");
     await prepareData(seq128Options([join(projectRoot(), "data", "corpus")], data, defaultVocabFile(), 2));
-    const { engineMs, loopMs } = await measureLoop(o, work, print);
+    const { engineMs, loopMs, utilisation } = await measureLoop(o, work, print);
     const { all, none, pldMs, kept } = await measurePld(o, data);
     const expectedKeep = expectedKeptFraction("paper", o.layers, 0.5);
     const expectedSaving = (1 - expectedKeep) * (all - none);
@@ -182,6 +188,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
         end_to_end_samples_per_s: Number(((1000 * o.batch) / loopMs).toFixed(3)),
         engine_samples_per_s: Number(((1000 * o.batch) / engineMs).toFixed(3)),
         end_to_end_over_engine: Number((engineMs / loopMs).toFixed(3)),
+        engine_utilisation_of_peak: Number.isFinite(utilisation) ? Number(utilisation.toFixed(3)) : null,
         pld_kept_fraction: Number(kept.toFixed(3)),
         pld_saving_over_expected: Number((saving / expectedSaving).toFixed(3)),
         pld_saving_over_drawn: Number((saving / realizedSaving).toFixed(3)),

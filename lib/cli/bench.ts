@@ -1,14 +1,14 @@
 // `bert-train bench`: forward+backward samples/s of our engine beside PyTorch on the same cores, in the same run.
 import type { CommandModule } from "yargs";
 
-import { runBench, type BenchOptions } from "../bench/run-bench.js";
+import { DEFAULT_CASES, runBench, type BenchCase, type BenchOptions } from "../bench/run-bench.js";
 import { BENCH_MODELS } from "../bench/models.js";
 
 interface BenchArgs {
   models: string;
   precisions: string;
-  batch: number;
-  seq: number;
+  batch?: number;
+  seq?: number;
   steps: number;
   warmup: number;
   threads: number;
@@ -17,9 +17,16 @@ interface BenchArgs {
   head: "pretrain" | "classify";
 }
 
+/** Both phases of pre-training, unless --batch or --seq name one case (the other from the sequence-128 phase). */
+function benchCases(batch: number | undefined, seq: number | undefined): BenchCase[] {
+  if (batch === undefined && seq === undefined) return DEFAULT_CASES;
+  return [{ batch: batch ?? 32, seq: seq ?? 128 }];
+}
+
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: "bench",
-  describe: "Measure forward+backward samples/s (ours and PyTorch's) for BERT-mini/small/base",
+  describe:
+    "Measure forward+backward samples/s (ours and PyTorch's) for BERT-mini/small/base, against the measured peak",
   builder: (y) =>
     y
       .option("models", {
@@ -28,8 +35,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         describe: `comma-separated: ${Object.keys(BENCH_MODELS).join(", ")}`,
       })
       .option("precisions", { type: "string", default: "fp32,bf16", describe: "comma-separated: fp32, bf16" })
-      .option("batch", { type: "number", default: 32, describe: "sequences per step" })
-      .option("seq", { type: "number", default: 128, describe: "sequence length" })
+      .option("batch", {
+        type: "number",
+        describe: "sequences per step; with --seq, one case (default: batch 32 at 128 and batch 8 at 512)",
+      })
+      .option("seq", { type: "number", describe: "sequence length; with --batch, one case" })
       .option("steps", { type: "number", default: 3, describe: "timed steps per case" })
       .option("warmup", { type: "number", default: 2, describe: "untimed steps first (both sides)" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
@@ -48,8 +58,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     const options: BenchOptions = {
       models: args.models.split(",").map((s) => s.trim()),
       precisions: args.precisions.split(",").map((s) => s.trim()),
-      batch: args.batch,
-      seq: args.seq,
+      cases: benchCases(args.batch, args.seq),
       steps: args.steps,
       warmup: args.warmup,
       threads: args.threads,

@@ -18,7 +18,7 @@ import { batchOf, type Features } from "./features.js";
 import type { Run } from "./finetune-run.js";
 import { evaluateDev } from "./glue-eval.js";
 
-const TENSORBOARD_KEYS = ["loss", "lr", "grad_norm", "loss_scale"];
+const TENSORBOARD_KEYS = ["loss", "lr", "grad_norm", "loss_scale", "model_flops", "utilisation"];
 
 /** Trains until the last epoch or --max_steps; false when a signal stopped it (a checkpoint was saved). */
 export async function train(run: Run, signal?: StopSignal): Promise<boolean> {
@@ -117,6 +117,16 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, ms: number): StepR
     samples: p.step * run.a.train_batch_size,
     step_ms: ms,
     wall_time: Date.now() / 1000,
+    ...run.compute.step(
+      {
+        sequences: run.a.train_batch_size,
+        seq: run.a.max_seq_length,
+        maskedTokens: 0,
+        keptFraction: 1,
+        numLabels: run.numLabels,
+      },
+      ms,
+    ),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { DeepSpeedConfig } from "../config/deepspeed.js";
 import type { BertTokenizer } from "../data/tokenizer.js";
 import type { World } from "../parallel/world.js";
+import type { ComputeMeter } from "../train/flops.js";
 import type { JobOutputs } from "../train/job-outputs.js";
 import type { MetricsSink } from "../train/metrics.js";
 import type { ModelFolder } from "../train/model-folder.js";
@@ -97,4 +98,6 @@ export interface Run {
   lastCheckpoint?: string;
   /** The vocabulary and casing the task's text is tokenized with. */
   vocab: { path: string; sha256: string; lowerCase: boolean };
+  /** Each step's FLOPs and their share of the peak measured at the start. */
+  compute: ComputeMeter;
 }

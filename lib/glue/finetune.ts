@@ -19,6 +19,7 @@ import {
   resolveCheckpointDir,
   type TrainingState,
 } from "../train/checkpoint.js";
+import { ComputeMeter } from "../train/flops.js";
 import { jobOutputs, prepareJobOutputs } from "../train/job-outputs.js";
 import { openModelFolder, type ModelFolder } from "../train/model-folder.js";
 import { reportPeakMemory, runSummary } from "../train/run-summary.js";
@@ -190,6 +191,7 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     totalSteps: 0,
     skippedSteps: 0,
     vocab: tokenizerChoice(a, folder),
+    compute: ComputeMeter.start(trainer.model, ds?.precision ?? "fp32", a.threads, world),
   };
   if (resume) resumeFrom(run as Run, resume.path, resume.state);
   return run;
@@ -290,6 +292,7 @@ function plan(run: Run): void {
     totalSteps: run.totalSteps,
     firstStep: run.position.step,
     extra: [
+      run.compute.describe(),
       `task           ${run.task.name}: ${examples} training examples, ${a.num_train_epochs} epochs, lr ${a.learning_rate} (warm-up ${a.warmup_proportion})`,
     ],
     outputs: [

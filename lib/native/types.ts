@@ -164,6 +164,11 @@ export interface NativeAddon {
   lockFile(path: string): number;
   /** Removes the lock file and releases the lock. */
   unlockFile(fd: number, path: string): void;
+  /**
+   * Measured GFLOP/s of fp32 FMAs, AVX512-BF16 dot products or AMX bf16 tile products on `threads` threads (0: all);
+   * 0 where the CPU (or the kernel, for AMX) does not provide the instruction.
+   */
+  measurePeakGflops(kind: "fp32" | "bf16" | "bf16_amx", threads: number, seconds: number): number;
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */

@@ -44,6 +44,7 @@ import { ALIAS_NAMES, planRun, type Plan, type PretrainArgs } from "./pretrain-p
 import { stopAgreed, Trainer, type Output, type StopSignal } from "./trainer.js";
 import { DivergedError, type TrainStepResult } from "./train-step.js";
 import { jobOutputs, keepLastCheckpoints, prepareJobOutputs, recordedArgs } from "./job-outputs.js";
+import { ComputeMeter } from "./flops.js";
 import { modelShape } from "./model-folder.js";
 import { reportPeakMemory, runSummary } from "./run-summary.js";
 import { loadWeights, reportLoadedWeights, requireBody } from "./weights.js";
@@ -94,6 +95,8 @@ interface Run {
   lastCheckpoint?: string;
   /** The vocabulary of the run, copied into every checkpoint, and whether the shards' text was lower-cased. */
   vocab: { path: string; sha256: string; lowerCase: boolean };
+  /** Each step's FLOPs and their share of the peak measured at the start. */
+  compute: ComputeMeter;
 }
 
 /**
@@ -245,6 +248,7 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     dir: jobDir(a.output_dir, a.job_name),
     policy: new CheckpointPolicy(stepsPerEpoch, a.ckpt_steps, a.ckpt_to_save),
     counters: { globalSteps: 0, skippedSteps: 0, optimizerSteps: 0, globalSamples: 0, resumedAt: 0 },
+    compute: ComputeMeter.start(plan.model, ds.precision, a.threads, world),
   };
 }
 
@@ -374,7 +378,18 @@ function logStep(run: Run, r: TrainStepResult, lr: number, milliseconds: number)
     );
 }
 
-const TENSORBOARD_KEYS = ["loss", "mlm_loss", "nsp_loss", "lr", "theta", "grad_norm", "kept_layers", "loss_scale"];
+const TENSORBOARD_KEYS = [
+  "loss",
+  "mlm_loss",
+  "nsp_loss",
+  "lr",
+  "theta",
+  "grad_norm",
+  "kept_layers",
+  "loss_scale",
+  "model_flops",
+  "utilisation",
+];
 
 function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: number, ms: number): StepRecord {
   return {
@@ -392,6 +407,15 @@ function stepRecord(run: Run, r: TrainStepResult, lr: number, th: number, kept: 
     samples: run.counters.globalSamples,
     step_ms: ms,
     wall_time: Date.now() / 1000,
+    ...run.compute.step(
+      {
+        sequences: run.plan.ds.trainBatchSize,
+        seq: run.a.max_seq_length,
+        maskedTokens: r.mlmTokens,
+        keptFraction: kept,
+      },
+      ms,
+    ),
     ...(run.world.size > 1 ? { allreduce_ms: r.allreduceMs, allreduce_wait_ms: r.allreduceWaitMs } : {}),
   };
 }
@@ -506,6 +530,7 @@ function summarize(run: Run): void {
     extra: [
       `PLD            ${plan.pldActive ? `on (theta ${plan.ds.pld.theta}, gamma ${plan.ds.pld.gamma})` : "off"}`,
       `learning rate  ${plan.lrSource.kind === "deepspeed" ? `${plan.lrSource.scheduler.type} (DeepSpeed scheduler block)` : `bing_bert ${plan.lrSource.name}`}`,
+      run.compute.describe(),
     ],
     outputs: [`checkpoints    ${o.checkpoints}`, `metrics        ${o.jsonl}`, `TensorBoard    ${o.tensorboard}`],
   });

@@ -1,5 +1,5 @@
-// Per-kernel benchmarks, runnable without Node: GEMM shapes of one BERT layer (GFLOP/s beside the machine's
-// peak) and the element-wise kernels (GB/s, fast beside reference). Correctness of the fast kernels is
+// Per-kernel benchmarks, runnable without Node: GEMM shapes of one BERT layer (GFLOP/s beside the peak measured
+// in the same process) and the element-wise kernels (GB/s, fast beside reference). Correctness of the fast kernels is
 // test_kernels' job; this only times them. Usage: build/bench_kernels [hidden=512] [batch*seq=4096] [threads=0 (all)]
 #include <omp.h>
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bert/backend.h"
+#include "bert/peak.h"
 #include "test_util.h"
 
 using namespace bert;
@@ -73,8 +74,11 @@ void bench_gemms(const Shapes& sh) {
   for (Precision precision : {Precision::kFp32, Precision::kBf16}) {
     auto backend = make_cpu_backend();
     backend->set_precision(precision);
-    const double peak = precision == Precision::kFp32 ? 440.0 : 900.0;
-    std::printf("\nGEMM %s (peak %.0f GFLOP/s on 2 cores)\n", precision == Precision::kFp32 ? "fp32" : "bf16", peak);
+    // the peak of this machine now: FMAs (fp32) or bf16 dot products on every thread, measured in this process
+    const double peak =
+        measure_peak_gflops(precision == Precision::kFp32 ? PeakKind::kFp32Fma : PeakKind::kBf16Dot, 0, 0.3);
+    std::printf("\nGEMM %s (measured peak %.0f GFLOP/s on %d threads)\n",
+                precision == Precision::kFp32 ? "fp32" : "bf16", peak, omp_get_max_threads());
     for (const GemmCase& c : cases) {
       const GemmArgs& g = c.args;
       auto a = random_floats(g.batch * g.M * g.K, 1), b = random_floats(g.batch * g.K * g.N, 2);

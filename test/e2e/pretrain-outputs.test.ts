@@ -14,6 +14,7 @@ import { tfRecords } from "../../lib/data/tfrecord.js";
 import { decodeEvent } from "../../lib/formats/tensorboard.js";
 import { projectRoot } from "../../lib/native/load.js";
 import { readTrainingState } from "../../lib/train/checkpoint.js";
+import { trainingFlops, type StepShape } from "../../lib/train/flops.js";
 import { prepareTiny } from "../helpers/tiny-data.js";
 import { FIXTURE_CONFIGS, tinyPretrainArgs } from "../helpers/tiny-pretrain.js";
 
@@ -96,6 +97,15 @@ describe("pre-training outputs", () => {
     // the resumed run's file starts with a restart marker after step 3: TensorBoard drops later old points
     const restart = events[1]?.find((e) => e.sessionStart);
     assert.equal(restart?.step, 4);
+    assert.ok(tags.has("train/model_flops") && tags.has("train/utilisation"), [...tags].join(" "));
+    // compute accounting: each step's FLOPs as executed (PLD's dropped layers left out) and dense
+    const tiny = { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 4, vocab_size: 30522 };
+    for (const r of records(out) as (Record_ & Record<string, number>)[]) {
+      const shape = { sequences: 8, seq: 64, maskedTokens: r.mlm_tokens as number, keptFraction: r.kept_layers };
+      assert.equal(r.model_flops, trainingFlops(tiny, shape as StepShape), `step ${r.step}`);
+      assert.equal(r.dense_flops, trainingFlops(tiny, { ...(shape as StepShape), keptFraction: 1 }));
+      assert.ok(r.utilisation === undefined || r.utilisation > 0, `step ${r.step}: ${r.utilisation}`);
+    }
   });
   it("state.json records each flag once and the batch actually used", () => {
     const out = tmp();

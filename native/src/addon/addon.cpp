@@ -1,9 +1,10 @@
-// Module entry: the Engine class, the data-parallel functions and the output-folder lock.
+// Module entry: the Engine class, the data-parallel functions, the output-folder lock and the measured peak.
 #include <napi.h>
 
 #include "addon/distributed_wrap.h"
 #include "addon/engine_wrap.h"
 #include "addon/file_lock.h"
+#include "addon/peak_wrap.h"
 
 namespace {
 
@@ -13,6 +14,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, bert::addon::validate_model_config, "validateModelConfig"));
   exports.Set("lockFile", Napi::Function::New(env, bert::addon::lock_file, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, bert::addon::unlock_file, "unlockFile"));
+  exports.Set("measurePeakGflops", Napi::Function::New(env, bert::addon::measure_peak_gflops, "measurePeakGflops"));
   bert::addon::define_distributed(env, exports);
   return exports;
 }

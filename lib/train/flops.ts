@@ -1,0 +1,90 @@
+// The compute a training step does, in matrix-multiply FLOPs (element-wise work is not counted, as is usual for
+// model FLOP utilisation), and the machine's peak to measure it against. Per sequence of `seq` positions, with
+// hidden H, FFN width F and vocabulary V, a forward pass costs 2·(4H² + 2HF)·seq + 4·seq²·H per kept encoder layer
+// (QKV, output projection, the two FFN GEMMs; QKᵀ and PV), 2H² + 4H for the pooler and NSP (or 2H·labels for a
+// classifier), and 2H² + 2HV per masked token for the MLM head; the backward pass costs twice the forward.
+import { loadNative } from "../native/load.js";
+import type { ModelConfig, Precision } from "../native/types.js";
+
+export type FlopModel = Pick<ModelConfig, "hidden_size" | "intermediate_size" | "num_hidden_layers" | "vocab_size">;
+
+export interface StepShape {
+  /** Sequences in the step (the global batch) and their padded length. */
+  sequences: number;
+  seq: number;
+  /** Masked positions the MLM head scored, over the whole step (0 for fine-tuning). */
+  maskedTokens: number;
+  /** The fraction of layer evaluations run (PLD); 1 when every layer is kept. */
+  keptFraction: number;
+  /** Classification labels of a fine-tuning head; absent: the MLM and NSP heads. */
+  numLabels?: number;
+}
+
+/** Forward + backward FLOPs of one training step of `m` with the shape `s`. */
+export function trainingFlops(m: FlopModel, s: StepShape): number {
+  const H = m.hidden_size;
+  const layer = 2 * (4 * H * H + 2 * H * m.intermediate_size) * s.seq + 4 * s.seq * s.seq * H;
+  const pooled = s.numLabels !== undefined ? 2 * H * H + 2 * H * s.numLabels : 2 * H * H + 2 * H * 2;
+  const encoder = s.keptFraction * m.num_hidden_layers * layer;
+  const mlm = s.maskedTokens * (2 * H * H + 2 * H * m.vocab_size);
+  return 3 * (s.sequences * (encoder + pooled) + mlm);
+}
+
+export interface Peak {
+  gflops: number;
+  /** What reached it: fp32 FMAs, AVX512-BF16 dot products (`vdpbf16ps`) or AMX bf16 tile products. */
+  instruction: "fp32 FMA" | "vdpbf16ps" | "AMX tdpbf16ps";
+}
+
+/**
+ * This machine's peak now for `precision`'s GEMMs on `threads` threads (0: all), measured over about `seconds`
+ * per instruction: fp32 FMAs for fp32 and fp16 (fp16 is emulated in fp32); for bf16 the faster of AVX512-BF16 dot
+ * products and AMX tile products, since oneDNN's bf16 GEMMs run on AMX where the CPU has it. Undefined where the
+ * build has no such instruction.
+ */
+export function measurePeak(precision: Precision, threads: number, seconds = 0.3): Peak | undefined {
+  const native = loadNative();
+  const candidates: Peak[] =
+    precision === "bf16"
+      ? [
+          { gflops: native.measurePeakGflops("bf16", threads, seconds), instruction: "vdpbf16ps" },
+          { gflops: native.measurePeakGflops("bf16_amx", threads, seconds), instruction: "AMX tdpbf16ps" },
+        ]
+      : [{ gflops: native.measurePeakGflops("fp32", threads, seconds), instruction: "fp32 FMA" }];
+  const best = candidates.reduce((a, b) => (b.gflops > a.gflops ? b : a));
+  return best.gflops > 0 ? best : undefined;
+}
+
+/** A run's compute accounting: each step's FLOPs as executed and dense, and their share of the measured peak. */
+export class ComputeMeter {
+  private constructor(
+    private readonly model: FlopModel,
+    /** The peak of one rank (this process's threads); undefined where it could not be measured. */
+    readonly peak: Peak | undefined,
+    private readonly ranks: number,
+  ) {}
+
+  /** Measures the peak now (rank 0 only: the other ranks write no metrics). */
+  static start(m: FlopModel, precision: Precision, threads: number, world: { isRoot: boolean; size: number }) {
+    return new ComputeMeter(m, world.isRoot ? measurePeak(precision, threads) : undefined, world.size);
+  }
+
+  /** The summary screen's line. */
+  describe(): string {
+    const p = this.peak;
+    if (p === undefined) return "peak           not measured (no vector instruction for this precision here)";
+    return `peak           ${p.gflops.toFixed(0)} GFLOP/s per rank (${p.instruction}, measured now)`;
+  }
+
+  /** The step's JSONL fields: model_flops (dropped layers excluded), dense_flops, utilisation of the peak. */
+  step(s: StepShape, stepMs: number): Record<string, number> {
+    const executed = trainingFlops(this.model, s);
+    const fields: Record<string, number> = {
+      model_flops: executed,
+      dense_flops: trainingFlops(this.model, { ...s, keptFraction: 1 }),
+    };
+    if (this.peak !== undefined)
+      fields.utilisation = executed / (stepMs / 1000) / (this.peak.gflops * 1e9 * this.ranks);
+    return fields;
+  }
+}

@@ -1,0 +1,73 @@
+// `bert-train bench` as a smoke test (no timing is asserted): each case's JSON line names its batch and sequence
+// length and carries the peak measured in the same run, and the default cases are both pre-training phases.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+
+import { DEFAULT_CASES } from "../../lib/bench/run-bench.js";
+import { projectRoot } from "../../lib/native/load.js";
+
+const cli = join(projectRoot(), "dist", "bin", "bert-train.js");
+
+describe("bert-train bench", () => {
+  it("prints one JSON line per case with its batch, sequence length and the measured peak", () => {
+    const r = spawnSync(
+      process.execPath,
+      [cli, "bench", "--models", "mini", "--precisions", "fp32,bf16", "--batch", "2", "--seq", "16"].concat([
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--no-torch",
+        "--no-layer-skip",
+        "--threads",
+        "1",
+      ]),
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"));
+    const results = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      results.map((x) => [x.model, x.precision, x.batch, x.seq]),
+      [
+        ["mini", "fp32", 2, 16],
+        ["mini", "bf16", 2, 16],
+      ],
+    );
+    for (const x of results) {
+      assert.match(r.stdout, new RegExp(`peak ${String(x.precision)}: (\\d+ GFLOP/s measured now|not measured)`));
+      const peak = x.peak_gflops as number | null;
+      assert.ok(peak === null || peak > 0);
+      assert.equal(x.utilisation_of_peak === null, peak === null);
+    }
+  });
+  it("runs both pre-training phases by default: batch 32 at 128, batch 8 at 512", () => {
+    const r = spawnSync(
+      process.execPath,
+      [cli, "bench", "--models", "mini", "--precisions", "fp32", "--steps", "1", "--warmup", "0"].concat([
+        "--no-torch",
+        "--no-layer-skip",
+      ]),
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const cases = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { batch: number; seq: number });
+    assert.deepEqual(
+      cases.map((c) => ({ batch: c.batch, seq: c.seq })),
+      DEFAULT_CASES,
+    );
+    assert.deepEqual(DEFAULT_CASES, [
+      { batch: 32, seq: 128 },
+      { batch: 8, seq: 512 },
+    ]);
+  });
+});
