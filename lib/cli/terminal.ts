@@ -6,6 +6,8 @@ import type { Output } from "../train/trainer.js";
 /** What a status line needs from a stream: a terminal to draw on, or nothing (a file or a pipe gets no status). */
 interface StatusStream {
   isTTY?: boolean;
+  /** The terminal's width: a longer status line would wrap, and `\r` would then redraw only its last row. */
+  columns?: number;
   write(s: string): boolean;
 }
 
@@ -33,8 +35,9 @@ export class Terminal implements Output {
   /** Replaces the status line (a terminal only; elsewhere it is dropped). */
   status(line: string): void {
     if (!this.interactive) return;
-    this.shown = line;
-    this.err.write(`\r${line}\x1b[K`);
+    const width = this.err.columns;
+    this.shown = width !== undefined && width > 1 ? line.slice(0, width - 1) : line;
+    this.err.write(`\r${this.shown}\x1b[K`);
   }
 
   /** Removes the status line, leaving the cursor at the start of an empty line. */

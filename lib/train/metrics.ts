@@ -70,8 +70,9 @@ class ProgressLine {
     this.last = `step ${step}/${this.total}  loss ${loss.toFixed(4)}  ${((1000 * this.batch) / ms).toFixed(1)} samples/s  ${fields}  ETA ${formatDuration(eta)}`;
     return this.last;
   }
+  /** The step under way first: a narrow terminal cuts the line's end, the last step's figures. */
   microBatch(step: number, done: number, of: number): string {
-    return `${this.last ? this.last + "  |  " : ""}step ${step + 1}: micro-batch ${done}/${of}`;
+    return `step ${step + 1}/${this.total}: micro-batch ${done}/${of}${this.last ? `  |  last: ${this.last}` : ""}`;
   }
 }
 

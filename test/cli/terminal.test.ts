@@ -31,6 +31,12 @@ describe("terminal output", () => {
       "",
     ]);
   });
+  it("a status line is cut to the terminal's width, so it never wraps", () => {
+    let text = "";
+    const narrow = { isTTY: true, columns: 20, write: (s: string) => ((text += s), true) };
+    new Terminal(narrow, narrow).status("step 1/10  loss 7.0000  123.4 samples/s  ETA 1m00s");
+    assert.equal(text, "\rstep 1/10  loss 7.0\x1b[K");
+  });
   it("without a terminal there is no status line, only the log lines", () => {
     let text = "";
     const pipe = { isTTY: false, write: (s: string) => ((text += s), true) };
