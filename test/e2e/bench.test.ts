@@ -10,28 +10,21 @@ import { projectRoot } from "../../lib/native/load.js";
 
 const cli = join(projectRoot(), "dist", "bin", "bert-train.js");
 
+/** `bench` with the flags of a quick run and `args`; its log and its JSON lines. */
+function bench(args: string[]): { stdout: string; results: Record<string, unknown>[] } {
+  const quick = ["--steps", "1", "--warmup", "0", "--no-torch", "--no-layer-skip", "--threads", "1"];
+  const r = spawnSync(process.execPath, [cli, "bench", "--models", "mini", ...args, ...quick], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  return {
+    stdout: r.stdout,
+    results: lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
 describe("bert-train bench", () => {
   it("prints one JSON line per case with its batch, sequence length and the measured peak", () => {
-    const r = spawnSync(
-      process.execPath,
-      [cli, "bench", "--models", "mini", "--precisions", "fp32,bf16", "--batch", "2", "--seq", "16"].concat([
-        "--steps",
-        "1",
-        "--warmup",
-        "0",
-        "--no-torch",
-        "--no-layer-skip",
-        "--threads",
-        "1",
-      ]),
-      { encoding: "utf8" },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const lines = r.stdout
-      .trim()
-      .split("\n")
-      .filter((l) => l.startsWith("{"));
-    const results = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const { stdout, results } = bench(["--precisions", "fp32,bf16", "--batch", "2", "--seq", "16"]);
     assert.deepEqual(
       results.map((x) => [x.model, x.precision, x.batch, x.seq]),
       [
@@ -40,29 +33,16 @@ describe("bert-train bench", () => {
       ],
     );
     for (const x of results) {
-      assert.match(r.stdout, new RegExp(`peak ${String(x.precision)}: (\\d+ GFLOP/s measured now|not measured)`));
+      assert.match(stdout, new RegExp(`peak ${String(x.precision)}: (\\d+ GFLOP/s measured now|not measured)`));
       const peak = x.peak_gflops as number | null;
       assert.ok(peak === null || peak > 0);
       assert.equal(x.utilisation_of_peak === null, peak === null);
     }
   });
   it("runs both pre-training phases by default: batch 32 at 128, batch 8 at 512", () => {
-    const r = spawnSync(
-      process.execPath,
-      [cli, "bench", "--models", "mini", "--precisions", "fp32", "--steps", "1", "--warmup", "0"].concat([
-        "--no-torch",
-        "--no-layer-skip",
-      ]),
-      { encoding: "utf8" },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    const cases = r.stdout
-      .trim()
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { batch: number; seq: number });
+    const { results } = bench(["--precisions", "fp32"]);
     assert.deepEqual(
-      cases.map((c) => ({ batch: c.batch, seq: c.seq })),
+      results.map((c) => ({ batch: c.batch, seq: c.seq })),
       DEFAULT_CASES,
     );
     assert.deepEqual(DEFAULT_CASES, [
