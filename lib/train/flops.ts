@@ -66,7 +66,7 @@ export class ComputeMeter {
 
   /** Measures the peak now (rank 0 only: the other ranks write no metrics). */
   static start(m: FlopModel, precision: Precision, threads: number, world: { isRoot: boolean; size: number }) {
-    return new ComputeMeter(m, world.isRoot ? measurePeak(precision, threads) : undefined, world.size);
+    return new ComputeMeter(m, world.isRoot ? measurePeak(precision, threads, 0.15) : undefined, world.size);
   }
 
   /** The summary screen's line. */
