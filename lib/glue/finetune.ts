@@ -10,7 +10,7 @@ import { FP16_NOTICE, loadDeepSpeedConfig } from "../config/deepspeed.js";
 import { checkJobName, ConfigError } from "../config/errors.js";
 import { createBertTokenizer, readVocab, VocabError, vocabSizeProblem, type BertTokenizer } from "../data/tokenizer.js";
 import { defaultVocabFile } from "../paths.js";
-import { makeDirs, writableDir } from "../files.js";
+import { writableDir } from "../files.js";
 import { lockFolder } from "../native/lock.js";
 import { joinWorld, rootOutput, type World } from "../parallel/world.js";
 import {
@@ -273,7 +273,6 @@ function claimOutputs(run: Omit<Run, "tok" | "data">): void {
     prepareJobOutputs(outputs, { resumedAt, overwrite: a.overwrite ?? false, jobName: a.job_name }, run.out);
   }
   writableDir(run.jobDir);
-  makeDirs(run.jobDir);
 }
 
 /** Steps per epoch and in all, and the run's summary screen. */

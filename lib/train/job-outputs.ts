@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 import { ConfigError } from "../config/errors.js";
-import { readTrainingState } from "./checkpoint.js";
+import { jobDir, readTrainingState } from "./checkpoint.js";
 import { truncateJsonl } from "./metrics.js";
 import type { Output } from "./trainer.js";
 
@@ -23,7 +23,7 @@ export interface JobOutputs {
 
 export function jobOutputs(outputDir: string, jobName: string, others: string[] = []): JobOutputs {
   return {
-    checkpoints: join(outputDir, "saved_models", jobName),
+    checkpoints: jobDir(outputDir, jobName),
     jsonl: join(outputDir, `${jobName}.metrics.jsonl`),
     tensorboard: join(outputDir, "runs", jobName),
     others,
