@@ -61,4 +61,25 @@ describe("architecture", () => {
     assert.deepEqual(upward, [], "imports that go up or sideways");
     assert.ok(edges.size > 10, `found only ${edges.size} edges: the scan is broken`);
   });
+
+  // The backend seam: the model code reaches backend memory only through the Backend (memset_zero, copy, upload,
+  // download) and its kernels. Host memory operations and OpenMP stay out of it; a line that works on host memory
+  // only (device_batch.cpp's staging buffer) says so with a trailing "// host memory".
+  it("native/src/model touches backend memory only through the backend", () => {
+    const dir = join(projectRoot(), "native", "src", "model");
+    const hostAccess = /\bstd::(memset|memcpy|fill|copy)\b|\bmem(set|cpy)\(|#pragma omp|\bomp_|cuda[A-Z]\w*\(/;
+    const files = readdirSync(dir).filter((f) => /\.(cpp|h)$/.test(f));
+    assert.ok(files.length > 8, "the scan found no model sources");
+    const offending = files.flatMap((f) =>
+      readFileSync(join(dir, f), "utf8")
+        .split("\n")
+        .map((line, i) => ({ f, line, i }))
+        .filter(({ line }) => hostAccess.test(line) && !line.trimEnd().endsWith("// host memory")),
+    );
+    assert.deepEqual(
+      offending.map(({ f, line, i }) => `${f}:${i + 1}: ${line.trim()}`),
+      [],
+      "use the Backend's memory operations",
+    );
+  });
 });

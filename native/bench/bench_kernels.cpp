@@ -84,7 +84,7 @@ void bench_gemms(const Shapes& sh) {
       auto a = random_floats(g.batch * g.M * g.K, 1), b = random_floats(g.batch * g.K * g.N, 2);
       std::vector<float> out(g.batch * g.M * g.N);
       std::vector<uint16_t> b16(b.size());
-      backend->kernels().convert_to_bf16(b.data(), b16.data(), static_cast<int64_t>(b.size()));
+      backend->kernels().convert_to_bf16(Stream{}, b.data(), b16.data(), static_cast<int64_t>(b.size()));
       // weights (the B operand of the linear layers) arrive pre-converted, as in the engine
       const bool weight_b = g.batch == 1 && !g.trans_a;
       GemmOperand bo{b.data(), precision == Precision::kBf16 && weight_b ? b16.data() : nullptr};
@@ -118,41 +118,44 @@ void bench_elementwise(const Shapes& sh) {
       {"bias_gelu_forward", 12.0 * BT * F,
        [&](const Kernels& k) {
          pre = x;
-         k.bias_gelu_forward(pre.data(), bias.data(), act.data(), BT, F, GeluForm::kErf);
+         k.bias_gelu_forward(Stream{}, pre.data(), bias.data(), act.data(), BT, F, GeluForm::kErf);
        }},
       {"gelu_backward", 12.0 * BT * F,
-       [&](const Kernels& k) { k.gelu_backward(x.data(), pre.data(), y.data(), BT, F, GeluForm::kErf); }},
+       [&](const Kernels& k) { k.gelu_backward(Stream{}, x.data(), pre.data(), y.data(), BT, F, GeluForm::kErf); }},
       {"layernorm_forward", 8.0 * BT * C,
        [&](const Kernels& k) {
-         k.layernorm_forward(hx.data(), lnw.data(), lnb.data(), hy.data(), mean.data(), rstd.data(), BT, C, 1e-12f);
+         k.layernorm_forward(Stream{}, hx.data(), lnw.data(), lnb.data(), hy.data(), mean.data(), rstd.data(), BT, C,
+                             1e-12f);
        }},
       {"layernorm_backward", 16.0 * BT * C,
        [&](const Kernels& k) {
-         k.layernorm_backward(hx.data(), hy.data(), lnw.data(), mean.data(), rstd.data(), hz.data(), lnb.data(),
-                              lnw.data(), BT, C);
+         k.layernorm_backward(Stream{}, hx.data(), hy.data(), lnw.data(), mean.data(), rstd.data(), hz.data(),
+                              lnb.data(), lnw.data(), BT, C);
        }},
       {"bias_dropout_residual", 12.0 * BT * C,
        [&](const Kernels& k) {
-         k.bias_dropout_residual_forward(hx.data(), lnb.data(), hy.data(), hz.data(), BT, C, 1.2f, 0.1f,
+         k.bias_dropout_residual_forward(Stream{}, hx.data(), lnb.data(), hy.data(), hz.data(), BT, C, 1.2f, 0.1f,
                                          DropoutKey{1, 2});
        }},
       {"softmax_dropout_forward", 12.0 * B * NH * T * T,
        [&](const Kernels& k) {
-         k.softmax_dropout_forward(probs.data(), mask.data(), y.data(), pd.data(), B, NH, T, 0.125f, 0.1f,
+         k.softmax_dropout_forward(Stream{}, probs.data(), mask.data(), y.data(), pd.data(), B, NH, T, 0.125f, 0.1f,
                                    DropoutKey{1, 3});
        }},
       {"softmax_dropout_backward", 12.0 * B * NH * T * T,
        [&](const Kernels& k) {
-         k.softmax_dropout_backward(probs.data(), pd.data(), y.data(), B, NH, T, 0.125f, 0.1f, DropoutKey{1, 3});
+         k.softmax_dropout_backward(Stream{}, probs.data(), pd.data(), y.data(), B, NH, T, 0.125f, 0.1f,
+                                    DropoutKey{1, 3});
        }},
       {"column_sum_accumulate", 4.0 * BT * F,
-       [&](const Kernels& k) { k.column_sum_accumulate(x.data(), BT, F, bias.data()); }},
+       [&](const Kernels& k) { k.column_sum_accumulate(Stream{}, x.data(), BT, F, bias.data()); }},
       {"cross_entropy (MLM)", 8.0 * M * V,
        [&](const Kernels& k) {
-         k.cross_entropy_forward_backward(logits.data(), labels.data(), M, V, 1.0f, dlogits.data(), &loss, &hits);
+         k.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 1.0f, dlogits.data(), &loss,
+                                          &hits);
        }},
       {"convert_to_bf16", 6.0 * BT * F,
-       [&](const Kernels& k) { k.convert_to_bf16(x.data(), reinterpret_cast<uint16_t*>(y.data()), BT * F); }},
+       [&](const Kernels& k) { k.convert_to_bf16(Stream{}, x.data(), reinterpret_cast<uint16_t*>(y.data()), BT * F); }},
   };
   std::printf("\nelement-wise kernels (fast vs reference)\n");
   for (const Op& op : ops) {

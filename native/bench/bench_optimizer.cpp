@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   const int64_t n = engine->num_params();
   const ParamInfo& last = engine->params().back();
   const int64_t span = last.offset + last.size;
+  std::vector<float> grads(span);
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kLamb}) {
     OptimizerOptions o;
     o.kind = kind;
@@ -59,9 +60,8 @@ int main(int argc, char** argv) {
     StepResult result;
     double best = 1e30;
     for (int rep = 0; rep < 6; rep++) {
-      auto grads = engine->grad_data();
-#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < span; i++) grads[i] = 1e-3f * static_cast<float>((i * 7919) % 2001 - 1000) / 1000.0f;
+      engine->write(EngineArray::kGrads, 0, span, grads.data());
       step.step_number = rep + 1;
       auto t0 = std::chrono::steady_clock::now();
       status = engine->optimizer_step(o, step, &result);

@@ -48,20 +48,21 @@ void check_layernorm(const Kernels& k, const char* set) {
   auto wy = random_floats(N * C, 4);
   std::vector<float> mean(N), rstd(N), y(N * C);
   auto run_x = [&](const std::vector<float>& in, std::vector<float>& out) {
-    k.layernorm_forward(in.data(), w.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
   };
   run_x(x, y);
   std::vector<float> dx(N * C), dw(C), db(C);
-  k.layernorm_backward(wy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(), dw.data(), db.data(), N, C);
+  k.layernorm_backward(Stream{}, wy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(), dw.data(),
+                       db.data(), N, C);
   std::string name = std::string(set) + " layernorm d/dx";
   expect_grad(name.c_str(), dx, numeric_grad(run_x, x, wy, N * C, 1e-2f));
   auto run_w = [&](const std::vector<float>& ww, std::vector<float>& out) {
-    k.layernorm_forward(x.data(), ww.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, x.data(), ww.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
   };
   name = std::string(set) + " layernorm d/dw";
   expect_grad(name.c_str(), dw, numeric_grad(run_w, w, wy, N * C, 1e-2f));
   auto run_b = [&](const std::vector<float>& bb, std::vector<float>& out) {
-    k.layernorm_forward(x.data(), w.data(), bb.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, x.data(), w.data(), bb.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
   };
   name = std::string(set) + " layernorm d/db";
   expect_grad(name.c_str(), db, numeric_grad(run_b, b, wy, N * C, 1e-2f));
@@ -73,20 +74,20 @@ void check_gelu_tanh(const Kernels& k, const char* set) {
   for (GeluForm form : {GeluForm::kErf, GeluForm::kTanh}) {
     auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
       auto pre = in;
-      k.bias_gelu_forward(pre.data(), zero.data(), out.data(), N, F, form);
+      k.bias_gelu_forward(Stream{}, pre.data(), zero.data(), out.data(), N, F, form);
     };
     std::vector<float> dx(N * F);
-    k.gelu_backward(wy.data(), x.data(), dx.data(), N, F, form);
+    k.gelu_backward(Stream{}, wy.data(), x.data(), dx.data(), N, F, form);
     std::string name = std::string(set) + (form == GeluForm::kErf ? " gelu(erf)" : " gelu(tanh)");
     expect_grad(name.c_str(), dx, numeric_grad(run, x, wy, N * F, 1e-2f));
   }
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
     auto pre = in;
-    k.bias_tanh_forward(pre.data(), zero.data(), out.data(), N, F);
+    k.bias_tanh_forward(Stream{}, pre.data(), zero.data(), out.data(), N, F);
   };
   std::vector<float> act(N * F), dx(N * F);
   run(x, act);
-  k.tanh_backward(wy.data(), act.data(), dx.data(), N, F);
+  k.tanh_backward(Stream{}, wy.data(), act.data(), dx.data(), N, F);
   expect_grad((std::string(set) + " tanh").c_str(), dx, numeric_grad(run, x, wy, N * F, 1e-2f));
 }
 
@@ -98,12 +99,12 @@ void check_softmax(const Kernels& k, const char* set, float p) {
   DropoutKey key{9, 4};
   std::vector<float> probs(n), dropped(n);
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
-    k.softmax_dropout_forward(in.data(), mask.data(), probs.data(), dropped.data(), B, NH, T, 0.7f, p, key);
+    k.softmax_dropout_forward(Stream{}, in.data(), mask.data(), probs.data(), dropped.data(), B, NH, T, 0.7f, p, key);
     out = p > 0 ? dropped : probs;
   };
   std::vector<float> y(n), ds(n);
   run(s, y);
-  k.softmax_dropout_backward(wy.data(), probs.data(), ds.data(), B, NH, T, 0.7f, p, key);
+  k.softmax_dropout_backward(Stream{}, wy.data(), probs.data(), ds.data(), B, NH, T, 0.7f, p, key);
   std::string name = std::string(set) + " softmax+dropout p=" + std::to_string(p);
   expect_grad(name.c_str(), ds, numeric_grad(run, s, wy, n, 1e-2f));
 }
@@ -115,12 +116,12 @@ void check_cross_entropy(const Kernels& k, const char* set) {
   std::vector<float> dz(M * V), scratch(M * V);
   double loss = 0;
   int64_t correct = 0;
-  k.cross_entropy_forward_backward(z.data(), labels.data(), M, V, 1.0f, dz.data(), &loss, &correct);
+  k.cross_entropy_forward_backward(Stream{}, z.data(), labels.data(), M, V, 1.0f, dz.data(), &loss, &correct);
   // L is the loss itself: weight a one-element "output" by 1
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
     double l = 0;
     int64_t c = 0;
-    k.cross_entropy_forward_backward(in.data(), labels.data(), M, V, 1.0f, scratch.data(), &l, &c);
+    k.cross_entropy_forward_backward(Stream{}, in.data(), labels.data(), M, V, 1.0f, scratch.data(), &l, &c);
     out.assign(1, static_cast<float>(l));
   };
   expect_grad((std::string(set) + " cross_entropy").c_str(), dz, numeric_grad(run, z, {1.0f}, 1, 1e-2f));
@@ -132,10 +133,10 @@ void check_residual_dropout(const Kernels& k, const char* set) {
   auto wy = random_floats(N * C, 43);
   DropoutKey key{5, 6};
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
-    k.bias_dropout_residual_forward(in.data(), bias.data(), resid.data(), out.data(), N, C, 1.3f, 0.3f, key);
+    k.bias_dropout_residual_forward(Stream{}, in.data(), bias.data(), resid.data(), out.data(), N, C, 1.3f, 0.3f, key);
   };
   std::vector<float> d(N * C);
-  k.dropout_apply(wy.data(), d.data(), N * C, 1.3f, 0.3f, key);  // the backward of the branch
+  k.dropout_apply(Stream{}, wy.data(), d.data(), N * C, 1.3f, 0.3f, key);  // the backward of the branch
   expect_grad((std::string(set) + " bias+dropout+residual").c_str(), d, numeric_grad(run, branch, wy, N * C, 1e-2f));
 }
 
@@ -151,15 +152,15 @@ void check_adjoints(const Kernels& k, const char* set) {
   std::vector<int32_t> idx = {2, 7, 2, 0, 8, 3};
   auto x = random_floats(rows * C, 50), y = random_floats(n * C, 51);
   std::vector<float> gx(n * C), sy(rows * C, 0.0f);
-  k.gather_rows(x.data(), idx.data(), n, C, gx.data());
-  k.scatter_add_rows(y.data(), idx.data(), n, C, sy.data());
+  k.gather_rows(Stream{}, x.data(), idx.data(), n, C, gx.data());
+  k.scatter_add_rows(Stream{}, y.data(), idx.data(), n, C, sy.data());
   CHECK_MSG(std::fabs(dot(gx, y) - dot(x, sy)) < 1e-5, "%s gather/scatter are not adjoint", set);
   // tokens_to_heads / heads_to_tokens are inverse permutations, hence adjoint
   const int G = 3, B = 2, T = 3, NH = 2, HS = 4, m = G * B * T * NH * HS;
   auto a = random_floats(m, 52), b = random_floats(m, 53);
   std::vector<float> ta(m), hb(m);
-  k.tokens_to_heads(a.data(), ta.data(), G, B, T, NH, HS);
-  k.heads_to_tokens(b.data(), hb.data(), G, B, T, NH, HS);
+  k.tokens_to_heads(Stream{}, a.data(), ta.data(), G, B, T, NH, HS);
+  k.heads_to_tokens(Stream{}, b.data(), hb.data(), G, B, T, NH, HS);
   CHECK_MSG(std::fabs(dot(ta, b) - dot(a, hb)) < 1e-5, "%s head permutations are not adjoint", set);
   // embeddings_forward / embeddings_backward
   const int V = 6, TV = 2, Be = 2, Te = 3, Ce = 4;
@@ -167,8 +168,8 @@ void check_adjoints(const Kernels& k, const char* set) {
   auto word = random_floats(V * Ce, 54), pos = random_floats(Te * Ce, 55), type = random_floats(TV * Ce, 56);
   auto dout = random_floats(Be * Te * Ce, 57);
   std::vector<float> out(Be * Te * Ce), dw(V * Ce), dp(Te * Ce), dt(TV * Ce);
-  k.embeddings_forward(ids.data(), seg.data(), Be, Te, Ce, word.data(), pos.data(), type.data(), out.data());
-  k.embeddings_backward(dout.data(), ids.data(), seg.data(), Be, Te, Ce, dw.data(), dp.data(), dt.data());
+  k.embeddings_forward(Stream{}, ids.data(), seg.data(), Be, Te, Ce, word.data(), pos.data(), type.data(), out.data());
+  k.embeddings_backward(Stream{}, dout.data(), ids.data(), seg.data(), Be, Te, Ce, dw.data(), dp.data(), dt.data());
   CHECK_MSG(std::fabs(dot(out, dout) - (dot(word, dw) + dot(pos, dp) + dot(type, dt))) < 1e-5,
             "%s embeddings forward/backward are not adjoint", set);
 }

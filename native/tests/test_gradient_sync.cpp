@@ -56,7 +56,8 @@ void scaling_modes() {
     o.bucket_floats = 100;
     std::vector<float> g = random_floats(1000, 3), original = g;
     {
-      GradientSync sync(&world, o);
+      std::unique_ptr<Backend> cpu = make_cpu_backend();
+      GradientSync sync(&world, o, cpu.get());
       sync.submit(g.data(), 1000);
       GradientSyncStats stats;
       CHECK(sync.finish(&stats).is_ok());
@@ -127,7 +128,8 @@ Run train(Communicator* comm, bool overlap, std::vector<std::pair<float*, int64_
   CHECK(r.engine->optimizer_step(opt, step, &sr).is_ok());
   if (comm) CHECK(sr.allreduce_ms > 0);
   const ParamInfo& last = r.engine->params().back();
-  r.weights.assign(r.engine->param_data(), r.engine->param_data() + last.offset + last.size);
+  r.weights = read_all(*r.engine, EngineArray::kParams);
+  r.weights.resize(last.offset + last.size);
   if (calls) *calls = static_cast<FakeWorld*>(comm)->calls;
   return r;
 }
@@ -141,7 +143,8 @@ void engine_sync() {
   CHECK_MSG(overlapped.weights == plain.weights, "overlapped sync changed identical gradients");
   CHECK_MSG(delayed.weights == plain.weights, "delayed sync changed identical gradients");
   // every element exactly once, layer 2, 1, 0 first
-  const float* base = overlapped.engine->grad_data();
+  // the rest-of-the-model range starts at the buffer's first float: the lowest address submitted
+  const float* base = std::min_element(calls.begin(), calls.end())->first;
   const ParamInfo& last = overlapped.engine->params().back();
   const int64_t total = aligned_floats(last.offset + last.size);
   std::vector<int> seen(total, 0);
@@ -177,13 +180,13 @@ void overflow_agreed() {
   std::unique_ptr<Engine> e;
   CHECK(Engine::create(tiny(), eo, &e).is_ok());
   e->enable_gradient_sync(&world, GradientSyncOptions{});
-  const ParamInfo& last = e->params().back();
-  std::vector<float> before(e->param_data(), e->param_data() + last.offset + last.size);
-  for (int64_t i = 0; i < last.offset + last.size; i++) e->grad_data()[i] = 1e-3f;  // finite here
+  const std::vector<float> before = read_all(*e, EngineArray::kParams);
+  const std::vector<float> finite(e->layout_floats(), 1e-3f);  // finite here
+  CHECK(e->write(EngineArray::kGrads, 0, e->layout_floats(), finite.data()).is_ok());
   StepResult sr;
   CHECK(e->optimizer_step(OptimizerOptions{}, StepOptions{0.001}, &sr).is_ok());
   CHECK_MSG(sr.overflow, "another rank's overflow must skip this rank's step too");
-  std::vector<float> after(e->param_data(), e->param_data() + last.offset + last.size);
+  const std::vector<float> after = read_all(*e, EngineArray::kParams);
   CHECK_MSG(after == before, "a skipped step must leave the weights alone");
 }
 

@@ -38,13 +38,13 @@ void test_embeddings(int B, int T, int C) {
   auto ids = random_ints(B * T, 1, 0, V), seg = random_ints(B * T, 2, 0, TV);
   auto word = random_floats(V * C, 3), pos = random_floats(T * C, 4), type = random_floats(TV * C, 5);
   std::vector<float> r(B * T * C), f(B * T * C);
-  R.embeddings_forward(ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), r.data());
-  X.embeddings_forward(ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), f.data());
+  R.embeddings_forward(Stream{}, ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), r.data());
+  X.embeddings_forward(Stream{}, ids.data(), seg.data(), B, T, C, word.data(), pos.data(), type.data(), f.data());
   expect_close("embeddings_forward", f, r);
   auto dout = random_floats(B * T * C, 6);
   std::vector<float> rw(V * C, 0.5f), rp(T * C), rt(TV * C), fw(V * C, 0.5f), fp(T * C), ft(TV * C);
-  R.embeddings_backward(dout.data(), ids.data(), seg.data(), B, T, C, rw.data(), rp.data(), rt.data());
-  X.embeddings_backward(dout.data(), ids.data(), seg.data(), B, T, C, fw.data(), fp.data(), ft.data());
+  R.embeddings_backward(Stream{}, dout.data(), ids.data(), seg.data(), B, T, C, rw.data(), rp.data(), rt.data());
+  X.embeddings_backward(Stream{}, dout.data(), ids.data(), seg.data(), B, T, C, fw.data(), fp.data(), ft.data());
   expect_close("embeddings_backward word", fw, rw);
   expect_close("embeddings_backward pos", fp, rp);
   expect_close("embeddings_backward type", ft, rt);
@@ -53,16 +53,16 @@ void test_embeddings(int B, int T, int C) {
 void test_layernorm(int64_t N, int C) {
   auto in = random_floats(N * C, 10, -3, 5), w = random_floats(C, 11), b = random_floats(C, 12);
   std::vector<float> ro(N * C), rm(N), rr(N), fo(N * C), fm(N), fr(N);
-  R.layernorm_forward(in.data(), w.data(), b.data(), ro.data(), rm.data(), rr.data(), N, C, 1e-12f);
-  X.layernorm_forward(in.data(), w.data(), b.data(), fo.data(), fm.data(), fr.data(), N, C, 1e-12f);
+  R.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), ro.data(), rm.data(), rr.data(), N, C, 1e-12f);
+  X.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), fo.data(), fm.data(), fr.data(), N, C, 1e-12f);
   expect_close("layernorm_forward out", fo, ro, kApprox);
   expect_close("layernorm_forward rstd", fr, rr, kApprox);
   auto dout = random_floats(N * C, 13);
   std::vector<float> rdi(N * C, 0.25f), rdw(C, 1.0f), rdb(C), fdi(N * C, 0.25f), fdw(C, 1.0f), fdb(C);
-  R.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), rdi.data(), rdw.data(), rdb.data(), N,
-                       C);
-  X.layernorm_backward(dout.data(), in.data(), w.data(), rm.data(), rr.data(), fdi.data(), fdw.data(), fdb.data(), N,
-                       C);
+  R.layernorm_backward(Stream{}, dout.data(), in.data(), w.data(), rm.data(), rr.data(), rdi.data(), rdw.data(),
+                       rdb.data(), N, C);
+  X.layernorm_backward(Stream{}, dout.data(), in.data(), w.data(), rm.data(), rr.data(), fdi.data(), fdw.data(),
+                       fdb.data(), N, C);
   expect_close("layernorm_backward din", fdi, rdi, kApprox);
   expect_close("layernorm_backward dw", fdw, rdw, kApprox);
   expect_close("layernorm_backward db", fdb, rdb, kApprox);
@@ -72,22 +72,22 @@ void test_activations(int64_t N, int F, GeluForm form) {
   auto pre = random_floats(N * F, 20, -6, 6), bias = random_floats(F, 21);
   auto rpre = pre, fpre = pre;
   std::vector<float> ra(N * F), fa(N * F);
-  R.bias_gelu_forward(rpre.data(), bias.data(), ra.data(), N, F, form);
-  X.bias_gelu_forward(fpre.data(), bias.data(), fa.data(), N, F, form);
+  R.bias_gelu_forward(Stream{}, rpre.data(), bias.data(), ra.data(), N, F, form);
+  X.bias_gelu_forward(Stream{}, fpre.data(), bias.data(), fa.data(), N, F, form);
   expect_close("bias_gelu_forward pre", fpre, rpre);
   expect_close("bias_gelu_forward act", fa, ra, kApprox);
   auto dact = random_floats(N * F, 22);
   std::vector<float> rd(N * F), fd(N * F);
-  R.gelu_backward(dact.data(), rpre.data(), rd.data(), N, F, form);
-  X.gelu_backward(dact.data(), rpre.data(), fd.data(), N, F, form);
+  R.gelu_backward(Stream{}, dact.data(), rpre.data(), rd.data(), N, F, form);
+  X.gelu_backward(Stream{}, dact.data(), rpre.data(), fd.data(), N, F, form);
   expect_close("gelu_backward", fd, rd, kApprox);
 
   rpre = pre, fpre = pre;
-  R.bias_tanh_forward(rpre.data(), bias.data(), ra.data(), N, F);
-  X.bias_tanh_forward(fpre.data(), bias.data(), fa.data(), N, F);
+  R.bias_tanh_forward(Stream{}, rpre.data(), bias.data(), ra.data(), N, F);
+  X.bias_tanh_forward(Stream{}, fpre.data(), bias.data(), fa.data(), N, F);
   expect_close("bias_tanh_forward", fa, ra, kApprox);
-  R.tanh_backward(dact.data(), ra.data(), rd.data(), N, F);
-  X.tanh_backward(dact.data(), ra.data(), fd.data(), N, F);
+  R.tanh_backward(Stream{}, dact.data(), ra.data(), rd.data(), N, F);
+  X.tanh_backward(Stream{}, dact.data(), ra.data(), fd.data(), N, F);
   expect_close("tanh_backward", fd, rd, kApprox);
 }
 
@@ -95,19 +95,19 @@ void test_dropout_ops(int64_t N, int C, float p) {
   auto branch = random_floats(N * C, 30), bias = random_floats(C, 31), resid = random_floats(N * C, 32);
   DropoutKey key{7, 99};
   std::vector<float> r(N * C), f(N * C);
-  R.bias_dropout_residual_forward(branch.data(), bias.data(), resid.data(), r.data(), N, C, 1.7f, p, key);
-  X.bias_dropout_residual_forward(branch.data(), bias.data(), resid.data(), f.data(), N, C, 1.7f, p, key);
+  R.bias_dropout_residual_forward(Stream{}, branch.data(), bias.data(), resid.data(), r.data(), N, C, 1.7f, p, key);
+  X.bias_dropout_residual_forward(Stream{}, branch.data(), bias.data(), resid.data(), f.data(), N, C, 1.7f, p, key);
   expect_close("bias_dropout_residual_forward", f, r);
-  R.dropout_apply(branch.data(), r.data(), N * C, 1.3f, p, key);
-  X.dropout_apply(branch.data(), f.data(), N * C, 1.3f, p, key);
+  R.dropout_apply(Stream{}, branch.data(), r.data(), N * C, 1.3f, p, key);
+  X.dropout_apply(Stream{}, branch.data(), f.data(), N * C, 1.3f, p, key);
   expect_close("dropout_apply", f, r);
   std::vector<float> rs(C, 1.0f), fs(C, 1.0f);
-  R.column_sum_accumulate(branch.data(), N, C, rs.data());
-  X.column_sum_accumulate(branch.data(), N, C, fs.data());
+  R.column_sum_accumulate(Stream{}, branch.data(), N, C, rs.data());
+  X.column_sum_accumulate(Stream{}, branch.data(), N, C, fs.data());
   expect_close("column_sum_accumulate", fs, rs);
   auto rb = branch, fb = branch;
-  R.add_bias(rb.data(), bias.data(), N, C);
-  X.add_bias(fb.data(), bias.data(), N, C);
+  R.add_bias(Stream{}, rb.data(), bias.data(), N, C);
+  X.add_bias(Stream{}, fb.data(), bias.data(), N, C);
   expect_close("add_bias", fb, rb);
 }
 
@@ -120,18 +120,18 @@ void test_softmax(int B, int NH, int T, float p) {
   mask[0] = 1.0f;
   DropoutKey key{3, 5};
   std::vector<float> rp(n), rpd(n), fp(n), fpd(n);
-  R.softmax_dropout_forward(scores.data(), mask.data(), rp.data(), rpd.data(), B, NH, T, 0.3f, p, key);
-  X.softmax_dropout_forward(scores.data(), mask.data(), fp.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  R.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), rp.data(), rpd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), fp.data(), fpd.data(), B, NH, T, 0.3f, p, key);
   expect_close("softmax_dropout_forward probs", fp, rp, kApprox);
   if (p > 0) expect_close("softmax_dropout_forward dropped", fpd, rpd, kApprox);
   auto dpd = random_floats(n, 42);
   std::vector<float> rd(n), fd(n);
-  R.softmax_dropout_backward(dpd.data(), rp.data(), rd.data(), B, NH, T, 0.3f, p, key);
-  X.softmax_dropout_backward(dpd.data(), rp.data(), fd.data(), B, NH, T, 0.3f, p, key);
+  R.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), rd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), fd.data(), B, NH, T, 0.3f, p, key);
   expect_close("softmax_dropout_backward", fd, rd, kApprox);
   // in place, as the model calls it
   auto inplace = scores;
-  X.softmax_dropout_forward(inplace.data(), mask.data(), inplace.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_forward(Stream{}, inplace.data(), mask.data(), inplace.data(), fpd.data(), B, NH, T, 0.3f, p, key);
   expect_close("softmax_dropout_forward in place", inplace, rp, kApprox);
 }
 
@@ -139,13 +139,13 @@ void test_permutes(int G, int B, int T, int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   auto in = random_floats(n, 50);
   std::vector<float> r(n), f(n), back(n);
-  R.tokens_to_heads(in.data(), r.data(), G, B, T, NH, HS);
-  X.tokens_to_heads(in.data(), f.data(), G, B, T, NH, HS);
+  R.tokens_to_heads(Stream{}, in.data(), r.data(), G, B, T, NH, HS);
+  X.tokens_to_heads(Stream{}, in.data(), f.data(), G, B, T, NH, HS);
   expect_close("tokens_to_heads", f, r);
-  X.heads_to_tokens(f.data(), back.data(), G, B, T, NH, HS);
+  X.heads_to_tokens(Stream{}, f.data(), back.data(), G, B, T, NH, HS);
   expect_close("heads_to_tokens inverts tokens_to_heads", back, in);
-  R.heads_to_tokens(in.data(), r.data(), G, B, T, NH, HS);
-  X.heads_to_tokens(in.data(), f.data(), G, B, T, NH, HS);
+  R.heads_to_tokens(Stream{}, in.data(), r.data(), G, B, T, NH, HS);
+  X.heads_to_tokens(Stream{}, in.data(), f.data(), G, B, T, NH, HS);
   expect_close("heads_to_tokens", f, r);
 }
 
@@ -154,12 +154,12 @@ void test_rows(int64_t rows, int C) {
   auto idx = random_ints(23, 61, 0, static_cast<int32_t>(rows));
   idx[1] = idx[0];  // a repeated index must accumulate twice
   std::vector<float> r(23 * C), f(23 * C);
-  R.gather_rows(src.data(), idx.data(), 23, C, r.data());
-  X.gather_rows(src.data(), idx.data(), 23, C, f.data());
+  R.gather_rows(Stream{}, src.data(), idx.data(), 23, C, r.data());
+  X.gather_rows(Stream{}, src.data(), idx.data(), 23, C, f.data());
   expect_close("gather_rows", f, r);
   std::vector<float> rd(rows * C, 1.0f), fd(rows * C, 1.0f);
-  R.scatter_add_rows(r.data(), idx.data(), 23, C, rd.data());
-  X.scatter_add_rows(r.data(), idx.data(), 23, C, fd.data());
+  R.scatter_add_rows(Stream{}, r.data(), idx.data(), 23, C, rd.data());
+  X.scatter_add_rows(Stream{}, r.data(), idx.data(), 23, C, fd.data());
   expect_close("scatter_add_rows", fd, rd);
 }
 
@@ -170,8 +170,8 @@ void test_cross_entropy(int64_t M, int V) {
   std::vector<float> rd(M * V), fd(M * V);
   double rl = 0, fl = 0;
   int64_t rc = 0, fc = 0;
-  R.cross_entropy_forward_backward(logits.data(), labels.data(), M, V, 0.5f, rd.data(), &rl, &rc);
-  X.cross_entropy_forward_backward(logits.data(), labels.data(), M, V, 0.5f, fd.data(), &fl, &fc);
+  R.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, rd.data(), &rl, &rc);
+  X.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, fd.data(), &fl, &fc);
   CHECK_MSG(std::fabs(fl - rl) <= kApprox * std::fabs(rl), "cross_entropy loss %.9g vs %.9g", fl, rl);
   CHECK(fc == rc);
   expect_close("cross_entropy dlogits", fd, rd, kApprox);
@@ -180,8 +180,8 @@ void test_cross_entropy(int64_t M, int V) {
 void test_bf16(int64_t n) {
   auto src = random_floats(n, 80, -1e3f, 1e3f);
   std::vector<uint16_t> r(n), f(n);
-  R.convert_to_bf16(src.data(), r.data(), n);
-  X.convert_to_bf16(src.data(), f.data(), n);
+  R.convert_to_bf16(Stream{}, src.data(), r.data(), n);
+  X.convert_to_bf16(Stream{}, src.data(), f.data(), n);
   CHECK_MSG(std::memcmp(r.data(), f.data(), n * 2) == 0, "convert_to_bf16 differs from the reference (n=%ld)", (long)n);
 }
 
@@ -189,18 +189,19 @@ void test_bf16(int64_t n) {
 void test_non_finite_propagation() {
   std::vector<float> x = {1.0f, NAN, 2.0f, INFINITY, -INFINITY, 0.5f, 0.25f, 3.0f};
   std::vector<float> zero(8, 0.0f), pre = x, act(8), d(8);
-  X.bias_gelu_forward(pre.data(), zero.data(), act.data(), 1, 8, GeluForm::kErf);
+  X.bias_gelu_forward(Stream{}, pre.data(), zero.data(), act.data(), 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(act[1]), "gelu(NaN) is %g", act[1]);
-  X.gelu_backward(zero.data(), x.data(), d.data(), 1, 8, GeluForm::kErf);
+  X.gelu_backward(Stream{}, zero.data(), x.data(), d.data(), 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(d[1]), "gelu'(NaN) * 0 is %g", d[1]);
   std::vector<float> mask(8, 1.0f), scores(64, 0.5f), probs(64);
   std::copy(x.begin(), x.end(), scores.begin());  // row 0 holds the NaN
-  X.softmax_dropout_forward(scores.data(), mask.data(), probs.data(), nullptr, 1, 1, 8, 1.0f, 0.0f, DropoutKey{});
+  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), probs.data(), nullptr, 1, 1, 8, 1.0f, 0.0f,
+                            DropoutKey{});
   CHECK_MSG(std::isnan(probs[0]), "softmax of a row with NaN gives %g", probs[0]);
   std::vector<int32_t> label = {0};
   double loss = 0;
   int64_t correct = 0;
-  X.cross_entropy_forward_backward(x.data(), label.data(), 1, 8, 1.0f, d.data(), &loss, &correct);
+  X.cross_entropy_forward_backward(Stream{}, x.data(), label.data(), 1, 8, 1.0f, d.data(), &loss, &correct);
   CHECK_MSG(!std::isfinite(loss), "cross-entropy over NaN logits is %g", loss);
 }
 
@@ -213,8 +214,8 @@ void test_fp16_rounding() {
   auto tiny = random_floats(200, 91, -1e-4f, 1e-4f);
   x.insert(x.end(), tiny.begin(), tiny.end());
   std::vector<float> r(x.size()), f(x.size());
-  R.round_to_fp16(x.data(), r.data(), static_cast<int64_t>(x.size()));
-  X.round_to_fp16(x.data(), f.data(), static_cast<int64_t>(x.size()));
+  R.round_to_fp16(Stream{}, x.data(), r.data(), static_cast<int64_t>(x.size()));
+  X.round_to_fp16(Stream{}, x.data(), f.data(), static_cast<int64_t>(x.size()));
   CHECK_MSG(std::memcmp(r.data(), f.data(), x.size() * 4) == 0, "round_to_fp16: fast and reference differ");
   CHECK(r[3] == 65504.0f && r[4] == 65504.0f && std::isinf(r[5]) && std::isinf(r[6]) && r[6] < 0);
   CHECK(r[7] == 0.0f && r[8] == 5.9604645e-8f &&
@@ -225,33 +226,33 @@ void test_fp16_rounding() {
 void test_optimizer_kernels(int64_t n) {
   auto p = random_floats(n, 100), g = random_floats(n, 101, -0.1f, 0.1f);
   auto m0 = random_floats(n, 102, -0.01f, 0.01f), v0 = random_floats(n, 103, 0.0f, 1e-3f);
-  double rs = R.sum_of_squares(g.data(), n), fs = X.sum_of_squares(g.data(), n);
+  double rs = R.sum_of_squares(Stream{}, g.data(), n), fs = X.sum_of_squares(Stream{}, g.data(), n);
   CHECK_MSG(std::fabs(rs - fs) <= 1e-9 * rs, "sum_of_squares %.12g vs %.12g", fs, rs);
   auto with_inf = g;
   with_inf[n / 2] = INFINITY;
-  CHECK(!std::isfinite(X.sum_of_squares(with_inf.data(), n)));
+  CHECK(!std::isfinite(X.sum_of_squares(Stream{}, with_inf.data(), n)));
   with_inf[n / 2] = NAN;
-  CHECK(!std::isfinite(X.sum_of_squares(with_inf.data(), n)));
+  CHECK(!std::isfinite(X.sum_of_squares(Stream{}, with_inf.data(), n)));
   for (bool w_mode : {true, false}) {
     AdamStepArgs a;
     a.lr = 1e-3f, a.weight_decay = 0.01f, a.bias_correction1 = 0.19f, a.bias_correction2 = 0.0199f;
     a.grad_mul = 0.5f, a.adam_w_mode = w_mode;
     auto rp = p, rm = m0, rv = v0, fp = p, fm = m0, fv = v0;
-    R.adam_update(rp.data(), g.data(), rm.data(), rv.data(), n, a);
-    X.adam_update(fp.data(), g.data(), fm.data(), fv.data(), n, a);
+    R.adam_update(Stream{}, rp.data(), g.data(), rm.data(), rv.data(), n, a);
+    X.adam_update(Stream{}, fp.data(), g.data(), fm.data(), fv.data(), n, a);
     expect_close(w_mode ? "adam_update (AdamW) p" : "adam_update (L2) p", fp, rp);
     expect_close("adam_update m", fm, rm);
     expect_close("adam_update v", fv, rv);
     std::vector<float> ru(n), fu(n);
     rm = m0, rv = v0, fm = m0, fv = v0;
-    R.lamb_direction(p.data(), g.data(), rm.data(), rv.data(), ru.data(), n, a);
-    X.lamb_direction(p.data(), g.data(), fm.data(), fv.data(), fu.data(), n, a);
+    R.lamb_direction(Stream{}, p.data(), g.data(), rm.data(), rv.data(), ru.data(), n, a);
+    X.lamb_direction(Stream{}, p.data(), g.data(), fm.data(), fv.data(), fu.data(), n, a);
     expect_close("lamb_direction u", fu, ru);
     expect_close("lamb_direction v", fv, rv);
   }
   auto ry = p, fy = p;
-  R.axpy(ry.data(), g.data(), n, -0.3f);
-  X.axpy(fy.data(), g.data(), n, -0.3f);
+  R.axpy(Stream{}, ry.data(), g.data(), n, -0.3f);
+  X.axpy(Stream{}, fy.data(), g.data(), n, -0.3f);
   expect_close("axpy", fy, ry);
 }
 

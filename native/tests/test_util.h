@@ -10,12 +10,20 @@
 #include <vector>
 
 #include "bert/dropout_rng.h"
+#include "bert/engine.h"
 
 #ifndef BERT_TOLERANCES_JSON
 #define BERT_TOLERANCES_JSON "test/tolerances.json"
 #endif
 
 namespace bert::test {
+
+// One of an engine's arrays over the whole layout, copied to the host.
+inline std::vector<float> read_all(const Engine& e, EngineArray which = EngineArray::kGrads) {
+  std::vector<float> host(e.layout_floats());
+  (void)e.read(which, 0, e.layout_floats(), host.data());
+  return host;
+}
 
 inline int& failures() {
   static int count = 0;

@@ -1,15 +1,18 @@
 // The backend seam: everything the model needs from a device. The model code (native/src/model) only talks to a
-// Backend, so a CUDA backend is a new implementation of this interface and a new kernel table, nothing more.
-// Pointers passed to a backend are in that backend's memory space.
+// Backend: it owns the memory (allocation, zeroing, copies, transfers to and from the host) and the execution
+// (the stream every kernel and GEMM is launched on). Pointers passed to a backend are in its memory space; the
+// model never reads or writes them from the host, it uploads inputs and downloads scalars.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "bert/dropout_rng.h"
 #include "bert/model_config.h"
 #include "bert/optimizer_args.h"
 #include "bert/status.h"
+#include "bert/stream.h"
 
 namespace bert {
 
@@ -42,19 +45,50 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // One line for the start of a run: the device and which GEMM library runs.
+  virtual std::string description() const = 0;
+  virtual Device device() const = 0;
   // Precision of GEMM operands (accumulation is always fp32).
   virtual void set_precision(Precision precision) = 0;
   virtual Status gemm(const GemmArgs& args, GemmOperand a, GemmOperand b, float* c) = 0;
   virtual const Kernels& kernels() const = 0;
+  virtual Stream stream() const = 0;
   // Device memory, zero-filled, aligned for the widest vector loads; nullptr when it cannot be had.
   virtual void* alloc_bytes(size_t bytes) = 0;
   virtual void free_bytes(void* p) = 0;
+  // Stream-ordered memory operations. download waits for the stream, so the host copy is complete on return.
+  virtual void memset_zero(void* p, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // within the device
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  // Waits for everything launched; reports the first asynchronous failure (a kernel fault on a GPU).
+  virtual Status synchronize() = 0;
+  // Whether the host may read the backend's memory directly (the CPU): callers may then skip host staging.
+  virtual bool host_addressable() const = 0;
 };
 
 enum class CpuKernelChoice { kFast, kReference };
 
+struct CpuBackendOptions {
+  int threads = 0;  // OpenMP threads; 0 leaves OpenMP's default
+  CpuKernelChoice kernels = CpuKernelChoice::kFast;
+};
+
 // The CPU backend: oneDNN GEMMs, OpenMP/AVX-512 kernels (or the plain reference kernels, for testing).
-std::unique_ptr<Backend> make_cpu_backend(CpuKernelChoice choice = CpuKernelChoice::kFast);
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
+
+// The CUDA backend on GPU `device`. Fails with kUnavailable (and says why: built without CUDA, no driver, no GPU,
+// no such device) where it cannot run; the rest of the core never needs a GPU.
+Status make_cuda_backend(int device, std::unique_ptr<Backend>* out);
+
+// What this build and machine offer for CUDA, without creating a backend.
+struct CudaProbe {
+  bool compiled = false;  // the core was built with the CUDA backend
+  int device_count = 0;   // usable GPUs (0 when no driver)
+  std::string reason;     // why none is usable, when device_count == 0
+  std::string gemm;       // "cuBLASLt" or "built-in tensor-core GEMM"
+};
+CudaProbe probe_cuda();
 
 // The two CPU kernel tables, for tests that compare them.
 const Kernels& cpu_reference_kernels();

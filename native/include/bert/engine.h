@@ -17,11 +17,16 @@ namespace bert {
 struct EngineOptions {
   Precision precision = Precision::kFp32;
   uint64_t seed = 42;  // weight initialisation and dropout
-  int threads = 0;     // 0: leave OpenMP's default
-  CpuKernelChoice kernels = CpuKernelChoice::kFast;
+  // The backend Engine::create makes when none is given: the CPU with its defaults, or CUDA GPU `cuda_device`.
+  Device device = Device::kCpu;
+  int cuda_device = 0;
 };
 
-// One micro-batch. Arrays are row-major (B, T) unless noted; the engine reads them during the call only.
+// The engine's fp32 arrays, all in the parameter layout (ParamInfo::offset).
+enum class EngineArray { kParams, kGrads, kMoment1, kMoment2 };
+
+// One micro-batch, in host memory. Arrays are row-major (B, T) unless noted; the engine checks them, uploads them
+// once and reads them during the call only.
 struct Batch {
   int batch_size = 0;  // B
   int seq_len = 0;     // T
@@ -90,7 +95,7 @@ struct StepResult {
 struct ParamInfo {
   std::string name;
   std::vector<int64_t> shape;
-  int64_t offset = 0;  // in floats, into param_data() and grad_data()
+  int64_t offset = 0;  // in floats, into each EngineArray
   int64_t size = 0;
   bool no_decay = false;  // biases and LayerNorm parameters
   int layer = -1;         // the encoder layer it belongs to; -1 for the embeddings and the heads
@@ -99,6 +104,9 @@ struct ParamInfo {
 class Engine {
  public:
   static Status create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Engine>* out);
+  // On a backend the caller made (a CPU backend with its own thread count or kernel choice, say).
+  static Status create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Backend> backend,
+                       std::unique_ptr<Engine>* out);
   ~Engine();
 
   Status run(const Batch& batch, const std::vector<PldGate>& gates, const PassOptions& pass, PassResult* result);
@@ -107,16 +115,20 @@ class Engine {
   const std::vector<ParamInfo>& params() const;
   const ParamInfo* find_param(const std::string& name) const;
   int64_t num_params() const;
-  float* param_data();  // fp32 master weights
-  float* grad_data();
+  const Backend& backend() const;
+  // Copies between an engine array and host memory: `count` floats from float `offset` of the layout. Writing
+  // parameters refreshes their low-precision copy. The moments exist after ensure_optimizer_state(); before,
+  // reading them gives zeros.
+  Status read(EngineArray array, int64_t offset, int64_t count, float* host) const;
+  Status write(EngineArray array, int64_t offset, int64_t count, const float* host);
+  int64_t layout_floats() const;  // the arrays' length, padding included
   void zero_grads();
   // Check the gradients for overflow, clip by global norm, update the weights with the optimizer, refresh the
   // low-precision copies and clear the gradients. On overflow the gradients are cleared and nothing else changes.
   Status optimizer_step(const OptimizerOptions& optimizer, const StepOptions& step, StepResult* result);
   // Adam/LAMB moments (same layout as the parameters); allocated at the first step or by this call.
   Status ensure_optimizer_state();
-  float* moment1_data();  // nullptr before ensure_optimizer_state()
-  float* moment2_data();
+  bool has_optimizer_state() const;
 
   // Average the gradients over the communicator's ranks before every optimizer step. `comm` must outlive the
   // engine.
@@ -124,7 +136,6 @@ class Engine {
 
   // Re-derive low-precision weight copies after the fp32 weights changed (optimizer step, loading).
   void refresh_low_precision_weights();
-  void refresh_low_precision_weights(const ParamInfo& param);  // after one tensor changed
 
   struct Impl;
 

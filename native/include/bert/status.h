@@ -15,6 +15,7 @@ enum class StatusCode {
   kNotFound,         // a parameter name that does not exist
   kNonFinite,        // a NaN or Inf where none may be
   kCommunication,    // MPI (or the plugin that brings it) failed
+  kUnavailable,      // a device that this build or machine does not have (--device cuda without a GPU)
 };
 
 inline const char* status_code_name(StatusCode code) {
@@ -35,6 +36,8 @@ inline const char* status_code_name(StatusCode code) {
       return "ERR_NON_FINITE";
     case StatusCode::kCommunication:
       return "ERR_COMMUNICATION";
+    case StatusCode::kUnavailable:
+      return "ERR_DEVICE_UNAVAILABLE";
   }
   return "ERR_UNKNOWN";
 }

@@ -214,6 +214,26 @@ bert::OptimizerOptions read_optimizer(Napi::Env env, const Napi::Object& o) {
   return opt;
 }
 
+// The backend the options ask for: device "cpu" (threads, kernels "fast" | "reference") or "cuda" (cudaDevice).
+std::unique_ptr<bert::Backend> make_backend(Napi::Env env, const Napi::Object& options) {
+  Napi::Value device = options.Get("device");
+  const std::string name = device.IsString() ? device.As<Napi::String>().Utf8Value() : "cpu";
+  if (name == "cuda") {
+    std::unique_ptr<bert::Backend> backend;
+    bert::Status status = bert::make_cuda_backend(get_int(env, options, "cudaDevice", 0), &backend);
+    if (!status.is_ok()) throw_status(env, status);
+    return backend;
+  }
+  if (name != "cpu") throw_error(env, "ERR_INVALID_CONFIG", "device must be \"cpu\" or \"cuda\"");
+  bert::CpuBackendOptions cpu;
+  cpu.threads = get_int(env, options, "threads", 0);
+  if (cpu.threads < 0) throw_error(env, "ERR_INVALID_CONFIG", "threads must be 0 (default) or positive");
+  Napi::Value kernels = options.Get("kernels");
+  if (kernels.IsString() && kernels.As<Napi::String>().Utf8Value() == "reference")
+    cpu.kernels = bert::CpuKernelChoice::kReference;
+  return bert::make_cpu_backend(cpu);
+}
+
 }  // namespace
 
 Napi::Value validate_model_config(const Napi::CallbackInfo& info) {
@@ -260,11 +280,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   else if (p != "fp32")
     throw_error(env, "ERR_INVALID_CONFIG", "precision must be \"fp32\", \"bf16\" or \"fp16\"");
   eo.seed = static_cast<uint64_t>(get_number(env, options, "seed", 42));
-  eo.threads = get_int(env, options, "threads", 0);
-  Napi::Value kernels = options.Get("kernels");
-  if (kernels.IsString() && kernels.As<Napi::String>().Utf8Value() == "reference")
-    eo.kernels = bert::CpuKernelChoice::kReference;
-  bert::Status status = bert::Engine::create(config, eo, &engine_);
+  std::unique_ptr<bert::Backend> backend = make_backend(env, options);
+  bert::Status status = bert::Engine::create(config, eo, std::move(backend), &engine_);
   if (!status.is_ok()) throw_status(env, status);
   Napi::Value sync = options.Get("gradientSync");
   if (sync.IsObject()) {
@@ -401,6 +418,18 @@ Napi::Value EngineWrap::param_infos(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Float32Array EngineWrap::read_array(Napi::Env env, bert::EngineArray which, const bert::ParamInfo& p) {
+  auto out = Napi::Float32Array::New(env, p.size);
+  bert::Status status = engine_->read(which, p.offset, p.size, out.Data());
+  if (!status.is_ok()) throw_status(env, status);
+  return out;
+}
+
+void EngineWrap::write_array(Napi::Env env, bert::EngineArray which, const bert::ParamInfo& p, const float* values) {
+  bert::Status status = engine_->write(which, p.offset, p.size, values);
+  if (!status.is_ok()) throw_status(env, status);
+}
+
 const bert::ParamInfo& EngineWrap::lookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   check_idle(env);
@@ -413,16 +442,12 @@ const bert::ParamInfo& EngineWrap::lookup(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::get_param(const Napi::CallbackInfo& info) {
   const bert::ParamInfo& p = lookup(info);
-  auto out = Napi::Float32Array::New(info.Env(), p.size);
-  std::memcpy(out.Data(), engine_->param_data() + p.offset, p.size * sizeof(float));
-  return out;
+  return read_array(info.Env(), bert::EngineArray::kParams, p);
 }
 
 Napi::Value EngineWrap::get_grad(const Napi::CallbackInfo& info) {
   const bert::ParamInfo& p = lookup(info);
-  auto out = Napi::Float32Array::New(info.Env(), p.size);
-  std::memcpy(out.Data(), engine_->grad_data() + p.offset, p.size * sizeof(float));
-  return out;
+  return read_array(info.Env(), bert::EngineArray::kGrads, p);
 }
 
 Napi::Value EngineWrap::set_param(const Napi::CallbackInfo& info) {
@@ -439,8 +464,7 @@ Napi::Value EngineWrap::set_param(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < values.ElementLength(); i++)
     if (!std::isfinite(values[i]))
       throw_error(env, "ERR_NON_FINITE", "\"" + p.name + "\"[" + std::to_string(i) + "] is not finite");
-  std::memcpy(engine_->param_data() + p.offset, values.Data(), p.size * sizeof(float));
-  engine_->refresh_low_precision_weights(p);
+  write_array(env, bert::EngineArray::kParams, p, values.Data());
   return env.Undefined();
 }
 
@@ -455,7 +479,7 @@ Napi::Value EngineWrap::set_grad(const Napi::CallbackInfo& info) {
     throw_error(env, "ERR_INVALID_ARGUMENT",
                 "\"" + p.name + "\" has " + std::to_string(p.size) + " elements, got " +
                     std::to_string(values.ElementLength()));
-  std::memcpy(engine_->grad_data() + p.offset, values.Data(), p.size * sizeof(float));
+  write_array(env, bert::EngineArray::kGrads, p, values.Data());
   return env.Undefined();
 }
 
@@ -463,15 +487,8 @@ Napi::Value EngineWrap::get_optimizer_state(const Napi::CallbackInfo& info) {
   const bert::ParamInfo& p = lookup(info);
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  for (int which = 1; which <= 2; which++) {
-    float* base = which == 1 ? engine_->moment1_data() : engine_->moment2_data();
-    auto out = Napi::Float32Array::New(env, p.size);
-    if (base)
-      std::memcpy(out.Data(), base + p.offset, p.size * sizeof(float));
-    else
-      std::memset(out.Data(), 0, p.size * sizeof(float));
-    o.Set(which == 1 ? "expAvg" : "expAvgSq", out);
-  }
+  o.Set("expAvg", read_array(env, bert::EngineArray::kMoment1, p));
+  o.Set("expAvgSq", read_array(env, bert::EngineArray::kMoment2, p));
   return o;
 }
 
@@ -488,8 +505,8 @@ Napi::Value EngineWrap::set_optimizer_state(const Napi::CallbackInfo& info) {
       throw_error(
           env, "ERR_INVALID_ARGUMENT",
           "optimizer state of \"" + p.name + "\" must be a Float32Array of " + std::to_string(p.size) + " elements");
-    float* base = which == 1 ? engine_->moment1_data() : engine_->moment2_data();
-    std::memcpy(base + p.offset, t.As<Napi::Float32Array>().Data(), p.size * sizeof(float));
+    write_array(env, which == 1 ? bert::EngineArray::kMoment1 : bert::EngineArray::kMoment2, p,
+                t.As<Napi::Float32Array>().Data());
   }
   return env.Undefined();
 }

@@ -30,6 +30,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value zero_grads(const Napi::CallbackInfo& info);
   Napi::Value num_params(const Napi::CallbackInfo& info);
   const bert::ParamInfo& lookup(const Napi::CallbackInfo& info);
+  Napi::Float32Array read_array(Napi::Env env, bert::EngineArray which, const bert::ParamInfo& p);
+  void write_array(Napi::Env env, bert::EngineArray which, const bert::ParamInfo& p, const float* values);
   void check_idle(Napi::Env env) const;
 
   std::unique_ptr<bert::Engine> engine_;

@@ -1,5 +1,7 @@
 // The CPU backend: oneDNN for GEMMs, the fast (or reference) kernel table for everything else. In bf16 mode
 // GEMM operands without a caller-held bf16 copy are converted into scratch buffers owned here.
+#include <omp.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -38,10 +40,17 @@ int64_t operand_elements(int batch, int64_t rows, int64_t cols, bool transposed,
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(CpuKernelChoice choice)
-      : kernels_(choice == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()) {}
+  explicit CpuBackend(const CpuBackendOptions& options)
+      : kernels_(options.kernels == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()) {
+    if (options.threads > 0) omp_set_num_threads(options.threads);
+  }
 
   const char* name() const override { return "cpu"; }
+  std::string description() const override {
+    return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, GEMM: oneDNN";
+  }
+  Device device() const override { return Device::kCpu; }
+  Stream stream() const override { return Stream{}; }
   void set_precision(Precision precision) override { precision_ = precision; }
   const Kernels& kernels() const override { return kernels_; }
 
@@ -62,6 +71,12 @@ class CpuBackend final : public Backend {
     return p;
   }
   void free_bytes(void* p) override { std::free(p); }
+  void memset_zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void upload(void* dst, const void* host_src, size_t bytes) override { std::memcpy(dst, host_src, bytes); }
+  void download(void* host_dst, const void* src, size_t bytes) override { std::memcpy(host_dst, src, bytes); }
+  Status synchronize() override { return Status::ok(); }
+  bool host_addressable() const override { return true; }
 
  private:
   // Half precision as a GPU would see it: operands rounded to fp16 values, fp32 accumulation, the result rounded
@@ -71,24 +86,24 @@ class CpuBackend final : public Backend {
     const int64_t nb = operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b);
     if (static_cast<int64_t>(half_a_.size()) < na) half_a_.resize(na);
     if (static_cast<int64_t>(half_b_.size()) < nb) half_b_.resize(nb);
-    kernels_.round_to_fp16(a, half_a_.data(), na);
-    kernels_.round_to_fp16(b, half_b_.data(), nb);
+    kernels_.round_to_fp16(Stream{}, a, half_a_.data(), na);
+    kernels_.round_to_fp16(Stream{}, b, half_b_.data(), nb);
     BERT_RETURN_IF_ERROR(gemm_.run(g, false, half_a_.data(), half_b_.data(), c));
     if (g.ldc == g.N && (g.batch == 1 || g.stride_c == g.M * g.N)) {
-      kernels_.round_to_fp16(c, c, g.batch * g.M * g.N);
+      kernels_.round_to_fp16(Stream{}, c, c, g.batch * g.M * g.N);
       return Status::ok();
     }
     for (int batch = 0; batch < g.batch; batch++)
       for (int64_t row = 0; row < g.M; row++) {
         float* r = c + batch * g.stride_c + row * g.ldc;
-        kernels_.round_to_fp16(r, r, g.N);
+        kernels_.round_to_fp16(Stream{}, r, r, g.N);
       }
     return Status::ok();
   }
 
   const uint16_t* convert(const float* src, int64_t n, std::vector<uint16_t>& scratch) {
     if (static_cast<int64_t>(scratch.size()) < n) scratch.resize(n);
-    kernels_.convert_to_bf16(src, scratch.data(), n);
+    kernels_.convert_to_bf16(Stream{}, src, scratch.data(), n);
     return scratch.data();
   }
 
@@ -101,6 +116,8 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(CpuKernelChoice choice) { return std::make_unique<CpuBackend>(choice); }
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options) {
+  return std::make_unique<CpuBackend>(options);
+}
 
 }  // namespace bert

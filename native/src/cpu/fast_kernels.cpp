@@ -39,7 +39,7 @@ void accumulate_rows(int64_t N, int F, int outputs, float* const* out, RowFn row
 
 }  // namespace
 
-void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
+void embeddings_forward(Stream, const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
                         const float* pos, const float* type, float* out) {
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < static_cast<int64_t>(B) * T; row++) {
@@ -52,7 +52,7 @@ void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int 
   }
 }
 
-void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
+void embeddings_backward(Stream, const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
                          float* dword, float* dpos, float* dtype) {
   // Tokens repeat, so threads split the columns, never the rows: no two threads touch one gradient element.
   int64_t rows = static_cast<int64_t>(B) * T;
@@ -76,8 +76,8 @@ void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* s
   }
 }
 
-void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd, int64_t N,
-                       int C, float eps) {
+void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
+                       int64_t N, int C, float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
@@ -97,8 +97,8 @@ void layernorm_forward(const float* in, const float* w, const float* b, float* o
   }
 }
 
-void layernorm_backward(const float* dout, const float* in, const float* w, const float* mean, const float* rstd,
-                        float* din, float* dw, float* db, int64_t N, int C) {
+void layernorm_backward(Stream, const float* dout, const float* in, const float* w, const float* mean,
+                        const float* rstd, float* din, float* dw, float* db, int64_t N, int C) {
   float* outs[2] = {dw, db};
   accumulate_rows(N, C, 2, outs, [&](int64_t n, float* partial) {
     const float* x = in + n * C;
@@ -126,7 +126,7 @@ void layernorm_backward(const float* dout, const float* in, const float* w, cons
   });
 }
 
-void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
 #ifdef __AVX512F__
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
@@ -149,11 +149,11 @@ void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int
     }
   }
 #else
-  ref::bias_gelu_forward(pre, bias, act, N, F, form);
+  ref::bias_gelu_forward(Stream{}, pre, bias, act, N, F, form);
 #endif
 }
 
-void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
 #ifdef __AVX512F__
   int64_t total = N * F;
 #pragma omp parallel for schedule(static)
@@ -182,11 +182,11 @@ void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, 
     _mm512_mask_storeu_ps(dpre + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dact + i), d));
   }
 #else
-  ref::gelu_backward(dact, pre, dpre, N, F, form);
+  ref::gelu_backward(Stream{}, dact, pre, dpre, N, F, form);
 #endif
 }
 
-void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int F) {
+void bias_tanh_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++)
     for (int f = 0; f < F; f++) {
@@ -196,14 +196,14 @@ void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int
     }
 }
 
-void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, int F) {
+void tanh_backward(Stream, const float* dact, const float* act, float* dpre, int64_t N, int F) {
   int64_t total = N * F;
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < total; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
 }
 
-void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out, int64_t N,
-                                   int C, float scale, float p, DropoutKey key) {
+void bias_dropout_residual_forward(Stream, const float* branch, const float* bias, const float* residual, float* out,
+                                   int64_t N, int C, float scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -221,11 +221,11 @@ void bias_dropout_residual_forward(const float* branch, const float* bias, const
     }
   }
 #else
-  ref::bias_dropout_residual_forward(branch, bias, residual, out, N, C, scale, p, key);
+  ref::bias_dropout_residual_forward(Stream{}, branch, bias, residual, out, N, C, scale, p, key);
 #endif
 }
 
-void dropout_apply(const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+void dropout_apply(Stream, const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -238,11 +238,11 @@ void dropout_apply(const float* in, float* out, int64_t n, float scale, float p,
     _mm512_mask_storeu_ps(out + i, all, _mm512_mul_ps(x, keep_scale));
   }
 #else
-  ref::dropout_apply(in, out, n, scale, p, key);
+  ref::dropout_apply(Stream{}, in, out, n, scale, p, key);
 #endif
 }
 
-void add_bias(float* x, const float* bias, int64_t N, int F) {
+void add_bias(Stream, float* x, const float* bias, int64_t N, int F) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     float* row = x + n * F;
@@ -251,7 +251,7 @@ void add_bias(float* x, const float* bias, int64_t N, int F) {
   }
 }
 
-void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
+void column_sum_accumulate(Stream, const float* x, int64_t N, int F, float* out) {
   float* outs[1] = {out};
   accumulate_rows(N, F, 1, outs, [&](int64_t n, float* partial) {
     const float* row = x + n * F;
@@ -260,8 +260,8 @@ void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
   });
 }
 
-void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B, int NH,
-                             int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
+                             int NH, int T, float attn_scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -302,12 +302,12 @@ void softmax_dropout_forward(const float* scores, const float* mask, float* prob
     }
   }
 #else
-  ref::softmax_dropout_forward(scores, mask, probs, probs_dropped, B, NH, T, attn_scale, p, key);
+  ref::softmax_dropout_forward(Stream{}, scores, mask, probs, probs_dropped, B, NH, T, attn_scale, p, key);
 #endif
 }
 
-void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH, int T,
-                              float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH,
+                              int T, float attn_scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -336,11 +336,11 @@ void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, f
     }
   }
 #else
-  ref::softmax_dropout_backward(dprobs_dropped, probs, dscores, B, NH, T, attn_scale, p, key);
+  ref::softmax_dropout_backward(Stream{}, dprobs_dropped, probs, dscores, B, NH, T, attn_scale, p, key);
 #endif
 }
 
-void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
   const int64_t blocks = static_cast<int64_t>(G) * B * NH;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; blk++) {
@@ -354,7 +354,7 @@ void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, i
   }
 }
 
-void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void heads_to_tokens(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
   const int64_t blocks = static_cast<int64_t>(G) * B * NH;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; blk++) {
@@ -368,12 +368,12 @@ void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, i
   }
 }
 
-void gather_rows(const float* src, const int32_t* index, int64_t n, int C, float* out) {
+void gather_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* out) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);
 }
 
-void scatter_add_rows(const float* src, const int32_t* index, int64_t n, int C, float* dst) {
+void scatter_add_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* dst) {
   // Indices may repeat: threads split the columns.
 #pragma omp parallel
   {
@@ -389,7 +389,7 @@ void scatter_add_rows(const float* src, const int32_t* index, int64_t n, int C, 
   }
 }
 
-void cross_entropy_forward_backward(const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
+void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
                                     float* dlogits, double* loss_sum, int64_t* correct) {
 #ifdef __AVX512F__
   double loss = 0.0;
@@ -429,11 +429,17 @@ void cross_entropy_forward_backward(const float* logits, const int32_t* labels, 
   *loss_sum += loss;
   *correct += hits;
 #else
-  ref::cross_entropy_forward_backward(logits, labels, M, V, dscale, dlogits, loss_sum, correct);
+  ref::cross_entropy_forward_backward(Stream{}, logits, labels, M, V, dscale, dlogits, loss_sum, correct);
 #endif
 }
 
-void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+// A handful of values per batch: the reference loop is the fast version.
+void mse_forward_backward(Stream, const float* pred, const float* target, int64_t n, float grad_scale, float* dpred,
+                          double* loss_sum) {
+  ref::mse_forward_backward(Stream{}, pred, target, n, grad_scale, dpred, loss_sum);
+}
+
+void convert_to_bf16(Stream, const float* src, uint16_t* dst, int64_t n) {
 #if defined(__AVX512BF16__)
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i += 32) {
@@ -446,11 +452,11 @@ void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
     _mm512_mask_storeu_epi16(dst + i, k, reinterpret_cast<__m512i&>(packed));
   }
 #else
-  ref::convert_to_bf16(src, dst, n);
+  ref::convert_to_bf16(Stream{}, src, dst, n);
 #endif
 }
 
-void round_to_fp16(const float* in, float* out, int64_t n) {
+void round_to_fp16(Stream, const float* in, float* out, int64_t n) {
 #ifdef __AVX512F__
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i += 16) {
@@ -459,11 +465,11 @@ void round_to_fp16(const float* in, float* out, int64_t n) {
     _mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(half));
   }
 #else
-  ref::round_to_fp16(in, out, n);
+  ref::round_to_fp16(Stream{}, in, out, n);
 #endif
 }
 
-double sum_of_squares(const float* x, int64_t n) {
+double sum_of_squares(Stream, const float* x, int64_t n) {
   double total = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total)
   for (int64_t block = 0; block < n; block += 4096) {
@@ -476,7 +482,7 @@ double sum_of_squares(const float* x, int64_t n) {
   return total;
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+void adam_update(Stream, float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
   const float b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
   const float inv_bc1 = 1.0f / a.bias_correction1, inv_sqrt_bc2 = 1.0f / std::sqrt(a.bias_correction2);
   const float lr = a.lr, eps = a.eps, wd = a.weight_decay, mul = a.grad_mul;
@@ -495,7 +501,8 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const 
   }
 }
 
-void lamb_direction(const float* p, const float* g, float* m, float* v, float* u, int64_t n, const AdamStepArgs& a) {
+void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, float* u, int64_t n,
+                    const AdamStepArgs& a) {
   const float b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
   const float eps = a.eps, wd = a.weight_decay, mul = a.grad_mul;
 #pragma omp parallel for simd schedule(static)
@@ -509,7 +516,7 @@ void lamb_direction(const float* p, const float* g, float* m, float* v, float* u
   }
 }
 
-void axpy(float* y, const float* x, int64_t n, float a) {
+void axpy(Stream, float* y, const float* x, int64_t n, float a) {
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }

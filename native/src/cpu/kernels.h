@@ -6,6 +6,7 @@
 #include "bert/dropout_rng.h"
 #include "bert/model_config.h"
 #include "bert/optimizer_args.h"
+#include "bert/stream.h"
 
 namespace bert::ref {
 #define BERT_KERNEL(ret, name, params) ret name params;

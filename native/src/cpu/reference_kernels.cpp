@@ -35,7 +35,7 @@ float dropout_factor(uint64_t base, uint64_t i, uint32_t threshold, float p) {
 
 }  // namespace
 
-void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
+void embeddings_forward(Stream, const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
                         const float* pos, const float* type, float* out) {
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
@@ -47,7 +47,7 @@ void embeddings_forward(const int32_t* ids, const int32_t* segments, int B, int 
     }
 }
 
-void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
+void embeddings_backward(Stream, const float* dout, const int32_t* ids, const int32_t* segments, int B, int T, int C,
                          float* dword, float* dpos, float* dtype) {
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
@@ -61,8 +61,8 @@ void embeddings_backward(const float* dout, const int32_t* ids, const int32_t* s
     }
 }
 
-void layernorm_forward(const float* in, const float* w, const float* b, float* out, float* mean, float* rstd, int64_t N,
-                       int C, float eps) {
+void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
+                       int64_t N, int C, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
     double m = 0;
@@ -78,8 +78,8 @@ void layernorm_forward(const float* in, const float* w, const float* b, float* o
   }
 }
 
-void layernorm_backward(const float* dout, const float* in, const float* w, const float* mean, const float* rstd,
-                        float* din, float* dw, float* db, int64_t N, int C) {
+void layernorm_backward(Stream, const float* dout, const float* in, const float* w, const float* mean,
+                        const float* rstd, float* din, float* dw, float* db, int64_t N, int C) {
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
     const float* dy = dout + n * C;
@@ -100,7 +100,7 @@ void layernorm_backward(const float* dout, const float* in, const float* w, cons
   }
 }
 
-void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
   for (int64_t n = 0; n < N; n++)
     for (int f = 0; f < F; f++) {
       float x = pre[n * F + f] + bias[f];
@@ -109,11 +109,11 @@ void bias_gelu_forward(float* pre, const float* bias, float* act, int64_t N, int
     }
 }
 
-void gelu_backward(const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
   for (int64_t i = 0; i < N * F; i++) dpre[i] = static_cast<float>(dact[i] * gelu_derivative(pre[i], form));
 }
 
-void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int F) {
+void bias_tanh_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F) {
   for (int64_t n = 0; n < N; n++)
     for (int f = 0; f < F; f++) {
       float x = pre[n * F + f] + bias[f];
@@ -122,12 +122,12 @@ void bias_tanh_forward(float* pre, const float* bias, float* act, int64_t N, int
     }
 }
 
-void tanh_backward(const float* dact, const float* act, float* dpre, int64_t N, int F) {
+void tanh_backward(Stream, const float* dact, const float* act, float* dpre, int64_t N, int F) {
   for (int64_t i = 0; i < N * F; i++) dpre[i] = dact[i] * (1.0f - act[i] * act[i]);
 }
 
-void bias_dropout_residual_forward(const float* branch, const float* bias, const float* residual, float* out, int64_t N,
-                                   int C, float scale, float p, DropoutKey key) {
+void bias_dropout_residual_forward(Stream, const float* branch, const float* bias, const float* residual, float* out,
+                                   int64_t N, int C, float scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   for (int64_t n = 0; n < N; n++)
@@ -137,18 +137,18 @@ void bias_dropout_residual_forward(const float* branch, const float* bias, const
     }
 }
 
-void dropout_apply(const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+void dropout_apply(Stream, const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   for (int64_t i = 0; i < n; i++) out[i] = in[i] * scale * dropout_factor(base, i, threshold, p);
 }
 
-void add_bias(float* x, const float* bias, int64_t N, int F) {
+void add_bias(Stream, float* x, const float* bias, int64_t N, int F) {
   for (int64_t n = 0; n < N; n++)
     for (int f = 0; f < F; f++) x[n * F + f] += bias[f];
 }
 
-void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
+void column_sum_accumulate(Stream, const float* x, int64_t N, int F, float* out) {
   for (int f = 0; f < F; f++) {
     double s = 0;
     for (int64_t n = 0; n < N; n++) s += x[n * F + f];
@@ -156,8 +156,8 @@ void column_sum_accumulate(const float* x, int64_t N, int F, float* out) {
   }
 }
 
-void softmax_dropout_forward(const float* scores, const float* mask, float* probs, float* probs_dropped, int B, int NH,
-                             int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
+                             int NH, int T, float attn_scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   std::vector<double> row(T);
@@ -179,8 +179,8 @@ void softmax_dropout_forward(const float* scores, const float* mask, float* prob
       }
 }
 
-void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH, int T,
-                              float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH,
+                              int T, float attn_scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   std::vector<double> dp(T);
@@ -196,7 +196,7 @@ void softmax_dropout_backward(const float* dprobs_dropped, const float* probs, f
   }
 }
 
-void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
   for (int g = 0; g < G; g++)
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++)
@@ -208,7 +208,7 @@ void tokens_to_heads(const float* in, float* out, int G, int B, int T, int NH, i
           }
 }
 
-void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void heads_to_tokens(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
   for (int g = 0; g < G; g++)
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++)
@@ -220,16 +220,16 @@ void heads_to_tokens(const float* in, float* out, int G, int B, int T, int NH, i
           }
 }
 
-void gather_rows(const float* src, const int32_t* index, int64_t n, int C, float* out) {
+void gather_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* out) {
   for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);
 }
 
-void scatter_add_rows(const float* src, const int32_t* index, int64_t n, int C, float* dst) {
+void scatter_add_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* dst) {
   for (int64_t i = 0; i < n; i++)
     for (int c = 0; c < C; c++) dst[static_cast<int64_t>(index[i]) * C + c] += src[i * C + c];
 }
 
-void cross_entropy_forward_backward(const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
+void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
                                     float* dlogits, double* loss_sum, int64_t* correct) {
   for (int64_t m = 0; m < M; m++) {
     const float* z = logits + m * V;
@@ -254,7 +254,16 @@ void cross_entropy_forward_backward(const float* logits, const int32_t* labels, 
   }
 }
 
-void convert_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+void mse_forward_backward(Stream, const float* pred, const float* target, int64_t n, float grad_scale, float* dpred,
+                          double* loss_sum) {
+  for (int64_t i = 0; i < n; i++) {
+    const double diff = static_cast<double>(pred[i]) - target[i];
+    *loss_sum += diff * diff;
+    dpred[i] = static_cast<float>(2.0 * diff * grad_scale / static_cast<double>(n));
+  }
+}
+
+void convert_to_bf16(Stream, const float* src, uint16_t* dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     uint32_t bits;
     std::memcpy(&bits, &src[i], 4);
@@ -292,17 +301,17 @@ float round_one_to_fp16(float x) {
 
 }  // namespace
 
-void round_to_fp16(const float* in, float* out, int64_t n) {
+void round_to_fp16(Stream, const float* in, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = round_one_to_fp16(in[i]);
 }
 
-double sum_of_squares(const float* x, int64_t n) {
+double sum_of_squares(Stream, const float* x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += static_cast<double>(x[i]) * x[i];
   return s;
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+void adam_update(Stream, float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
   for (int64_t i = 0; i < n; i++) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
     if (!a.adam_w_mode) grad += static_cast<double>(a.weight_decay) * p[i];
@@ -314,7 +323,8 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, const 
   }
 }
 
-void lamb_direction(const float* p, const float* g, float* m, float* v, float* u, int64_t n, const AdamStepArgs& a) {
+void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, float* u, int64_t n,
+                    const AdamStepArgs& a) {
   for (int64_t i = 0; i < n; i++) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
     m[i] = static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad);
@@ -324,7 +334,7 @@ void lamb_direction(const float* p, const float* g, float* m, float* v, float* u
   }
 }
 
-void axpy(float* y, const float* x, int64_t n, float a) {
+void axpy(Stream, float* y, const float* x, int64_t n, float a) {
   for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 

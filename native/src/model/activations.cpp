@@ -74,7 +74,6 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, Lay
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h) {
   const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size;
   *h = HeadActs{};
-  arena.request(&h->mask, BT);
   arena.request(&h->emb_sum, BT * C);
   arena.request(&h->emb_ln, BT * C);
   arena.request(&h->emb_mean, BT);

@@ -32,7 +32,6 @@ class Arena {
 // Buffers outside the encoder layers: embeddings, the final LayerNorm, the pooler and heads, the gradient flowing
 // between layers.
 struct HeadActs {
-  float* mask;                                // (B, T)
   float* emb_sum;                             // (B*T, C)
   float *emb_ln, *emb_mean, *emb_rstd;        // (B*T, C), (B*T), (B*T)
   float* emb_out;                             // (B*T, C) after dropout

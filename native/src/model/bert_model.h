@@ -97,6 +97,7 @@ struct LayerScratch {
 // Everything the encoder layer functions need besides their own activations.
 struct LayerContext {
   Backend* backend;
+  Stream stream;  // every kernel and GEMM of the pass runs on it
   const ModelConfig* config;
   int B, T;
   const float* mask;  // (B, T) 0/1 as floats

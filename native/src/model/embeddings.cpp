@@ -1,7 +1,5 @@
 // The embeddings: word + position + token-type lookups summed, LayerNorm, dropout (its masks regenerated from the
 // same key in the backward pass), and the gradient back into the three tables.
-#include <cstring>
-
 #include "model/engine_impl.h"
 
 namespace bert {
@@ -17,21 +15,22 @@ DropoutKey embedding_dropout_key(const LayerContext& ctx) {
 
 }  // namespace
 
-const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, const Batch& batch, HeadActs& head) {
+const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, const DeviceBatch& batch,
+                                HeadActs& head) {
   const ModelConfig& c = *ctx.config;
   const Kernels& k = ctx.backend->kernels();
   const int64_t BT = static_cast<int64_t>(ctx.B) * ctx.T;
   const int C = c.hidden_size;
-  k.embeddings_forward(batch.input_ids, batch.segment_ids, ctx.B, ctx.T, C, p.word_emb, p.pos_emb, p.type_emb,
-                       head.emb_sum);
-  k.layernorm_forward(head.emb_sum, p.emb_ln_w, p.emb_ln_b, head.emb_ln, head.emb_mean, head.emb_rstd, BT, C,
-                      c.layer_norm_eps);
+  k.embeddings_forward(ctx.stream, batch.input_ids, batch.segment_ids, ctx.B, ctx.T, C, p.word_emb, p.pos_emb,
+                       p.type_emb, head.emb_sum);
+  k.layernorm_forward(ctx.stream, head.emb_sum, p.emb_ln_w, p.emb_ln_b, head.emb_ln, head.emb_mean, head.emb_rstd, BT,
+                      C, c.layer_norm_eps);
   if (hidden_dropout(ctx) == 0) return head.emb_ln;
-  k.dropout_apply(head.emb_ln, head.emb_out, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
+  k.dropout_apply(ctx.stream, head.emb_ln, head.emb_out, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
   return head.emb_out;
 }
 
-void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const ModelParams& g, const Batch& batch,
+void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const ModelParams& g, const DeviceBatch& batch,
                          HeadActs& head, float* d_h) {
   const ModelConfig& c = *ctx.config;
   const Kernels& k = ctx.backend->kernels();
@@ -42,13 +41,14 @@ void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const Mo
   float* d_emb_ln = d_h;
   if (hidden_dropout(ctx) > 0) {
     d_emb_ln = (d_h == spare[0]) ? spare[1] : spare[0];
-    k.dropout_apply(d_h, d_emb_ln, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
+    k.dropout_apply(ctx.stream, d_h, d_emb_ln, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
   }
   float* d_sum = (d_emb_ln == head.d_seq) ? spare[0] : head.d_seq;
-  std::memset(d_sum, 0, sizeof(float) * BT * C);
-  k.layernorm_backward(d_emb_ln, head.emb_sum, p.emb_ln_w, head.emb_mean, head.emb_rstd, d_sum, g.emb_ln_w, g.emb_ln_b,
-                       BT, C);
-  k.embeddings_backward(d_sum, batch.input_ids, batch.segment_ids, ctx.B, ctx.T, C, g.word_emb, g.pos_emb, g.type_emb);
+  ctx.backend->memset_zero(d_sum, sizeof(float) * BT * C);
+  k.layernorm_backward(ctx.stream, d_emb_ln, head.emb_sum, p.emb_ln_w, head.emb_mean, head.emb_rstd, d_sum, g.emb_ln_w,
+                       g.emb_ln_b, BT, C);
+  k.embeddings_backward(ctx.stream, d_sum, batch.input_ids, batch.segment_ids, ctx.B, ctx.T, C, g.word_emb, g.pos_emb,
+                        g.type_emb);
 }
 
 }  // namespace bert

@@ -4,7 +4,6 @@
 // s is the layer's PLD residual scale (its PldGate); a layer PLD drops never reaches these functions: the
 // engine passes its input through.
 #include <cmath>
-#include <cstring>
 
 #include "model/bert_model.h"
 
@@ -83,45 +82,47 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   // attention block
   const float* attn_in = h;
   if (pre) {
-    k.layernorm_forward(h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
+    k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
     attn_in = a.ln1;
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
-  k.add_bias(s.qkv, p.qkv_b, BT, 3 * C);
-  k.tokens_to_heads(s.qkv, a.qkv_heads, 3, B, T, NH, HS);
+  k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
+  k.tokens_to_heads(ctx.stream, s.qkv, a.qkv_heads, 3, B, T, NH, HS);
   const float* q = a.qkv_heads;
   const float* kk = a.qkv_heads + head_block;
   const float* v = a.qkv_heads + 2 * head_block;
   BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, q, HS, T * HS, kk, HS, T * HS, a.probs, T, T * T));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  k.softmax_dropout_forward(a.probs, ctx.mask, a.probs, s.probs_dropped, B, NH, T, attn_scale, p_attn,
+  k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, s.probs_dropped, B, NH, T, attn_scale, p_attn,
                             dropout_key(ctx, layer, kAttentionProbs));
   const float* pd = p_attn > 0 ? s.probs_dropped : a.probs;
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, v, HS, T * HS, s.ctx_heads, HS, T * HS));
-  k.heads_to_tokens(s.ctx_heads, a.ctx, 1, B, T, NH, HS);
+  k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, 1, B, T, NH, HS);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ctx, p.attn_out_w, s.proj, BT, C, C));
-  k.bias_dropout_residual_forward(s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
+  k.bias_dropout_residual_forward(ctx.stream, s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kAttentionOutput));
   const float* x = a.resid1;
   if (!pre) {
-    k.layernorm_forward(a.resid1, p.ln1_w, p.ln1_b, a.x_post, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
+    k.layernorm_forward(ctx.stream, a.resid1, p.ln1_w, p.ln1_b, a.x_post, a.ln1_mean, a.ln1_rstd, BT, C,
+                        c.layer_norm_eps);
     x = a.x_post;
   }
 
   // feed-forward block
   const float* ffn_in = x;
   if (pre) {
-    k.layernorm_forward(x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
+    k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
     ffn_in = a.ln2;
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, ffn_in, p.ffn_in_w, a.ffn_pre, BT, C, F));
-  k.bias_gelu_forward(a.ffn_pre, p.ffn_in_b, a.ffn_act, BT, F, c.gelu);
+  k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, a.ffn_act, BT, F, c.gelu);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ffn_act, p.ffn_out_w, s.proj, BT, F, C));
-  k.bias_dropout_residual_forward(s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
+  k.bias_dropout_residual_forward(ctx.stream, s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kFfnOutput));
   *out = a.resid2;
   if (!pre) {
-    k.layernorm_forward(a.resid2, p.ln2_w, p.ln2_b, a.out_post, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
+    k.layernorm_forward(ctx.stream, a.resid2, p.ln2_w, p.ln2_b, a.out_post, a.ln2_mean, a.ln2_rstd, BT, C,
+                        c.layer_norm_eps);
     *out = a.out_post;
   }
   return Status::ok();
@@ -143,23 +144,23 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
   const size_t row_bytes = sizeof(float) * BT * C;
   const float* d_resid2 = d_out;  // the gradient at the second residual sum
   if (!pre) {
-    std::memset(s.d_ln, 0, row_bytes);
-    k.layernorm_backward(d_out, a.resid2, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_ln, g.ln2_w, g.ln2_b, BT, C);
+    ctx.backend->memset_zero(s.d_ln, row_bytes);
+    k.layernorm_backward(ctx.stream, d_out, a.resid2, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_ln, g.ln2_w, g.ln2_b, BT, C);
     d_resid2 = s.d_ln;
   }
   const float* x = pre ? a.resid1 : a.x_post;
   const float* ffn_in = pre ? a.ln2 : x;
-  k.dropout_apply(d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
-  k.column_sum_accumulate(s.d_branch, BT, C, g.ffn_out_b);
+  k.dropout_apply(ctx.stream, d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
+  k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.ffn_out_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ffn_act, g.ffn_out_w, BT, F, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
-  k.gelu_backward(s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
-  k.column_sum_accumulate(s.d_ffn, BT, F, g.ffn_in_b);
+  k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
+  k.column_sum_accumulate(ctx.stream, s.d_ffn, BT, F, g.ffn_in_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_ffn, ffn_in, g.ffn_in_w, BT, C, F));
-  std::memcpy(s.d_x, d_resid2, row_bytes);
+  ctx.backend->copy(s.d_x, d_resid2, row_bytes);
   if (!pre) return linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_x, BT, C, F, true);
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_ln, BT, C, F, false));
-  k.layernorm_backward(s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
+  k.layernorm_backward(ctx.stream, s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
   return Status::ok();
 }
 
@@ -180,7 +181,7 @@ Status attention_core_backward(const LayerContext& ctx, int layer, const LayerAc
   float* dv = s.d_qkv_heads + 2 * head_block;
   const float* pd = a.probs;
   if (p_attn > 0) {
-    k.dropout_apply(a.probs, s.probs_dropped, static_cast<int64_t>(B) * NH * T * T, 1.0f, p_attn,
+    k.dropout_apply(ctx.stream, a.probs, s.probs_dropped, static_cast<int64_t>(B) * NH * T * T, 1.0f, p_attn,
                     dropout_key(ctx, layer, kAttentionProbs));
     pd = s.probs_dropped;
   }
@@ -189,12 +190,12 @@ Status attention_core_backward(const LayerContext& ctx, int layer, const LayerAc
       head_gemm(ctx, T, HS, false, true, s.d_ctx_heads, HS, T * HS, v, HS, T * HS, s.d_probs, T, T * T));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, pd, T, T * T, s.d_ctx_heads, HS, T * HS, dv, HS, T * HS));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  k.softmax_dropout_backward(s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,
+  k.softmax_dropout_backward(ctx.stream, s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,
                              dropout_key(ctx, layer, kAttentionProbs));
   // dQ = dS . K ; dK = dS^T . Q
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, s.d_probs, T, T * T, kk, HS, T * HS, dq, HS, T * HS));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, s.d_probs, T, T * T, q, HS, T * HS, dk, HS, T * HS));
-  k.heads_to_tokens(s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
+  k.heads_to_tokens(ctx.stream, s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
   return Status::ok();
 }
 
@@ -215,29 +216,30 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   // attention block, backward: d_resid1 is the gradient at the first residual sum
   const float* d_resid1 = s.d_x;
   if (!pre) {
-    std::memset(s.d_ln, 0, row_bytes);
-    k.layernorm_backward(s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
+    ctx.backend->memset_zero(s.d_ln, row_bytes);
+    k.layernorm_backward(ctx.stream, s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
     d_resid1 = s.d_ln;
   }
-  k.dropout_apply(d_resid1, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kAttentionOutput));
-  k.column_sum_accumulate(s.d_branch, BT, C, g.attn_out_b);
+  k.dropout_apply(ctx.stream, d_resid1, s.d_branch, BT * C, gate.scale, p_hidden,
+                  dropout_key(ctx, layer, kAttentionOutput));
+  k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.attn_out_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ctx, g.attn_out_w, BT, C, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
-  k.tokens_to_heads(s.d_ctx, s.d_ctx_heads, 1, B, T, NH, c.head_size());
+  k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
   // per-row constant), and the rounding noise a column sum would leave there is what Adam turns into steps of
   // about lr in random directions.
-  std::memset(s.qkv_bias_grad, 0, sizeof(float) * 3 * C);
-  k.column_sum_accumulate(s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
-  k.axpy(g.qkv_b, s.qkv_bias_grad, C, 1.0f);
-  k.axpy(g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
+  ctx.backend->memset_zero(s.qkv_bias_grad, sizeof(float) * 3 * C);
+  k.column_sum_accumulate(ctx.stream, s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
+  k.axpy(ctx.stream, g.qkv_b, s.qkv_bias_grad, C, 1.0f);
+  k.axpy(ctx.stream, g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
   const float* attn_in = pre ? a.ln1 : h;
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
-  std::memcpy(d_h, d_resid1, row_bytes);
+  ctx.backend->copy(d_h, d_resid1, row_bytes);
   if (!pre) return linear_backward_input(ctx, s.d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true);
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
-  k.layernorm_backward(s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
+  k.layernorm_backward(ctx.stream, s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
   return Status::ok();
 }
 

@@ -4,8 +4,6 @@
 // optimizer step, batch validation and the embeddings have files of their own.
 #include "bert/engine.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -19,10 +17,18 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
 Status Engine::create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Engine>* out) {
+  std::unique_ptr<Backend> backend;
+  if (options.device == Device::kCuda)
+    BERT_RETURN_IF_ERROR(make_cuda_backend(options.cuda_device, &backend));
+  else
+    backend = make_cpu_backend();
+  return create(config, options, std::move(backend), out);
+}
+
+Status Engine::create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Backend> backend,
+                      std::unique_ptr<Engine>* out) {
   BERT_RETURN_IF_ERROR(config.validate());
-  if (options.threads < 0) return Status(StatusCode::kInvalidConfig, "threads must be 0 (default) or positive");
-  if (options.threads > 0) omp_set_num_threads(options.threads);
-  auto impl = std::make_unique<Impl>(make_cpu_backend(options.kernels));
+  auto impl = std::make_unique<Impl>(std::move(backend));
   impl->config = config;
   impl->options = options;
   impl->backend->set_precision(options.precision);
@@ -39,10 +45,12 @@ Status Engine::create(const ModelConfig& config, const EngineOptions& options, s
                   "could not allocate " + std::to_string(bytes >> 20) + " MiB for the parameters and gradients");
   bind_params(config, impl->layout, impl->params, &impl->p);
   bind_params(config, impl->layout, impl->grads, &impl->g);
-  init_params(config, impl->layout, options.seed, impl->params);
+  std::vector<float> initial(impl->total, 0.0f);  // drawn on the host (one definition for every backend)
+  init_params(config, impl->layout, options.seed, initial.data());
+  impl->backend->upload(impl->params, initial.data(), bytes);
   out->reset(new Engine(std::move(impl)));
   (*out)->refresh_low_precision_weights();
-  return Status::ok();
+  return (*out)->impl_->backend->synchronize();
 }
 
 const ModelConfig& Engine::config() const { return impl_->config; }
@@ -52,9 +60,40 @@ int64_t Engine::num_params() const {
   for (const ParamInfo& p : impl_->layout) n += p.size;
   return n;
 }
-float* Engine::param_data() { return impl_->params; }
-float* Engine::grad_data() { return impl_->grads; }
-void Engine::zero_grads() { std::memset(impl_->grads, 0, sizeof(float) * impl_->total); }
+const Backend& Engine::backend() const { return *impl_->backend; }
+int64_t Engine::layout_floats() const { return impl_->total; }
+void Engine::zero_grads() { impl_->backend->memset_zero(impl_->grads, sizeof(float) * impl_->total); }
+
+namespace {
+Status check_range(const char* what, int64_t offset, int64_t count, int64_t total) {
+  if (offset < 0 || count < 0 || offset + count > total)
+    return Status(StatusCode::kInvalidArgument, std::string(what) + ": floats [" + std::to_string(offset) + ", " +
+                                                    std::to_string(offset + count) + ") are outside the layout");
+  return Status::ok();
+}
+}  // namespace
+
+Status Engine::read(EngineArray which, int64_t offset, int64_t count, float* host) const {
+  BERT_RETURN_IF_ERROR(check_range("read", offset, count, impl_->total));
+  const float* base = impl_->array(which);
+  if (!base) {                            // moments before the first step
+    std::fill(host, host + count, 0.0f);  // host memory
+    return Status::ok();
+  }
+  impl_->backend->download(host, base + offset, sizeof(float) * count);
+  return impl_->backend->synchronize();
+}
+
+Status Engine::write(EngineArray which, int64_t offset, int64_t count, const float* host) {
+  BERT_RETURN_IF_ERROR(check_range("write", offset, count, impl_->total));
+  if (which == EngineArray::kMoment1 || which == EngineArray::kMoment2) BERT_RETURN_IF_ERROR(ensure_optimizer_state());
+  float* base = impl_->array(which);
+  impl_->backend->upload(base + offset, host, sizeof(float) * count);
+  if (which == EngineArray::kParams && impl_->params_bf16)
+    impl_->backend->kernels().convert_to_bf16(impl_->backend->stream(), impl_->params + offset,
+                                              impl_->params_bf16 + offset, count);
+  return impl_->backend->synchronize();
+}
 
 const ParamInfo* Engine::find_param(const std::string& name) const {
   for (const ParamInfo& p : impl_->layout)
@@ -63,12 +102,14 @@ const ParamInfo* Engine::find_param(const std::string& name) const {
 }
 
 void Engine::refresh_low_precision_weights() {
-  if (impl_->params_bf16) impl_->backend->kernels().convert_to_bf16(impl_->params, impl_->params_bf16, impl_->total);
+  if (impl_->params_bf16)
+    impl_->backend->kernels().convert_to_bf16(impl_->backend->stream(), impl_->params, impl_->params_bf16,
+                                              impl_->total);
 }
 
 void Engine::enable_gradient_sync(Communicator* comm, const GradientSyncOptions& options) {
   Impl& m = *impl_;
-  m.sync = std::make_unique<GradientSync>(comm, options);
+  m.sync = std::make_unique<GradientSync>(comm, options, m.backend.get());
   m.layer_grad_ranges.assign(m.config.num_hidden_layers, {INT64_MAX, 0});
   for (const ParamInfo& p : m.layout) {
     if (p.layer < 0) continue;
@@ -93,12 +134,6 @@ Status Engine::Impl::sync_gradients(StepResult* result) {
   return status;
 }
 
-void Engine::refresh_low_precision_weights(const ParamInfo& param) {
-  if (impl_->params_bf16)
-    impl_->backend->kernels().convert_to_bf16(impl_->params + param.offset, impl_->params_bf16 + param.offset,
-                                              param.size);
-}
-
 Status Engine::run(const Batch& batch, const std::vector<PldGate>& gates, const PassOptions& pass, PassResult* result) {
   return impl_->run(batch, gates, pass, result);
 }
@@ -121,13 +156,14 @@ Status Engine::Impl::ensure_capacity(int B, int T, int M) {
   return Status::ok();
 }
 
-LayerContext Engine::Impl::context(const Batch& batch, bool train, uint64_t dropout_stream) {
+LayerContext Engine::Impl::context(const Batch& batch, const DeviceBatch& dev, bool train, uint64_t dropout_stream) {
   LayerContext ctx;
   ctx.backend = backend.get();
+  ctx.stream = backend->stream();
   ctx.config = &config;
   ctx.B = batch.batch_size;
   ctx.T = batch.seq_len;
-  ctx.mask = head.mask;
+  ctx.mask = dev.mask;
   ctx.train = train;
   ctx.seed = options.seed;
   ctx.dropout_stream = dropout_stream;
@@ -162,8 +198,8 @@ Status Engine::Impl::encoder_backward(const LayerContext& ctx, const PldGates& g
   int next_spare = 0;
   if (config.pre_ln()) {
     float* d_h = spare[next_spare++ % 2];
-    std::memset(d_h, 0, sizeof(float) * BT * C);
-    k.layernorm_backward(d, encoder_out, p.final_ln_w, head.final_mean, head.final_rstd, d_h, g.final_ln_w,
+    backend->memset_zero(d_h, sizeof(float) * BT * C);
+    k.layernorm_backward(ctx.stream, d, encoder_out, p.final_ln_w, head.final_mean, head.final_rstd, d_h, g.final_ln_w,
                          g.final_ln_b, BT, C);
     d = d_h;
   }
@@ -181,6 +217,19 @@ Status Engine::Impl::encoder_backward(const LayerContext& ctx, const PldGates& g
   return Status::ok();
 }
 
+namespace {
+// The mean losses and hit counts from the pass's device scalars (counts of labelled rows came from the host).
+void fill_losses(const PassScalars& s, bool classification, PassResult* r) {
+  r->nsp_correct = s.nsp_correct;
+  r->mlm_correct = s.mlm_correct;
+  r->class_correct = s.class_correct;
+  r->nsp_loss = r->nsp_count > 0 ? s.nsp_loss_sum / r->nsp_count : 0.0;
+  r->mlm_loss = r->mlm_count > 0 ? s.mlm_loss_sum / r->mlm_count : 0.0;
+  r->classification_loss = r->class_count > 0 ? s.class_loss_sum / r->class_count : 0.0;
+  r->loss = classification ? r->classification_loss : r->mlm_loss + r->nsp_loss;
+}
+}  // namespace
+
 Status Engine::Impl::run(const Batch& batch, const PldGates& gates, const PassOptions& pass, PassResult* result) {
   BERT_RETURN_IF_ERROR(validate(batch, gates));
   const ModelConfig& c = config;
@@ -193,38 +242,40 @@ Status Engine::Impl::run(const Batch& batch, const PldGates& gates, const PassOp
                   "this step's gradients are already being reduced: only the last micro-batch before step() may "
                   "set sync_gradients");
   *result = PassResult{};
-  const LayerContext ctx = context(batch, pass.train, pass.dropout_stream);
-  for (int64_t i = 0; i < BT; i++) head.mask[i] = static_cast<float>(batch.input_mask[i]);
+  DeviceBatch dev;
+  BERT_RETURN_IF_ERROR(inputs.upload(batch, &dev));
+  const LayerContext ctx = context(batch, dev, pass.train, pass.dropout_stream);
 
   const float* encoder_out = nullptr;
-  BERT_RETURN_IF_ERROR(encoder_forward(ctx, gates, embeddings_forward(ctx, p, batch, head), &encoder_out));
+  BERT_RETURN_IF_ERROR(encoder_forward(ctx, gates, embeddings_forward(ctx, p, dev, head), &encoder_out));
   const float* seq = encoder_out;
   if (c.pre_ln()) {
-    backend->kernels().layernorm_forward(encoder_out, p.final_ln_w, p.final_ln_b, head.final_ln, head.final_mean,
-                                         head.final_rstd, BT, c.hidden_size, c.layer_norm_eps);
+    backend->kernels().layernorm_forward(ctx.stream, encoder_out, p.final_ln_w, p.final_ln_b, head.final_ln,
+                                         head.final_mean, head.final_rstd, BT, c.hidden_size, c.layer_norm_eps);
     seq = head.final_ln;
   }
 
   // heads (forward, loss, and their backward into d_seq)
-  cls_index.resize(B);
-  for (int b = 0; b < B; b++) cls_index[b] = b * T;
-  if (pass.backward) std::memset(head.d_seq, 0, sizeof(float) * BT * c.hidden_size);
-  HeadInputs in{&batch, cls_index.data(), seq, pass.backward, pass.grad_scale};
+  if (pass.backward) backend->memset_zero(head.d_seq, sizeof(float) * BT * c.hidden_size);
+  PassScalars* scalars = nullptr;
+  BERT_RETURN_IF_ERROR(inputs.reset_scalars(&scalars));
+  HeadInputs in{&batch, &dev, scalars, seq, pass.backward, pass.grad_scale};
   if (c.num_labels == 0) {
     BERT_RETURN_IF_ERROR(pretraining_heads(ctx, p, g, in, head, mlm, result));
   } else {
     BERT_RETURN_IF_ERROR(classification_head(ctx, p, g, in, head, result));
   }
+  fill_losses(inputs.download_scalars(), c.num_labels > 0, result);
   if (!pass.backward) return Status::ok();
 
   float* d_in = nullptr;
   BERT_RETURN_IF_ERROR(encoder_backward(ctx, gates, encoder_out, overlap_sync, &d_in));
-  embeddings_backward(ctx, p, g, batch, head, d_in);
+  embeddings_backward(ctx, p, g, dev, head, d_in);
   if (overlap_sync) {
     submit_rest();
     step_submitted = true;
   }
-  return Status::ok();
+  return backend->synchronize();
 }
 
 }  // namespace bert

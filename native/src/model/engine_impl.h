@@ -8,12 +8,14 @@
 #include "bert/engine.h"
 #include "model/activations.h"
 #include "model/bert_model.h"
+#include "model/device_batch.h"
 #include "parallel/gradient_sync.h"
 
 namespace bert {
 
 struct Engine::Impl {
-  explicit Impl(std::unique_ptr<Backend> b) : backend(std::move(b)), acts(backend.get()), mlm_arena(backend.get()) {}
+  explicit Impl(std::unique_ptr<Backend> b)
+      : backend(std::move(b)), acts(backend.get()), mlm_arena(backend.get()), inputs(backend.get()) {}
   ~Impl() {
     sync.reset();  // joins the reduction thread before the gradients it may touch are freed
     backend->free_bytes(params);
@@ -43,7 +45,7 @@ struct Engine::Impl {
   LayerScratch scratch{};
   HeadActs head{};
   MlmActs mlm{};
-  std::vector<int32_t> cls_index;
+  BatchUploader inputs;
   std::vector<const float*> layer_inputs;
 
   // data parallelism: each layer's gradient range (contiguous in the layout), and whether this step's ranges
@@ -54,6 +56,19 @@ struct Engine::Impl {
   void submit_layer(int l) {
     sync->submit(grads + layer_grad_ranges[l].first, layer_grad_ranges[l].second - layer_grad_ranges[l].first);
   }
+  float* array(EngineArray which) const {
+    switch (which) {
+      case EngineArray::kParams:
+        return params;
+      case EngineArray::kGrads:
+        return grads;
+      case EngineArray::kMoment1:
+        return moment1;
+      case EngineArray::kMoment2:
+        return moment2;
+    }
+    return nullptr;
+  }
   void submit_rest() {  // everything outside the encoder layers: embeddings (with the tied decoder), heads
     const int64_t first = layer_grad_ranges.front().first, last = layer_grad_ranges.back().second;
     sync->submit(grads, first);
@@ -63,7 +78,7 @@ struct Engine::Impl {
 
   Status validate(const Batch& batch, const PldGates& gates) const;
   Status ensure_capacity(int B, int T, int M);
-  LayerContext context(const Batch& batch, bool train, uint64_t dropout_stream);
+  LayerContext context(const Batch& batch, const DeviceBatch& dev, bool train, uint64_t dropout_stream);
   Status run(const Batch& batch, const PldGates& gates, const PassOptions& pass, PassResult* result);
   // The encoder layers; returns the output of the last (before the final LayerNorm).
   Status encoder_forward(const LayerContext& ctx, const PldGates& gates, const float* h, const float** out);
@@ -74,8 +89,9 @@ struct Engine::Impl {
 
 // The embedding sum (word + position + token type), its LayerNorm and dropout; and their backward pass from the
 // gradient at the encoder input `d_h` (a pass-through scratch buffer is chosen among the spare ones).
-const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, const Batch& batch, HeadActs& head);
-void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const ModelParams& g, const Batch& batch,
+const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, const DeviceBatch& batch,
+                                HeadActs& head);
+void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const ModelParams& g, const DeviceBatch& batch,
                          HeadActs& head, float* d_h);
 
 }  // namespace bert

@@ -1,7 +1,5 @@
 #include "model/heads.h"
 
-#include <cstring>
-
 namespace bert {
 namespace {
 
@@ -11,9 +9,9 @@ constexpr int kClassifierDropoutSite = 1;  // sites of the layer index L, after 
 Status pooler_forward(const LayerContext& ctx, const ModelParams& p, const HeadInputs& in, HeadActs& h) {
   const Kernels& k = ctx.backend->kernels();
   const int B = ctx.B, C = ctx.config->hidden_size;
-  k.gather_rows(in.seq, in.cls_index, B, C, h.cls_rows);
+  k.gather_rows(ctx.stream, in.seq, in.dev->cls_index, B, C, h.cls_rows);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, h.cls_rows, p.pooler_w, h.pool_pre, B, C, C));
-  k.bias_tanh_forward(h.pool_pre, p.pooler_b, h.pooled, B, C);
+  k.bias_tanh_forward(ctx.stream, h.pool_pre, p.pooler_b, h.pooled, B, C);
   return Status::ok();
 }
 
@@ -22,11 +20,11 @@ Status pooler_backward(const LayerContext& ctx, const ModelParams& p, const Mode
                        HeadActs& h) {
   const Kernels& k = ctx.backend->kernels();
   const int B = ctx.B, C = ctx.config->hidden_size;
-  k.tanh_backward(h.d_pooled, h.pooled, h.d_pool_pre, B, C);
-  k.column_sum_accumulate(h.d_pool_pre, B, C, g.pooler_b);
+  k.tanh_backward(ctx.stream, h.d_pooled, h.pooled, h.d_pool_pre, B, C);
+  k.column_sum_accumulate(ctx.stream, h.d_pool_pre, B, C, g.pooler_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.d_pool_pre, h.cls_rows, g.pooler_w, B, C, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.d_pool_pre, p.pooler_w, h.d_cls_rows, B, C, C, false));
-  k.scatter_add_rows(h.d_cls_rows, in.cls_index, B, C, h.d_seq);
+  k.scatter_add_rows(ctx.stream, h.d_cls_rows, in.dev->cls_index, B, C, h.d_seq);
   return Status::ok();
 }
 
@@ -49,48 +47,43 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   // NSP: logits(B, 2) from the pooled [CLS]
   BERT_RETURN_IF_ERROR(pooler_forward(ctx, p, in, h));
   BERT_RETURN_IF_ERROR(linear_forward(ctx, h.pooled, p.nsp_w, h.head_logits, B, C, 2));
-  k.add_bias(h.head_logits, p.nsp_b, B, 2);
+  k.add_bias(ctx.stream, h.head_logits, p.nsp_b, B, 2);
   const int64_t nsp_count = count_labels(batch.next_sentence_labels, B);
-  double nsp_sum = 0;
   const float nsp_dscale = nsp_count > 0 ? in.grad_scale / static_cast<float>(nsp_count) : 0.0f;
-  k.cross_entropy_forward_backward(h.head_logits, batch.next_sentence_labels, B, 2, nsp_dscale, h.head_logits, &nsp_sum,
-                                   &r->nsp_correct);
+  k.cross_entropy_forward_backward(ctx.stream, h.head_logits, in.dev->next_sentence_labels, B, 2, nsp_dscale,
+                                   h.head_logits, &in.scalars->nsp_loss_sum, &in.scalars->nsp_correct);
   r->nsp_count = nsp_count;
-  r->nsp_loss = nsp_count > 0 ? nsp_sum / nsp_count : 0.0;
 
   // MLM at the masked positions only: logits(M, V) = LN(gelu(x Wt^T + bt)) . E^T + bias
   const int64_t mlm_count = M > 0 ? count_labels(batch.masked_labels, M) : 0;
-  double mlm_sum = 0;
   if (M > 0) {
-    k.gather_rows(in.seq, batch.masked_positions, M, C, m.gathered);
+    k.gather_rows(ctx.stream, in.seq, in.dev->masked_positions, M, C, m.gathered);
     BERT_RETURN_IF_ERROR(linear_forward(ctx, m.gathered, p.mlm_dense_w, m.pre, M, C, C));
-    k.bias_gelu_forward(m.pre, p.mlm_dense_b, m.act, M, C, c.gelu);
-    k.layernorm_forward(m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.mean, m.rstd, M, C, c.layer_norm_eps);
+    k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, M, C, c.gelu);
+    k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.mean, m.rstd, M, C, c.layer_norm_eps);
     BERT_RETURN_IF_ERROR(linear_forward(ctx, m.ln, p.word_emb, m.logits, M, C, V));
-    k.add_bias(m.logits, p.mlm_bias, M, V);
+    k.add_bias(ctx.stream, m.logits, p.mlm_bias, M, V);
     const float mlm_dscale = mlm_count > 0 ? in.grad_scale / static_cast<float>(mlm_count) : 0.0f;
-    k.cross_entropy_forward_backward(m.logits, batch.masked_labels, M, V, mlm_dscale, m.logits, &mlm_sum,
-                                     &r->mlm_correct);
+    k.cross_entropy_forward_backward(ctx.stream, m.logits, in.dev->masked_labels, M, V, mlm_dscale, m.logits,
+                                     &in.scalars->mlm_loss_sum, &in.scalars->mlm_correct);
   }
   r->mlm_count = mlm_count;
-  r->mlm_loss = mlm_count > 0 ? mlm_sum / mlm_count : 0.0;
-  r->loss = r->mlm_loss + r->nsp_loss;
   if (!in.backward) return Status::ok();
 
   // backward, in reverse: MLM, then NSP and the pooler
   if (M > 0) {
-    k.column_sum_accumulate(m.logits, M, V, g.mlm_bias);
+    k.column_sum_accumulate(ctx.stream, m.logits, M, V, g.mlm_bias);
     BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, m.logits, m.ln, g.word_emb, M, C, V));
     BERT_RETURN_IF_ERROR(linear_backward_input(ctx, m.logits, p.word_emb, m.d_a, M, C, V, false));
-    std::memset(m.d_b, 0, sizeof(float) * M * C);
-    k.layernorm_backward(m.d_a, m.act, p.mlm_ln_w, m.mean, m.rstd, m.d_b, g.mlm_ln_w, g.mlm_ln_b, M, C);
-    k.gelu_backward(m.d_b, m.pre, m.d_b, M, C, c.gelu);
-    k.column_sum_accumulate(m.d_b, M, C, g.mlm_dense_b);
+    ctx.backend->memset_zero(m.d_b, sizeof(float) * M * C);
+    k.layernorm_backward(ctx.stream, m.d_a, m.act, p.mlm_ln_w, m.mean, m.rstd, m.d_b, g.mlm_ln_w, g.mlm_ln_b, M, C);
+    k.gelu_backward(ctx.stream, m.d_b, m.pre, m.d_b, M, C, c.gelu);
+    k.column_sum_accumulate(ctx.stream, m.d_b, M, C, g.mlm_dense_b);
     BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, m.d_b, m.gathered, g.mlm_dense_w, M, C, C));
     BERT_RETURN_IF_ERROR(linear_backward_input(ctx, m.d_b, p.mlm_dense_w, m.d_a, M, C, C, false));
-    k.scatter_add_rows(m.d_a, batch.masked_positions, M, C, h.d_seq);
+    k.scatter_add_rows(ctx.stream, m.d_a, in.dev->masked_positions, M, C, h.d_seq);
   }
-  k.column_sum_accumulate(h.head_logits, B, 2, g.nsp_b);
+  k.column_sum_accumulate(ctx.stream, h.head_logits, B, 2, g.nsp_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.head_logits, h.pooled, g.nsp_w, B, C, 2));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.head_logits, p.nsp_w, h.d_pooled, B, C, 2, false));
   return pooler_backward(ctx, p, g, in, h);
@@ -106,35 +99,28 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
   const DropoutKey key = dropout_key(ctx, c.num_hidden_layers, kClassifierDropoutSite);
 
   BERT_RETURN_IF_ERROR(pooler_forward(ctx, p, in, h));
-  k.dropout_apply(h.pooled, h.pooled_dropped, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
+  k.dropout_apply(ctx.stream, h.pooled, h.pooled_dropped, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, h.pooled_dropped, p.cls_w, h.head_logits, B, C, L));
-  k.add_bias(h.head_logits, p.cls_b, B, L);
-  r->class_logits.assign(h.head_logits, h.head_logits + static_cast<int64_t>(B) * L);
-
-  double sum = 0;
+  k.add_bias(ctx.stream, h.head_logits, p.cls_b, B, L);
+  r->class_logits.resize(static_cast<size_t>(B) * L);
+  ctx.backend->download(r->class_logits.data(), h.head_logits, sizeof(float) * B * L);
   if (L == 1) {  // regression: mean squared error
-    for (int b = 0; b < B; b++) {
-      const double diff = static_cast<double>(h.head_logits[b]) - batch.regression_targets[b];
-      sum += diff * diff;
-      h.head_logits[b] = static_cast<float>(2.0 * diff * in.grad_scale / B);
-    }
+    k.mse_forward_backward(ctx.stream, h.head_logits, in.dev->regression_targets, B, in.grad_scale, h.head_logits,
+                           &in.scalars->class_loss_sum);
     r->class_count = B;
-    r->classification_loss = sum / B;
   } else {
     const int64_t count = count_labels(batch.class_labels, B);
     const float dscale = count > 0 ? in.grad_scale / static_cast<float>(count) : 0.0f;
-    k.cross_entropy_forward_backward(h.head_logits, batch.class_labels, B, L, dscale, h.head_logits, &sum,
-                                     &r->class_correct);
+    k.cross_entropy_forward_backward(ctx.stream, h.head_logits, in.dev->class_labels, B, L, dscale, h.head_logits,
+                                     &in.scalars->class_loss_sum, &in.scalars->class_correct);
     r->class_count = count;
-    r->classification_loss = count > 0 ? sum / count : 0.0;
   }
-  r->loss = r->classification_loss;
   if (!in.backward) return Status::ok();
 
-  k.column_sum_accumulate(h.head_logits, B, L, g.cls_b);
+  k.column_sum_accumulate(ctx.stream, h.head_logits, B, L, g.cls_b);
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.head_logits, h.pooled_dropped, g.cls_w, B, C, L));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.head_logits, p.cls_w, h.d_pooled, B, C, L, false));
-  k.dropout_apply(h.d_pooled, h.d_pooled, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
+  k.dropout_apply(ctx.stream, h.d_pooled, h.d_pooled, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
   return pooler_backward(ctx, p, g, in, h);
 }
 

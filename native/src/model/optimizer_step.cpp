@@ -11,10 +11,10 @@ namespace {
 // The global norm as PyTorch's clip_grad_norm_ and DeepSpeed compute it: the norm of the per-tensor norms, each
 // rounded to fp32. The same pass is the overflow check: a NaN or inf anywhere makes the sum non-finite (squares
 // are summed in double, so finite fp32 gradients cannot overflow it).
-float global_grad_norm(const Kernels& k, const std::vector<ParamInfo>& layout, const float* grads) {
+float global_grad_norm(const Kernels& k, Stream stream, const std::vector<ParamInfo>& layout, const float* grads) {
   double sum_of_tensor_norms_squared = 0;
   for (const ParamInfo& p : layout) {
-    const float tensor_norm = static_cast<float>(std::sqrt(k.sum_of_squares(grads + p.offset, p.size)));
+    const float tensor_norm = static_cast<float>(std::sqrt(k.sum_of_squares(stream, grads + p.offset, p.size)));
     sum_of_tensor_norms_squared += static_cast<double>(tensor_norm) * tensor_norm;
   }
   return static_cast<float>(std::sqrt(sum_of_tensor_norms_squared));
@@ -40,17 +40,17 @@ AdamStepArgs adam_args(const OptimizerOptions& o, const StepOptions& step, doubl
 
 // LAMB on one tensor: the Adam direction, then a step of lr × trust ratio ||p|| / ||u|| (clamped; 1 when either
 // norm is zero).
-void lamb_update(const Kernels& k, const OptimizerOptions& o, const StepOptions& step, const AdamStepArgs& a, int64_t n,
-                 float* w, const float* g, float* m1, float* m2, float* direction) {
-  k.lamb_direction(w, g, m1, m2, direction, n, a);
-  const double w_norm = std::sqrt(k.sum_of_squares(w, n));
-  const double u_norm = std::sqrt(k.sum_of_squares(direction, n));
+void lamb_update(const Kernels& k, Stream stream, const OptimizerOptions& o, const StepOptions& step,
+                 const AdamStepArgs& a, int64_t n, float* w, const float* g, float* m1, float* m2, float* direction) {
+  k.lamb_direction(stream, w, g, m1, m2, direction, n, a);
+  const double w_norm = std::sqrt(k.sum_of_squares(stream, w, n));
+  const double u_norm = std::sqrt(k.sum_of_squares(stream, direction, n));
   double trust = 1.0;
   if (w_norm > 0 && u_norm > 0) trust = std::min(std::max(w_norm / u_norm, o.min_coeff), o.max_coeff);
   const double t = static_cast<double>(step.step_number);
   const double step_size = step.lr * std::sqrt(1.0 - (o.bias_correction ? std::pow(o.beta2, t) : 0.0)) /
                            (o.bias_correction ? 1.0 - std::pow(o.beta1, t) : 1.0);
-  k.axpy(w, direction, n, static_cast<float>(-step_size * trust));
+  k.axpy(stream, w, direction, n, static_cast<float>(-step_size * trust));
 }
 
 }  // namespace
@@ -67,12 +67,12 @@ Status Engine::ensure_optimizer_state() {
   return Status::ok();
 }
 
-float* Engine::moment1_data() { return impl_->moment1; }
-float* Engine::moment2_data() { return impl_->moment2; }
+bool Engine::has_optimizer_state() const { return impl_->moment1 != nullptr; }
 
 Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step, StepResult* result) {
   Impl& m = *impl_;
   const Kernels& k = m.backend->kernels();
+  const Stream stream = m.backend->stream();
   *result = StepResult{};
   if (!(step.loss_scale > 0) || !std::isfinite(step.loss_scale))
     return Status(StatusCode::kInvalidArgument, "loss_scale must be a positive finite number");
@@ -80,7 +80,7 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
   BERT_RETURN_IF_ERROR(ensure_optimizer_state());
   if (m.sync) BERT_RETURN_IF_ERROR(m.sync_gradients(result));
 
-  float scaled_norm = global_grad_norm(k, m.layout, m.grads);
+  float scaled_norm = global_grad_norm(k, stream, m.layout, m.grads);
   if (m.sync) {  // the reduced gradients agree, but a collective's rounding need not: one decision for all ranks
     double agreed = std::isfinite(scaled_norm) ? scaled_norm : INFINITY;
     BERT_RETURN_IF_ERROR(m.sync->communicator()->allreduce_max(&agreed, 1));
@@ -109,13 +109,13 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
     float* w = m.params + p.offset;
     const float* g = m.grads + p.offset;
     if (o.kind == OptimizerKind::kAdam)
-      k.adam_update(w, g, m.moment1 + p.offset, m.moment2 + p.offset, p.size, a);
+      k.adam_update(stream, w, g, m.moment1 + p.offset, m.moment2 + p.offset, p.size, a);
     else
-      lamb_update(k, o, step, a, p.size, w, g, m.moment1 + p.offset, m.moment2 + p.offset, m.lamb_direction);
+      lamb_update(k, stream, o, step, a, p.size, w, g, m.moment1 + p.offset, m.moment2 + p.offset, m.lamb_direction);
   }
   zero_grads();
   refresh_low_precision_weights();
-  return Status::ok();
+  return m.backend->synchronize();
 }
 
 }  // namespace bert

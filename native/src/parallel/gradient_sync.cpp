@@ -17,7 +17,8 @@ void scale(float* data, int64_t count, float factor) {
 
 }  // namespace
 
-GradientSync::GradientSync(Communicator* comm, const GradientSyncOptions& options) : comm_(comm), options_(options) {
+GradientSync::GradientSync(Communicator* comm, const GradientSyncOptions& options, Backend* backend)
+    : comm_(comm), options_(options), backend_(backend) {
   // DeepSpeed's allreduce_bucket: with prescale_gradients the gradients are divided by the world size before the
   // sum; otherwise by gradient_predivide_factor before and by world_size / factor after.
   const double world = comm->size();
@@ -85,10 +86,20 @@ void GradientSync::loop() {
   }
 }
 
+// On a device the host cannot address (a GPU), the bucket is staged through host memory: the download is ordered
+// after the kernels that produced it (it runs on the backend's stream), the upload before the optimizer's.
 Status GradientSync::reduce(const Bucket& b) {
-  scale(b.data, b.count, pre_scale_);
-  Status status = comm_->allreduce_sum(b.data, b.count);
-  if (status.is_ok()) scale(b.data, b.count, post_scale_);
+  float* data = b.data;
+  const size_t bytes = sizeof(float) * b.count;
+  if (!backend_->host_addressable()) {
+    staging_.resize(b.count);
+    backend_->download(staging_.data(), b.data, bytes);
+    data = staging_.data();
+  }
+  scale(data, b.count, pre_scale_);
+  Status status = comm_->allreduce_sum(data, b.count);
+  if (status.is_ok()) scale(data, b.count, post_scale_);
+  if (status.is_ok() && data != b.data) backend_->upload(b.data, data, bytes);
   return status;
 }
 

@@ -8,7 +8,9 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include "bert/backend.h"
 #include "bert/communicator.h"
 
 namespace bert {
@@ -21,7 +23,8 @@ struct GradientSyncStats {
 
 class GradientSync {
  public:
-  GradientSync(Communicator* comm, const GradientSyncOptions& options);
+  // `backend` holds the gradients (and stages them through the host when it cannot be read directly).
+  GradientSync(Communicator* comm, const GradientSyncOptions& options, Backend* backend);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
@@ -44,6 +47,8 @@ class GradientSync {
 
   Communicator* comm_;
   GradientSyncOptions options_;
+  Backend* backend_;
+  std::vector<float> staging_;  // host copy of one bucket, for devices the host cannot address
   float pre_scale_ = 1.0f, post_scale_ = 1.0f;
   std::mutex mutex_;
   std::condition_variable work_ready_, work_done_;
