@@ -2,7 +2,7 @@
 # clang-format over the C++ sources: checks by default, rewrites with --fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=$(git ls-files 'native/*.cpp' 'native/*.h')
+files=$(git ls-files 'native/*.cpp' 'native/*.h' 'native/*.cu' 'native/*.cuh' 'native/*.inc')
 if [ "${1:-}" = "--fix" ]; then
   clang-format -i $files
 else

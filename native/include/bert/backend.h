@@ -53,6 +53,9 @@ class Backend {
   virtual Status gemm(const GemmArgs& args, GemmOperand a, GemmOperand b, float* c) = 0;
   virtual const Kernels& kernels() const = 0;
   virtual Stream stream() const = 0;
+  // Binds the calling thread to the backend's device (CUDA's current device is per thread, and the addon runs
+  // passes on worker threads). The engine calls it on entry to each of its calls.
+  virtual Status bind_thread() = 0;
   // Device memory, zero-filled, aligned for the widest vector loads; nullptr when it cannot be had.
   virtual void* alloc_bytes(size_t bytes) = 0;
   virtual void free_bytes(void* p) = 0;

@@ -4,6 +4,13 @@
 #pragma once
 #include <cstdint>
 
+// The same functions on the host and in CUDA kernels: a CPU run and a GPU run of one seed drop the same elements.
+#ifdef __CUDACC__
+#define BERT_HOST_DEVICE __host__ __device__
+#else
+#define BERT_HOST_DEVICE
+#endif
+
 namespace bert {
 
 // One dropout site of one forward pass: `stream` names the site (layer, branch) and the call.
@@ -13,7 +20,7 @@ struct DropoutKey {
 };
 
 // splitmix64's output function: a bijective 64-bit mixer with full avalanche.
-inline uint64_t mix64(uint64_t z) {
+BERT_HOST_DEVICE inline uint64_t mix64(uint64_t z) {
   z ^= z >> 30;
   z *= 0xbf58476d1ce4e5b9ULL;
   z ^= z >> 27;
@@ -22,15 +29,17 @@ inline uint64_t mix64(uint64_t z) {
   return z;
 }
 
-inline uint64_t dropout_base(DropoutKey key) { return mix64(key.seed ^ mix64(key.stream + 0x632be59bd9b4e019ULL)); }
+BERT_HOST_DEVICE inline uint64_t dropout_base(DropoutKey key) {
+  return mix64(key.seed ^ mix64(key.stream + 0x632be59bd9b4e019ULL));
+}
 
 // The element's 32 random bits: the splitmix64 sequence started at `base`, taken at position i.
-inline uint32_t dropout_bits(uint64_t base, uint64_t i) {
+BERT_HOST_DEVICE inline uint32_t dropout_bits(uint64_t base, uint64_t i) {
   return static_cast<uint32_t>(mix64(base + (i + 1) * 0x9e3779b97f4a7c15ULL) >> 32);
 }
 
 // An element is dropped when its bits fall below p * 2^32.
-inline uint32_t dropout_threshold(float p) {
+BERT_HOST_DEVICE inline uint32_t dropout_threshold(float p) {
   double t = static_cast<double>(p) * 4294967296.0;
   return t >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(t);
 }

@@ -51,6 +51,7 @@ class CpuBackend final : public Backend {
   }
   Device device() const override { return Device::kCpu; }
   Stream stream() const override { return Stream{}; }
+  Status bind_thread() override { return Status::ok(); }
   void set_precision(Precision precision) override { precision_ = precision; }
   const Kernels& kernels() const override { return kernels_; }
 

@@ -28,6 +28,7 @@ Status Engine::create(const ModelConfig& config, const EngineOptions& options, s
 Status Engine::create(const ModelConfig& config, const EngineOptions& options, std::unique_ptr<Backend> backend,
                       std::unique_ptr<Engine>* out) {
   BERT_RETURN_IF_ERROR(config.validate());
+  BERT_RETURN_IF_ERROR(backend->bind_thread());
   auto impl = std::make_unique<Impl>(std::move(backend));
   impl->config = config;
   impl->options = options;
@@ -62,7 +63,10 @@ int64_t Engine::num_params() const {
 }
 const Backend& Engine::backend() const { return *impl_->backend; }
 int64_t Engine::layout_floats() const { return impl_->total; }
-void Engine::zero_grads() { impl_->backend->memset_zero(impl_->grads, sizeof(float) * impl_->total); }
+void Engine::zero_grads() {
+  impl_->backend->bind_thread();
+  impl_->backend->memset_zero(impl_->grads, sizeof(float) * impl_->total);
+}
 
 namespace {
 Status check_range(const char* what, int64_t offset, int64_t count, int64_t total) {
@@ -75,6 +79,7 @@ Status check_range(const char* what, int64_t offset, int64_t count, int64_t tota
 
 Status Engine::read(EngineArray which, int64_t offset, int64_t count, float* host) const {
   BERT_RETURN_IF_ERROR(check_range("read", offset, count, impl_->total));
+  BERT_RETURN_IF_ERROR(impl_->backend->bind_thread());
   const float* base = impl_->array(which);
   if (!base) {                            // moments before the first step
     std::fill(host, host + count, 0.0f);  // host memory
@@ -86,6 +91,7 @@ Status Engine::read(EngineArray which, int64_t offset, int64_t count, float* hos
 
 Status Engine::write(EngineArray which, int64_t offset, int64_t count, const float* host) {
   BERT_RETURN_IF_ERROR(check_range("write", offset, count, impl_->total));
+  BERT_RETURN_IF_ERROR(impl_->backend->bind_thread());
   if (which == EngineArray::kMoment1 || which == EngineArray::kMoment2) BERT_RETURN_IF_ERROR(ensure_optimizer_state());
   float* base = impl_->array(which);
   impl_->backend->upload(base + offset, host, sizeof(float) * count);
@@ -102,6 +108,7 @@ const ParamInfo* Engine::find_param(const std::string& name) const {
 }
 
 void Engine::refresh_low_precision_weights() {
+  impl_->backend->bind_thread();
   if (impl_->params_bf16)
     impl_->backend->kernels().convert_to_bf16(impl_->backend->stream(), impl_->params, impl_->params_bf16,
                                               impl_->total);
@@ -232,6 +239,7 @@ void fill_losses(const PassScalars& s, bool classification, PassResult* r) {
 
 Status Engine::Impl::run(const Batch& batch, const PldGates& gates, const PassOptions& pass, PassResult* result) {
   BERT_RETURN_IF_ERROR(validate(batch, gates));
+  BERT_RETURN_IF_ERROR(backend->bind_thread());
   const ModelConfig& c = config;
   const int B = batch.batch_size, T = batch.seq_len;
   const int64_t BT = static_cast<int64_t>(B) * T;

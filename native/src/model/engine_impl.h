@@ -17,6 +17,7 @@ struct Engine::Impl {
   explicit Impl(std::unique_ptr<Backend> b)
       : backend(std::move(b)), acts(backend.get()), mlm_arena(backend.get()), inputs(backend.get()) {}
   ~Impl() {
+    backend->bind_thread();
     sync.reset();  // joins the reduction thread before the gradients it may touch are freed
     backend->free_bytes(params);
     backend->free_bytes(grads);

@@ -77,6 +77,7 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
   if (!(step.loss_scale > 0) || !std::isfinite(step.loss_scale))
     return Status(StatusCode::kInvalidArgument, "loss_scale must be a positive finite number");
   if (step.step_number < 1) return Status(StatusCode::kInvalidArgument, "step_number counts from 1");
+  BERT_RETURN_IF_ERROR(m.backend->bind_thread());
   BERT_RETURN_IF_ERROR(ensure_optimizer_state());
   if (m.sync) BERT_RETURN_IF_ERROR(m.sync_gradients(result));
 
