@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch reference for `bert-train bench`: the same BERT (Pre-LN, dropout 0.1, MLM at the masked positions with
 the decoder tied to the word embeddings, NSP) built from plain torch.nn modules, timed doing forward+backward on
-the same batch shape. bf16 runs under torch.autocast('cpu', torch.bfloat16), PyTorch's own mixed precision.
+the same batch shape. bf16 runs under torch.autocast(device, torch.bfloat16), PyTorch's own mixed precision;
+--device cuda runs it on the GPU (loss.item() waits for the step, so the timing covers the GPU's work).
 
 Usage: /usr/bin/python3 scripts/torch_bench.py --layers 4 --hidden 256 --precision bf16 --batch 32 --seq 128 \
          --masked 20 --steps 5 --threads 2
@@ -57,7 +58,7 @@ class Bert(nn.Module):
 
     def encode(self, ids, seg, mask):
         B, T = ids.shape
-        h = self.drop(self.emb_ln(self.word(ids) + self.pos(torch.arange(T))[None] + self.token_type(seg)))
+        h = self.drop(self.emb_ln(self.word(ids) + self.pos(torch.arange(T, device=ids.device))[None] + self.token_type(seg)))
         additive = ((1.0 - mask.float()) * -10000.0)[:, None, None, :]
         for layer in self.layers:
             h = layer(h, additive)
@@ -92,23 +93,25 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--head", choices=["pretrain", "classify"], default="pretrain")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     heads = a.heads or max(1, a.hidden // 64)
     model = Bert(a.vocab, a.hidden, a.layers, heads, a.intermediate or 4 * a.hidden)
-    model.train()
+    model.to(a.device).train()
     B, T, M = a.batch, a.seq, a.masked * a.batch
-    ids = torch.randint(1, a.vocab, (B, T))
-    seg = torch.zeros(B, T, dtype=torch.long)
-    mask = torch.ones(B, T, dtype=torch.long)
-    positions = torch.arange(M) * (B * T // M)
-    labels = torch.randint(0, a.vocab, (M,))
-    nsp_labels = torch.randint(0, 2, (B,))
+    dev = torch.device(a.device)
+    ids = torch.randint(1, a.vocab, (B, T), device=dev)
+    seg = torch.zeros(B, T, dtype=torch.long, device=dev)
+    mask = torch.ones(B, T, dtype=torch.long, device=dev)
+    positions = torch.arange(M, device=dev) * (B * T // M)
+    labels = torch.randint(0, a.vocab, (M,), device=dev)
+    nsp_labels = torch.randint(0, 2, (B,), device=dev)
 
     def step():
         model.zero_grad(set_to_none=False)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        with torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             if a.head == "classify":
                 loss = model.classify(ids, seg, mask, nsp_labels)
             else:
@@ -123,7 +126,7 @@ def main():
         step()
     dt = (time.perf_counter() - t0) / a.steps
     print(json.dumps({"samples_per_s": B / dt, "seconds_per_step": dt, "torch_version": torch.__version__,
-                      "threads": torch.get_num_threads()}))
+                      "threads": torch.get_num_threads(), "device": a.device}))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import {
   type NativeEngine,
   type Precision,
 } from "../native/engine.js";
+import type { DevicePlacement } from "../native/device.js";
 import { projectRoot } from "../native/load.js";
 import { measurePeak } from "../train/flops.js";
 import {
@@ -32,6 +33,8 @@ export interface BenchOptions {
   steps: number;
   warmup: number;
   threads: number;
+  /** Where our engine and PyTorch run (--device, resolved). */
+  placement: DevicePlacement;
   torch: boolean;
   layerSkip: boolean;
   /** "pretrain": MLM + NSP heads; "classify": a 2-way classification head, as GLUE fine-tuning runs. */
@@ -123,6 +126,8 @@ function torchSamplesPerSecond(
     String(o.warmup),
     "--threads",
     String(threads),
+    "--device",
+    o.placement.device,
   ];
   const python = process.env.BERT_TRAIN_PYTHON ?? "/usr/bin/python3";
   const run = spawnSync(python, args, { encoding: "utf8", maxBuffer: 1 << 20 });
@@ -213,6 +218,8 @@ async function runCase(
     config: { ...benchConfig(model), max_position_embeddings: Math.max(512, c.seq), num_labels: classify ? 2 : 0 },
     precision,
     threads: o.threads,
+    device: o.placement.device,
+    cudaDevice: o.placement.cudaDevice,
   });
   const batch = caseBatch(c, classify);
   const seconds = await secondsPerStep(engine, batch, allLayersKept(model.layers), o.warmup, o.steps);
@@ -251,7 +258,9 @@ export async function runBench(o: BenchOptions, print: (line: string) => void): 
   const threads = o.threads > 0 ? o.threads : availableParallelism();
   const precisions = checkedPrecisions(o.precisions);
   o.models.forEach(checkedModel);
-  const peaks = measurePeaks(precisions, threads, print);
+  print(o.placement.line);
+  // the measured peak is the CPU's: a GPU run reports samples/s and GFLOP/s without a utilisation
+  const peaks = o.placement.device === "cpu" ? measurePeaks(precisions, threads, print) : new Map<Precision, number>();
   const results: BenchResult[] = [];
   for (const c of o.cases)
     for (const name of o.models)

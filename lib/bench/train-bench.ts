@@ -88,6 +88,7 @@ function pretrainArgs(o: TrainBenchOptions, work: string, pld: boolean, out: str
     rewarmup: false,
     data_path_prefix: work,
     threads: 0,
+    device: "cpu",
     skip_corrupt_shards: false,
   };
 }

@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 
 import { DEFAULT_CASES, runBench, type BenchCase, type BenchOptions } from "../bench/run-bench.js";
 import { BENCH_MODELS } from "../bench/models.js";
+import { deviceOption, placeOnDevice, type DeviceFlag } from "../native/device.js";
 
 interface BenchArgs {
   models: string;
@@ -12,6 +13,7 @@ interface BenchArgs {
   steps: number;
   warmup: number;
   threads: number;
+  device: DeviceFlag;
   torch: boolean;
   "layer-skip": boolean;
   head: "pretrain" | "classify";
@@ -43,6 +45,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("steps", { type: "number", default: 3, describe: "timed steps per case" })
       .option("warmup", { type: "number", default: 2, describe: "untimed steps first (both sides)" })
       .option("threads", { type: "number", default: 0, describe: "0: all cores" })
+      .option("device", deviceOption("cpu", "cpu, cuda (our engine and PyTorch on the GPU), or auto"))
       .option("torch", { type: "boolean", default: true, describe: "also time PyTorch (--no-torch to skip)" })
       .option("head", {
         choices: ["pretrain", "classify"] as const,
@@ -62,6 +65,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       steps: args.steps,
       warmup: args.warmup,
       threads: args.threads,
+      placement: placeOnDevice(args.device),
       torch: args.torch,
       layerSkip: args["layer-skip"],
       head: args.head,

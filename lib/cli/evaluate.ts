@@ -10,6 +10,7 @@ import { evaluateMlm } from "../train/evaluate.js";
 import { openModelFolder } from "../train/model-folder.js";
 import { defaultVocabFile } from "../paths.js";
 import { MASKED_LM_PROB } from "../data/instances.js";
+import { deviceOption, placeOnDevice, type DeviceFlag } from "../native/device.js";
 
 interface EvaluateArgs {
   checkpoint: string;
@@ -20,6 +21,7 @@ interface EvaluateArgs {
   seed: number;
   vocab_file?: string;
   threads: number;
+  device: DeviceFlag;
 }
 
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
@@ -51,11 +53,19 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
         alias: "vocab-file",
         describe: "default: the checkpoint's vocab.txt, else bert-base-uncased's",
       })
-      .option("threads", { type: "number", default: 0, describe: "CPU threads; 0: all cores" }),
+      .option("threads", { type: "number", default: 0, describe: "CPU threads; 0: all cores" })
+      .option("device", deviceOption("auto", "cpu, cuda (an NVIDIA GPU), or auto: the GPU when one is usable")),
   handler: async (a) => {
     const { path, kind, model, preLn, vocab: own } = openModelFolder(a.checkpoint);
     if (kind !== "checkpoint") throw new CheckpointError(`${path}: not a training checkpoint (no state.json)`);
-    const engine = createEngine({ config: { ...model, pre_layer_norm: preLn, num_labels: 0 }, threads: a.threads });
+    const placement = placeOnDevice(a.device);
+    process.stderr.write(placement.line + "\n");
+    const engine = createEngine({
+      config: { ...model, pre_layer_norm: preLn, num_labels: 0 },
+      threads: a.threads,
+      device: placement.device,
+      cudaDevice: placement.cudaDevice,
+    });
     const { global_steps } = loadCheckpoint(engine, path, false);
     const vocab = readVocab(a.vocab_file ?? own?.path ?? defaultVocabFile());
     const problem = vocabSizeProblem(vocab, model.vocab_size, `the checkpoint ${path}`);

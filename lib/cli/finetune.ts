@@ -5,6 +5,7 @@ import type { CommandModule, Options } from "yargs";
 import { finetune, type FinetuneArgs } from "../glue/finetune.js";
 import { stopSignal } from "./stop-signal.js";
 import { terminal } from "./terminal.js";
+import { deviceOption } from "../native/device.js";
 
 const FINETUNE_OPTIONS = {
   data_dir: {
@@ -128,6 +129,10 @@ const FINETUNE_OPTIONS = {
     describe: "default: the checkpoint's casing, else lower-cased",
   },
   threads: { type: "number", default: 0, describe: "CPU threads; 0: all cores" },
+  device: deviceOption(
+    "auto",
+    "cpu, cuda (an NVIDIA GPU; with MPI the local rank's), or auto: the GPU when one is usable",
+  ),
   delay_allreduce: {
     type: "boolean",
     default: false,

@@ -6,6 +6,7 @@ import { PRETRAIN_ALIASES, pretrain, type PretrainArgs } from "../train/pretrain
 import { reportGpuOnlyFlags, withGpuOnlyFlags } from "./gpu-flags.js";
 import { stopSignal } from "./stop-signal.js";
 import { terminal } from "./terminal.js";
+import { deviceOption } from "../native/device.js";
 
 type Args = PretrainArgs & { delay_allreduce: boolean; local_rank?: number };
 
@@ -137,6 +138,10 @@ const PRETRAIN_OPTIONS = {
     describe: "save only at the end of these epochs",
   },
   threads: { type: "number", default: 0, describe: "CPU threads; 0: all cores" },
+  device: deviceOption(
+    "auto",
+    "cpu, cuda (an NVIDIA GPU; with MPI the local rank's), or auto: the GPU when one is usable",
+  ),
   vocab_file: {
     type: "string",
     alias: "vocab-file",

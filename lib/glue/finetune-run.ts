@@ -10,6 +10,7 @@ import type { ModelFolder } from "../train/model-folder.js";
 import type { Output, Trainer } from "../train/trainer.js";
 import type { Features } from "./features.js";
 import type { GlueExample, GlueTask } from "./tasks.js";
+import type { DeviceFlag } from "../native/device.js";
 
 export interface FinetuneArgs {
   task: string;
@@ -41,6 +42,7 @@ export interface FinetuneArgs {
   /** Default: the checkpoint's casing, else lower-cased. */
   do_lower_case?: boolean;
   threads: number;
+  device: DeviceFlag;
   /** Multi-process runs: reduce all gradients after the backward pass. */
   delay_allreduce?: boolean;
   /** A fine-tuning job folder (or one of its checkpoints) to resume. */

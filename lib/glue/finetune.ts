@@ -31,6 +31,7 @@ import { resumeFrom, train } from "./finetune-loop.js";
 import type { FinetuneArgs, GlueData, Run } from "./finetune-run.js";
 import { evaluateDev, predictionFileName, writePredictions } from "./glue-eval.js";
 import { GlueError, glueTask, readGlueFile, taskDir, type GlueTask } from "./tasks.js";
+import { placeOnDevice } from "../native/device.js";
 
 export type { Output } from "../train/trainer.js";
 export type { FinetuneArgs } from "./finetune-run.js";
@@ -153,12 +154,15 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     out.warn(
       `[bert-train] ${ds.file}: scheduler ${ds.scheduler.type} is superseded by the GLUE warm-up-linear schedule (--warmup_proportion)`,
     );
+  const placement = placeOnDevice(a.device, world.localRank);
+  if (world.isRoot) out.log(placement.line);
   const trainer = new Trainer(
     {
       model: { ...folder.model, pre_layer_norm: folder.preLn, num_labels: numLabels },
       precision: ds?.precision ?? "fp32",
       seed: a.seed,
       threads: a.threads,
+      placement,
       batch: batchShape(a, world),
       deepspeed: ds ?? DEEPSPEED_DEFAULTS,
       delayAllreduce: a.delay_allreduce ?? false,
@@ -191,7 +195,7 @@ function setup(a: FinetuneArgs, task: GlueTask, world: World, out: Output): Omit
     totalSteps: 0,
     skippedSteps: 0,
     vocab: tokenizerChoice(a, folder),
-    compute: ComputeMeter.start(trainer.model, ds?.precision ?? "fp32", a.threads, world),
+    compute: ComputeMeter.start(trainer.model, ds?.precision ?? "fp32", a.threads, world, placement.device),
   };
   if (resume) resumeFrom(run as Run, resume.path, resume.state);
   return run;

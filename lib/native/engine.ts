@@ -1,10 +1,19 @@
 // The TypeScript face of the native engine: validates options before they cross into C++ (messages in the form
 // "Expected <what> for <key> but received <value> of type <type>"), fills defaults, and builds layer gates.
 import { loadNative } from "./load.js";
-import type { EngineOptions, GradientSyncSettings, LayerGates, ModelConfig, NativeEngine, Precision } from "./types.js";
+import type {
+  Device,
+  EngineOptions,
+  GradientSyncSettings,
+  LayerGates,
+  ModelConfig,
+  NativeEngine,
+  Precision,
+} from "./types.js";
 
 export type {
   Batch,
+  Device,
   LayerGates,
   ModelConfig,
   NativeEngine,
@@ -68,6 +77,8 @@ export interface CreateEngineOptions {
   seed?: number;
   threads?: number;
   kernels?: "fast" | "reference";
+  device?: Device;
+  cudaDevice?: number;
   gradientSync?: GradientSyncSettings;
 }
 
@@ -82,6 +93,8 @@ export function createEngine(options: CreateEngineOptions): NativeEngine {
     seed: expectInteger("seed", options.seed ?? 42, 0),
     threads: expectInteger("threads", options.threads ?? 0, 0),
     kernels: options.kernels ?? "fast",
+    device: options.device ?? "cpu",
+    cudaDevice: expectInteger("cudaDevice", options.cudaDevice ?? 0, 0),
     ...(options.gradientSync ? { gradientSync: options.gradientSync } : {}),
   };
   const { Engine } = loadNative();

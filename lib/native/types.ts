@@ -23,14 +23,32 @@ export interface ModelConfig {
 /** fp16 emulates GPU half precision: GEMM operands and results rounded to fp16 values, fp32 arithmetic. */
 export type Precision = "fp32" | "bf16" | "fp16";
 
+export type Device = "cpu" | "cuda";
+
+/** What this build and machine offer for the CUDA backend. */
+export interface CudaProbe {
+  /** The addon was built with the CUDA backend. */
+  compiled: boolean;
+  /** Usable GPUs (compute capability 8.0 or newer); 0 without a driver. */
+  deviceCount: number;
+  /** Why none is usable, when deviceCount is 0. */
+  reason: string;
+  /** Which GEMMs the CUDA backend runs: cuBLASLt or the built-in tensor-core kernels. */
+  gemm: string;
+}
+
 export interface EngineOptions {
   config: ModelConfig;
   precision: Precision;
   seed: number;
   /** 0 leaves OpenMP's default (all cores). */
   threads: number;
-  /** "reference" runs the plain reference kernels (slow; for testing). */
+  /** "reference" runs the plain reference kernels (slow; for testing). CPU only. */
   kernels: "fast" | "reference";
+  /** Where the engine runs; "cuda" fails (ERR_DEVICE_UNAVAILABLE) where no usable GPU is. */
+  device: Device;
+  /** The GPU's index, for device "cuda". */
+  cudaDevice: number;
   /** Multi-process runs: average the gradients over the ranks (needs initDistributed first). */
   gradientSync?: GradientSyncSettings;
 }
@@ -169,6 +187,7 @@ export interface NativeAddon {
    * 0 where the CPU (or the kernel, for AMX) does not provide the instruction.
    */
   measurePeakGflops(kind: "fp32" | "bf16" | "bf16_amx", threads: number, seconds: number): number;
+  probeCuda(): CudaProbe;
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */
@@ -186,4 +205,5 @@ export type NativeErrorCode =
   | "ERR_NOT_FOUND"
   | "ERR_NON_FINITE"
   | "ERR_ENGINE_BUSY"
-  | "ERR_COMMUNICATION";
+  | "ERR_COMMUNICATION"
+  | "ERR_DEVICE_UNAVAILABLE";

@@ -4,7 +4,7 @@
 // (QKV, output projection, the two FFN GEMMs; QKᵀ and PV), 2H² + 4H for the pooler and NSP (or 2H·labels for a
 // classifier), and 2H² + 2HV per masked token for the MLM head; the backward pass costs twice the forward.
 import { loadNative } from "../native/load.js";
-import type { ModelConfig, Precision } from "../native/types.js";
+import type { Device, ModelConfig, Precision } from "../native/types.js";
 
 export type FlopModel = Pick<ModelConfig, "hidden_size" | "intermediate_size" | "num_hidden_layers" | "vocab_size">;
 
@@ -64,15 +64,25 @@ export class ComputeMeter {
     private readonly ranks: number,
   ) {}
 
-  /** Measures the peak now (rank 0 only: the other ranks write no metrics). */
-  static start(m: FlopModel, precision: Precision, threads: number, world: { isRoot: boolean; size: number }) {
-    return new ComputeMeter(m, world.isRoot ? measurePeak(precision, threads, 0.15) : undefined, world.size);
+  /**
+   * Measures the peak now (rank 0 only: the other ranks write no metrics). The measured peak is the CPU's: a run on
+   * a GPU reports its FLOPs without a utilisation.
+   */
+  static start(
+    m: FlopModel,
+    precision: Precision,
+    threads: number,
+    world: { isRoot: boolean; size: number },
+    device: Device = "cpu",
+  ) {
+    const measured = world.isRoot && device === "cpu" ? measurePeak(precision, threads, 0.15) : undefined;
+    return new ComputeMeter(m, measured, world.size);
   }
 
   /** The summary screen's line. */
   describe(): string {
     const p = this.peak;
-    if (p === undefined) return "peak           not measured (no vector instruction for this precision here)";
+    if (p === undefined) return "peak           not measured (a GPU run, or no vector instruction for this precision)";
     return `peak           ${p.gflops.toFixed(0)} GFLOP/s per rank (${p.instruction}, measured now)`;
   }
 

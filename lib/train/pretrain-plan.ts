@@ -8,6 +8,7 @@ import { EngineConfigError, resolveModelConfig } from "../native/engine.js";
 import type { ModelConfig } from "../native/types.js";
 import type { LrScheduleName } from "./lr-schedule.js";
 import { openModelFolder } from "./model-folder.js";
+import type { DeviceFlag } from "../native/device.js";
 
 export interface PretrainArgs {
   cf: string;
@@ -38,6 +39,7 @@ export interface PretrainArgs {
   ckpt_steps?: number;
   ckpt_to_save?: number[];
   threads: number;
+  device: DeviceFlag;
   vocab_file?: string;
   skip_corrupt_shards: boolean;
   /** Read the corpora of the --cf file as NVIDIA's HDF5 shards (bing_bert's flag). */

@@ -48,6 +48,7 @@ import { ComputeMeter } from "./flops.js";
 import { modelShape } from "./model-folder.js";
 import { reportPeakMemory, runSummary } from "./run-summary.js";
 import { loadWeights, reportLoadedWeights, requireBody } from "./weights.js";
+import { placeOnDevice } from "../native/device.js";
 
 export type { Output, StopSignal } from "./trainer.js";
 export { PRETRAIN_ALIASES, type PretrainArgs } from "./pretrain-plan.js";
@@ -211,12 +212,15 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     1,
     Math.min(Math.floor(records / ds.trainBatchSize), a.max_steps_per_epoch ?? Infinity),
   );
+  const placement = placeOnDevice(a.device, world.localRank);
+  if (world.isRoot) out.log(placement.line);
   const trainer = new Trainer(
     {
       model: plan.model,
       precision: ds.precision,
       seed: a.seed,
       threads: a.threads,
+      placement,
       batch: { micro: ds.microBatchSize, accumulation: ds.gradientAccumulationSteps, global: ds.trainBatchSize },
       deepspeed: ds,
       delayAllreduce: a.delay_allreduce ?? false,
@@ -248,7 +252,7 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     dir: jobDir(a.output_dir, a.job_name),
     policy: new CheckpointPolicy(stepsPerEpoch, a.ckpt_steps, a.ckpt_to_save),
     counters: { globalSteps: 0, skippedSteps: 0, optimizerSteps: 0, globalSamples: 0, resumedAt: 0 },
-    compute: ComputeMeter.start(plan.model, ds.precision, a.threads, world),
+    compute: ComputeMeter.start(plan.model, ds.precision, a.threads, world, placement.device),
   };
 }
 

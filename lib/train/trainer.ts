@@ -2,6 +2,7 @@
 // the micro-batches of one optimizer step with their dropout streams, and the step itself. `pretrain` and
 // `finetune` are policies over it: what data, which heads, when to evaluate and save.
 import type { DeepSpeedConfig } from "../config/deepspeed.js";
+import type { DevicePlacement } from "../native/device.js";
 import { createEngine } from "../native/engine.js";
 import type { Batch, LayerGates, ModelConfig, NativeEngine, OptimizerSettings, Precision } from "../native/types.js";
 import { gradientSyncOption, type World } from "../parallel/world.js";
@@ -58,6 +59,8 @@ export interface TrainerOptions {
   precision: Precision;
   seed: number;
   threads: number;
+  /** Where the engine runs (--device, resolved). */
+  placement: DevicePlacement;
   batch: BatchShape;
   deepspeed: TrainerDeepSpeed;
   /** Multi-process runs: reduce all gradients after the backward pass instead of overlapping with it. */
@@ -99,6 +102,8 @@ export class Trainer {
       precision: o.precision,
       seed: o.seed,
       threads: o.threads,
+      device: o.placement.device,
+      cudaDevice: o.placement.cudaDevice,
       ...gradientSyncOption(world, {
         overlap: !o.delayAllreduce,
         prescale: o.deepspeed.prescaleGradients,

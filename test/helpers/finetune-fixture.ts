@@ -43,6 +43,7 @@ export function finetuneArgs(
     force: false,
     vocab_file: defaultVocabFile(),
     threads: 1,
+    device: "cpu",
     ...a,
   };
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   createEngine,
   type Batch,
+  type Device,
   type LayerGates,
   type ModelConfig,
   type NativeEngine,
@@ -85,8 +86,9 @@ export function engineFor(
   golden: GoldenCase,
   precision: Precision,
   kernels: "fast" | "reference" = "fast",
+  device: Device = "cpu",
 ): NativeEngine {
-  const engine = createEngine({ config: golden.config, precision, kernels, seed: golden.seed });
+  const engine = createEngine({ config: golden.config, precision, kernels, seed: golden.seed, device });
   for (const name of golden.paramNames) engine.setParam(name, tensorFloat32(golden.file, `param/${name}`));
   return engine;
 }

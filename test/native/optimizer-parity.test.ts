@@ -19,6 +19,7 @@ import {
 import {
   allLayersKept,
   createEngine,
+  type Device,
   type Batch,
   type ModelConfig,
   type OptimizerSettings,
@@ -27,6 +28,7 @@ import { projectRoot } from "../../lib/native/load.js";
 import { GOLDEN_FORMAT_VERSION } from "../helpers/golden.js";
 import { syntheticGrad } from "../helpers/synthetic-grad.js";
 import { relativeError, tolerance } from "../helpers/tolerances.js";
+import { reportSkipped, testBackends } from "../helpers/backends.js";
 
 const CASES = ["adamw", "adam_l2", "adam_no_bias_correction", "lamb"] as const;
 
@@ -75,13 +77,13 @@ function optimizerSettings(o: GoldenOptimizer): OptimizerSettings {
   };
 }
 
-function loadCase(prefix: string, name: string) {
+function loadCase(prefix: string, name: string, device: Device) {
   const file = readSafetensors(join(projectRoot(), "test", "golden", `${prefix}_${name}.safetensors`));
   assert.equal(file.metadata.format_version, GOLDEN_FORMAT_VERSION);
   const config = JSON.parse(file.metadata.config ?? "{}") as ModelConfig;
   const o = JSON.parse(file.metadata.optimizer ?? "{}") as GoldenOptimizer;
   const names = [...file.tensors.keys()].filter((k) => k.startsWith("param/")).map((k) => k.slice(6));
-  const engine = createEngine({ config });
+  const engine = createEngine({ config, device });
   for (const n of names) engine.setParam(n, tensorFloat32(file, `param/${n}`));
   return { file, config, o, names, engine, steps: Number(file.metadata.steps) };
 }
@@ -105,70 +107,75 @@ function worstWeights(
   return worst;
 }
 
-describe("optimizer alone, same gradients as PyTorch, 10 steps (fp32)", () => {
-  for (const name of CASES) {
-    it(name, async (t) => {
-      const { file, o, names, engine, steps } = loadCase("optimizer", name);
-      const dropped = JSON.parse(file.metadata.dropped ?? "{}") as { layer: number; steps: number[] };
-      for (let step = 1; step <= steps; step++) {
-        names.forEach((n, index) => {
-          const size = tensorFloat32(file, `param/${n}`).length;
-          const zero = n.includes(`.layer.${dropped.layer}.`) && dropped.steps.includes(step);
-          engine.setGrad(n, zero ? new Float32Array(size) : syntheticGrad(index, size, step));
-        });
-        const outcome = await engine.step(optimizerSettings(o), {
-          lr: o.lr,
-          stepNumber: step,
-          lossScale: 1,
-          maxGradNorm: o.max_grad_norm,
-        });
-        assert.equal(outcome.overflow, false);
-        assert.ok(outcome.clipFactor < 1, "the synthetic gradients are large enough to be clipped");
-      }
-      const tol = tolerance("optimizer_fp32_weight_rel");
-      assert.deepEqual(
-        worstWeights(file, names, (n) => engine.getParam(n), tol, t),
-        [],
-        `weights beyond ${tol} relative`,
-      );
-      // the dropped layer's moments still moved (decayed) on its zero-gradient steps: they are not zero
-      const state = engine.getOptimizerState(`bert.encoder.layer.${dropped.layer}.output.dense.weight`);
-      assert.ok(state.expAvg.some((v) => v !== 0));
-    });
-  }
-});
-
-describe("whole training step against PyTorch, 10 steps (fp32)", () => {
-  for (const name of CASES) {
-    it(name, async (t) => {
-      const { file, config, o, names, engine, steps } = loadCase("train", name);
-      const expectedLosses = tensorFloat64(file, "output/losses");
-      const lossTol = tolerance("optimizer_fp32_loss_rel");
-      let worstLoss = 0;
-      for (let step = 0; step < steps; step++) {
-        const result = await engine.run(batchAt(file, step), allLayersKept(config.num_hidden_layers), { train: false });
-        const expected = expectedLosses[step] as number;
-        const err = Math.abs(result.loss - expected) / Math.abs(expected);
-        worstLoss = Math.max(worstLoss, err);
-        assert.ok(
-          err <= lossTol,
-          `step ${step + 1}: loss ${result.loss} vs ${expected} (relative ${err.toExponential(2)})`,
+for (const backend of testBackends()) {
+  describe(`optimizer alone, same gradients as PyTorch, 10 steps (fp32, ${backend.device})`, () => {
+    for (const name of CASES) {
+      it(name, { skip: backend.skip }, async (t) => {
+        const { file, o, names, engine, steps } = loadCase("optimizer", name, backend.device);
+        const dropped = JSON.parse(file.metadata.dropped ?? "{}") as { layer: number; steps: number[] };
+        for (let step = 1; step <= steps; step++) {
+          names.forEach((n, index) => {
+            const size = tensorFloat32(file, `param/${n}`).length;
+            const zero = n.includes(`.layer.${dropped.layer}.`) && dropped.steps.includes(step);
+            engine.setGrad(n, zero ? new Float32Array(size) : syntheticGrad(index, size, step));
+          });
+          const outcome = await engine.step(optimizerSettings(o), {
+            lr: o.lr,
+            stepNumber: step,
+            lossScale: 1,
+            maxGradNorm: o.max_grad_norm,
+          });
+          assert.equal(outcome.overflow, false);
+          assert.ok(outcome.clipFactor < 1, "the synthetic gradients are large enough to be clipped");
+        }
+        const tol = tolerance("optimizer_fp32_weight_rel");
+        assert.deepEqual(
+          worstWeights(file, names, (n) => engine.getParam(n), tol, t),
+          [],
+          `weights beyond ${tol} relative`,
         );
-        const outcome = await engine.step(optimizerSettings(o), {
-          lr: o.lr,
-          stepNumber: step + 1,
-          lossScale: 1,
-          maxGradNorm: o.max_grad_norm,
-        });
-        assert.equal(outcome.overflow, false);
-      }
-      t.diagnostic(`worst step loss: relative error ${worstLoss.toExponential(2)} (tolerance ${lossTol})`);
-      const tol = tolerance("training_curve_fp32_weight_rel");
-      assert.deepEqual(
-        worstWeights(file, names, (n) => engine.getParam(n), tol, t),
-        [],
-        `weights beyond ${tol} relative`,
-      );
-    });
-  }
-});
+        // the dropped layer's moments still moved (decayed) on its zero-gradient steps: they are not zero
+        const state = engine.getOptimizerState(`bert.encoder.layer.${dropped.layer}.output.dense.weight`);
+        assert.ok(state.expAvg.some((v) => v !== 0));
+      });
+    }
+  });
+
+  describe(`whole training step against PyTorch, 10 steps (fp32, ${backend.device})`, () => {
+    for (const name of CASES) {
+      it(name, { skip: backend.skip }, async (t) => {
+        const { file, config, o, names, engine, steps } = loadCase("train", name, backend.device);
+        const expectedLosses = tensorFloat64(file, "output/losses");
+        const lossTol = tolerance("optimizer_fp32_loss_rel");
+        let worstLoss = 0;
+        for (let step = 0; step < steps; step++) {
+          const result = await engine.run(batchAt(file, step), allLayersKept(config.num_hidden_layers), {
+            train: false,
+          });
+          const expected = expectedLosses[step] as number;
+          const err = Math.abs(result.loss - expected) / Math.abs(expected);
+          worstLoss = Math.max(worstLoss, err);
+          assert.ok(
+            err <= lossTol,
+            `step ${step + 1}: loss ${result.loss} vs ${expected} (relative ${err.toExponential(2)})`,
+          );
+          const outcome = await engine.step(optimizerSettings(o), {
+            lr: o.lr,
+            stepNumber: step + 1,
+            lossScale: 1,
+            maxGradNorm: o.max_grad_norm,
+          });
+          assert.equal(outcome.overflow, false);
+        }
+        t.diagnostic(`worst step loss: relative error ${worstLoss.toExponential(2)} (tolerance ${lossTol})`);
+        const tol = tolerance("training_curve_fp32_weight_rel");
+        assert.deepEqual(
+          worstWeights(file, names, (n) => engine.getParam(n), tol, t),
+          [],
+          `weights beyond ${tol} relative`,
+        );
+      });
+    }
+  });
+  reportSkipped(backend, 2 * CASES.length);
+}

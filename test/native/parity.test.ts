@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 
 import { tensorFloat32 } from "../../lib/formats/safetensors.js";
 import type { Precision } from "../../lib/native/engine.js";
+import { reportSkipped, testBackends } from "../helpers/backends.js";
 import { engineFor, GOLDEN_CASES, goldenScalar, loadGolden } from "../helpers/golden.js";
 import { largestMagnitude, relativeError, tolerance } from "../helpers/tolerances.js";
 
@@ -23,66 +24,68 @@ function lossTolerance(precision: Precision, key: string): number {
   return tolerance(key === "nsp_loss" ? "golden_bf16_nsp_loss_rel" : "golden_bf16_loss_rel");
 }
 
-for (const precision of ["fp32", "bf16"] as Precision[]) {
-  const gradTol = tolerance(precision === "fp32" ? "golden_fp32_grad_rel" : "golden_bf16_grad_rel");
-  const floorOfLargest = tolerance(
-    precision === "fp32" ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest",
-  );
-  describe(`parity with PyTorch (${precision})`, () => {
-    for (const name of GOLDEN_CASES) {
-      it(name, async (t) => {
-        const golden = loadGolden(name);
-        const engine = engineFor(golden, precision);
-        assert.deepEqual(
-          engine
-            .paramInfos()
-            .map((p) => p.name)
-            .sort(),
-          [...golden.paramNames].sort(),
-          "the engine's parameter names are the reference model's",
-        );
-        const result = await engine.run(golden.batch, golden.gates, golden.pass);
-        const losses: [string, number][] =
-          golden.config.num_labels === 0
-            ? [
-                ["loss", result.loss],
-                ["mlm_loss", result.mlmLoss],
-                ["nsp_loss", result.nspLoss],
-              ]
-            : [
-                ["loss", result.loss],
-                ["classification_loss", result.classificationLoss],
-              ];
-        for (const [key, value] of losses) {
-          const err = relative(value, goldenScalar(golden, key));
-          const tol = lossTolerance(precision, key);
-          t.diagnostic(`${key}: relative error ${err.toExponential(2)} (tolerance ${tol})`);
-          assert.ok(
-            err <= tol,
-            `${key}: ${value} vs ${goldenScalar(golden, key)} (relative error ${err.toExponential(2)} > ${tol})`,
+for (const backend of testBackends())
+  for (const precision of ["fp32", "bf16"] as Precision[]) {
+    const gradTol = tolerance(precision === "fp32" ? "golden_fp32_grad_rel" : "golden_bf16_grad_rel");
+    const floorOfLargest = tolerance(
+      precision === "fp32" ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest",
+    );
+    describe(`parity with PyTorch (${precision}, ${backend.device})`, () => {
+      for (const name of GOLDEN_CASES) {
+        it(name, { skip: backend.skip }, async (t) => {
+          const golden = loadGolden(name);
+          const engine = engineFor(golden, precision, "fast", backend.device);
+          assert.deepEqual(
+            engine
+              .paramInfos()
+              .map((p) => p.name)
+              .sort(),
+            [...golden.paramNames].sort(),
+            "the engine's parameter names are the reference model's",
           );
-        }
-        if (golden.config.num_labels > 0) {
-          const err = relativeError(result.classLogits, tensorFloat32(golden.file, "output/class_logits"));
-          const tol = lossTolerance(precision, "class_logits");
-          t.diagnostic(`class logits: relative error ${err.toExponential(2)} (tolerance ${tol})`);
-          assert.ok(err <= tol, `class logits: relative error ${err.toExponential(2)} > ${tol}`);
-        }
-        const expected = new Map(golden.paramNames.map((p) => [p, tensorFloat32(golden.file, `grad/${p}`)]));
-        const floor = floorOfLargest * largestMagnitude(expected.values());
-        const worst: string[] = [];
-        let largest = 0;
-        for (const param of golden.paramNames) {
-          const err = relativeError(engine.getGrad(param), expected.get(param) ?? new Float32Array(), floor);
-          largest = Math.max(largest, err);
-          if (!(err <= gradTol)) worst.push(`${param}: ${err.toExponential(2)}`);
-        }
-        t.diagnostic(`worst gradient: relative error ${largest.toExponential(2)} (tolerance ${gradTol})`);
-        assert.deepEqual(worst, [], `gradients beyond ${gradTol} relative`);
-      });
-    }
-  });
-}
+          const result = await engine.run(golden.batch, golden.gates, golden.pass);
+          const losses: [string, number][] =
+            golden.config.num_labels === 0
+              ? [
+                  ["loss", result.loss],
+                  ["mlm_loss", result.mlmLoss],
+                  ["nsp_loss", result.nspLoss],
+                ]
+              : [
+                  ["loss", result.loss],
+                  ["classification_loss", result.classificationLoss],
+                ];
+          for (const [key, value] of losses) {
+            const err = relative(value, goldenScalar(golden, key));
+            const tol = lossTolerance(precision, key);
+            t.diagnostic(`${key}: relative error ${err.toExponential(2)} (tolerance ${tol})`);
+            assert.ok(
+              err <= tol,
+              `${key}: ${value} vs ${goldenScalar(golden, key)} (relative error ${err.toExponential(2)} > ${tol})`,
+            );
+          }
+          if (golden.config.num_labels > 0) {
+            const err = relativeError(result.classLogits, tensorFloat32(golden.file, "output/class_logits"));
+            const tol = lossTolerance(precision, "class_logits");
+            t.diagnostic(`class logits: relative error ${err.toExponential(2)} (tolerance ${tol})`);
+            assert.ok(err <= tol, `class logits: relative error ${err.toExponential(2)} > ${tol}`);
+          }
+          const expected = new Map(golden.paramNames.map((p) => [p, tensorFloat32(golden.file, `grad/${p}`)]));
+          const floor = floorOfLargest * largestMagnitude(expected.values());
+          const worst: string[] = [];
+          let largest = 0;
+          for (const param of golden.paramNames) {
+            const err = relativeError(engine.getGrad(param), expected.get(param) ?? new Float32Array(), floor);
+            largest = Math.max(largest, err);
+            if (!(err <= gradTol)) worst.push(`${param}: ${err.toExponential(2)}`);
+          }
+          t.diagnostic(`worst gradient: relative error ${largest.toExponential(2)} (tolerance ${gradTol})`);
+          assert.deepEqual(worst, [], `gradients beyond ${gradTol} relative`);
+        });
+      }
+    });
+    reportSkipped(backend, GOLDEN_CASES.length);
+  }
 
 describe("dropped layers", () => {
   it("have exactly zero gradients and leave the others as PyTorch computes them", async () => {

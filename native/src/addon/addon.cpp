@@ -1,6 +1,8 @@
-// Module entry: the Engine class, the data-parallel functions, the output-folder lock and the measured peak.
+// Module entry: the Engine class, the data-parallel functions, the output-folder lock, the measured peak and the
+// CUDA probe.
 #include <napi.h>
 
+#include "addon/device_wrap.h"
 #include "addon/distributed_wrap.h"
 #include "addon/engine_wrap.h"
 #include "addon/file_lock.h"
@@ -14,6 +16,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, bert::addon::validate_model_config, "validateModelConfig"));
   exports.Set("lockFile", Napi::Function::New(env, bert::addon::lock_file, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, bert::addon::unlock_file, "unlockFile"));
+  exports.Set("probeCuda", Napi::Function::New(env, bert::addon::probe_cuda, "probeCuda"));
   exports.Set("measurePeakGflops", Napi::Function::New(env, bert::addon::measure_peak_gflops, "measurePeakGflops"));
   bert::addon::define_distributed(env, exports);
   return exports;
