@@ -188,6 +188,11 @@ export interface NativeAddon {
    */
   measurePeakGflops(kind: "fp32" | "bf16" | "bf16_amx", threads: number, seconds: number): number;
   probeCuda(): CudaProbe;
+  /** Forward + backward FLOPs of one training step (bert/flops.h): the model's sizes, the step's shape. */
+  trainingFlops(
+    model: { hidden_size: number; intermediate_size: number; num_hidden_layers: number; vocab_size: number },
+    step: { sequences: number; seq: number; maskedTokens: number; keptFraction: number; numLabels?: number },
+  ): number;
   /** Loads the MPI plugin and joins the job (once per process). */
   initDistributed(pluginPath: string): { rank: number; size: number; localRank: number };
   /** In place and blocking; only between engine calls. */

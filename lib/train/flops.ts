@@ -1,8 +1,8 @@
 // The compute a training step does, in matrix-multiply FLOPs (element-wise work is not counted, as is usual for
-// model FLOP utilisation), and the machine's peak to measure it against. Per sequence of `seq` positions, with
-// hidden H, FFN width F and vocabulary V, a forward pass costs 2·(4H² + 2HF)·seq + 4·seq²·H per kept encoder layer
-// (QKV, output projection, the two FFN GEMMs; QKᵀ and PV), 2H² + 4H for the pooler and NSP (or 2H·labels for a
-// classifier), and 2H² + 2HV per masked token for the MLM head; the backward pass costs twice the forward.
+// model FLOP utilisation), and the machine's peak to measure it against. The count itself is the native core's
+// (native/include/bert/flops.h, shared with the C++ benchmarks): per sequence of `seq` positions, with hidden H,
+// FFN width F and vocabulary V, a forward pass costs 2·(4H² + 2HF)·seq + 4·seq²·H per kept encoder layer, 2H² + 4H
+// for the pooler and NSP (or 2H·labels for a classifier), and 2H² + 2HV per masked token; backward twice that.
 import { loadNative } from "../native/load.js";
 import type { Device, ModelConfig, Precision } from "../native/types.js";
 
@@ -22,12 +22,7 @@ export interface StepShape {
 
 /** Forward + backward FLOPs of one training step of `m` with the shape `s`. */
 export function trainingFlops(m: FlopModel, s: StepShape): number {
-  const H = m.hidden_size;
-  const layer = 2 * (4 * H * H + 2 * H * m.intermediate_size) * s.seq + 4 * s.seq * s.seq * H;
-  const pooled = s.numLabels !== undefined ? 2 * H * H + 2 * H * s.numLabels : 2 * H * H + 2 * H * 2;
-  const encoder = s.keptFraction * m.num_hidden_layers * layer;
-  const mlm = s.maskedTokens * (2 * H * H + 2 * H * m.vocab_size);
-  return 3 * (s.sequences * (encoder + pooled) + mlm);
+  return loadNative().trainingFlops(m, s);
 }
 
 export interface Peak {

@@ -36,11 +36,11 @@ double tolerance_for(Tolerance t, bool cuda) {
     case Tolerance::kApprox:
       return tolerance(cuda ? "kernel_cuda_fp32_approx_rel" : "kernel_fp32_approx_rel");
     case Tolerance::kGemmFp32:
-      return tolerance("gemm_fp32_rel");
+      return tolerance(cuda ? "gemm_cuda_fp32_rel" : "gemm_fp32_rel");
     case Tolerance::kGemmBf16:
-      return tolerance("gemm_bf16_rel");
+      return tolerance(cuda ? "gemm_cuda_bf16_rel" : "gemm_bf16_rel");
     case Tolerance::kGemmFp16:
-      return tolerance("gemm_fp16_rel");
+      return tolerance(cuda ? "gemm_cuda_fp16_rel" : "gemm_fp16_rel");
   }
   return 0.0;
 }

@@ -93,6 +93,10 @@ struct CudaProbe {
 };
 CudaProbe probe_cuda();
 
+// GPU `device`'s dense bf16 tensor-core peak in TFLOP/s from its multiprocessors and peak clock (Ampere sm_80:
+// 2,048 FLOPs per clock per SM; Hopper sm_90: 4,096); 0 for other GPUs, or without one.
+double cuda_dense_bf16_peak_tflops(int device);
+
 // The two CPU kernel tables, for tests that compare them.
 const Kernels& cpu_reference_kernels();
 const Kernels& cpu_fast_kernels();

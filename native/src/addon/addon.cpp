@@ -16,6 +16,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, bert::addon::validate_model_config, "validateModelConfig"));
   exports.Set("lockFile", Napi::Function::New(env, bert::addon::lock_file, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, bert::addon::unlock_file, "unlockFile"));
+  exports.Set("trainingFlops", Napi::Function::New(env, bert::addon::training_flops, "trainingFlops"));
   exports.Set("probeCuda", Napi::Function::New(env, bert::addon::probe_cuda, "probeCuda"));
   exports.Set("measurePeakGflops", Napi::Function::New(env, bert::addon::measure_peak_gflops, "measurePeakGflops"));
   bert::addon::define_distributed(env, exports);

@@ -1,5 +1,6 @@
-// The CPU backend: oneDNN for GEMMs, the fast (or reference) kernel table for everything else. In bf16 mode
-// GEMM operands without a caller-held bf16 copy are converted into scratch buffers owned here.
+// The CPU backend: oneDNN (or plain loops, in a build without it) for GEMMs, the fast (or reference) kernel table for
+// everything else. In bf16 mode GEMM operands without a caller-held bf16 copy are converted into scratch buffers owned
+// here.
 #include <omp.h>
 
 #include <cstdlib>
@@ -7,8 +8,8 @@
 #include <vector>
 
 #include "bert/backend.h"
+#include "cpu/cpu_gemm.h"
 #include "cpu/kernels.h"
-#include "cpu/onednn_gemm.h"
 
 namespace bert {
 
@@ -47,7 +48,8 @@ class CpuBackend final : public Backend {
 
   const char* name() const override { return "cpu"; }
   std::string description() const override {
-    return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, GEMM: oneDNN";
+    return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, " +
+           (&kernels_ == &cpu_fast_kernels() ? "fast" : "reference") + " kernels, GEMM: " + CpuGemm::library();
   }
   Device device() const override { return Device::kCpu; }
   Stream stream() const override { return Stream{}; }
@@ -110,7 +112,7 @@ class CpuBackend final : public Backend {
 
   const Kernels& kernels_;
   Precision precision_ = Precision::kFp32;
-  OneDnnGemm gemm_;
+  CpuGemm gemm_;
   std::vector<uint16_t> scratch_a_, scratch_b_;
   std::vector<float> half_a_, half_b_;
 };

@@ -1,15 +1,25 @@
-#include "cpu/onednn_gemm.h"
-
+#include <map>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <tuple>
+
+#include "cpu/cpu_gemm.h"
 
 namespace bert {
 
-OneDnnGemm::OneDnnGemm()
-    : engine_(std::make_unique<dnnl::engine>(dnnl::engine::kind::cpu, 0)),
-      stream_(std::make_unique<dnnl::stream>(*engine_)) {}
+const char* CpuGemm::library() { return "oneDNN"; }
 
-OneDnnGemm::~OneDnnGemm() = default;
+struct CpuGemm::Impl {
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t,
+                         int64_t, bool, bool>;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::map<Key, std::shared_ptr<dnnl::matmul>> cache;
+};
+
+CpuGemm::CpuGemm() : impl_(std::make_unique<Impl>()) {}
+
+CpuGemm::~CpuGemm() = default;
 
 namespace {
 
@@ -27,31 +37,31 @@ dnnl::memory::desc matrix_desc(const GemmArgs& g, int64_t rows, int64_t cols, bo
 
 }  // namespace
 
-Status OneDnnGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* b, float* c) {
+Status CpuGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* b, float* c) {
   using dt = dnnl::memory::data_type;
   const dt operand_type = bf16 ? dt::bf16 : dt::f32;
   auto a_desc = matrix_desc(g, g.M, g.K, g.trans_a, g.lda, g.stride_a, operand_type);
   auto b_desc = matrix_desc(g, g.K, g.N, g.trans_b, g.ldb, g.stride_b, operand_type);
   auto c_desc = matrix_desc(g, g.M, g.N, false, g.ldc, g.stride_c, dt::f32);
   try {
-    Key key{g.batch, g.M,   g.N,        g.K,        g.trans_a,  g.trans_b,    g.lda,
-            g.ldb,   g.ldc, g.stride_a, g.stride_b, g.stride_c, g.accumulate, bf16};
-    auto it = cache_.find(key);
-    if (it == cache_.end()) {
+    Impl::Key key{g.batch, g.M,   g.N,        g.K,        g.trans_a,  g.trans_b,    g.lda,
+                  g.ldb,   g.ldc, g.stride_a, g.stride_b, g.stride_c, g.accumulate, bf16};
+    auto it = impl_->cache.find(key);
+    if (it == impl_->cache.end()) {
       dnnl::primitive_attr attr;
       if (g.accumulate) {
         dnnl::post_ops ops;
         ops.append_sum(1.0f);
         attr.set_post_ops(ops);
       }
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, *engine_);
-      it = cache_.emplace(key, std::make_shared<dnnl::matmul>(pd)).first;
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_desc, b_desc, c_desc), attr, impl_->engine);
+      it = impl_->cache.emplace(key, std::make_shared<dnnl::matmul>(pd)).first;
     }
-    dnnl::memory a_mem(a_desc, *engine_, const_cast<void*>(a));
-    dnnl::memory b_mem(b_desc, *engine_, const_cast<void*>(b));
-    dnnl::memory c_mem(c_desc, *engine_, c);
-    it->second->execute(*stream_, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
-    stream_->wait();
+    dnnl::memory a_mem(a_desc, impl_->engine, const_cast<void*>(a));
+    dnnl::memory b_mem(b_desc, impl_->engine, const_cast<void*>(b));
+    dnnl::memory c_mem(c_desc, impl_->engine, c);
+    it->second->execute(impl_->stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+    impl_->stream.wait();
   } catch (const dnnl::error& e) {
     return Status(StatusCode::kBackendError, std::string("oneDNN matmul failed (M=") + std::to_string(g.M) + ", N=" +
                                                  std::to_string(g.N) + ", K=" + std::to_string(g.K) + "): " + e.what());

@@ -195,6 +195,19 @@ CudaProbe probe_cuda() {
   return probe;
 }
 
+double cuda_dense_bf16_peak_tflops(int device) {
+  int major = 0, minor = 0, sms = 0, khz = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 0.0;
+  }
+  const double per_clock = major == 9 && minor == 0 ? 4096 : major == 8 && minor == 0 ? 2048 : 0;
+  return per_clock * sms * khz * 1e3 / 1e12;
+}
+
 Status make_cuda_backend(int device, std::unique_ptr<Backend>* out) {
   const CudaProbe probe = probe_cuda();
   if (probe.device_count == 0) return Status(StatusCode::kUnavailable, "--device cuda: " + probe.reason);

@@ -9,6 +9,8 @@ CudaProbe probe_cuda() {
   return probe;
 }
 
+double cuda_dense_bf16_peak_tflops(int) { return 0.0; }
+
 Status make_cuda_backend(int, std::unique_ptr<Backend>*) {
   return Status(StatusCode::kUnavailable, probe_cuda().reason);
 }

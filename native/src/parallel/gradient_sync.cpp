@@ -92,6 +92,7 @@ Status GradientSync::reduce(const Bucket& b) {
   float* data = b.data;
   const size_t bytes = sizeof(float) * b.count;
   if (!backend_->host_addressable()) {
+    BERT_RETURN_IF_ERROR(backend_->bind_thread());  // this thread's current GPU (CUDA's is per thread)
     staging_.resize(b.count);
     backend_->download(staging_.data(), b.data, bytes);
     data = staging_.data();
