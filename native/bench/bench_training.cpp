@@ -86,7 +86,8 @@ bool run_case(const std::string& device, const Case& c, int warmup, int steps, d
   const double tflops = training_flops(c.hidden, c.intermediate, c.layers, config.vocab_size, shape) / seconds / 1e12;
   std::printf(
       "{\"engine\": \"bert-train\", \"device\": \"%s\", \"model\": \"%s\", \"precision\": \"bf16\", \"batch\": %d, "
-      "\"seq\": %d, \"seconds_per_step\": %.5f, \"samples_per_s\": %.2f, \"model_tflops\": %.2f, \"peak_tflops\": %.1f, "
+      "\"seq\": %d, \"seconds_per_step\": %.5f, \"samples_per_s\": %.2f, \"model_tflops\": %.2f, \"peak_tflops\": "
+      "%.1f, "
       "\"utilisation_of_peak\": %s}\n",
       e->backend().description().c_str(), c.model, c.batch, c.seq, seconds, c.batch / seconds, tflops, peak_tflops,
       peak_tflops > 0 ? std::to_string(tflops / peak_tflops).substr(0, 5).c_str() : "null");

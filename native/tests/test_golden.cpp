@@ -98,7 +98,8 @@ void one_pass(const std::filesystem::path& path, Precision precision) {
   }
   double largest = 0;
   for (const std::string& p : f.names("grad/")) largest = std::max(largest, max_abs(f.get<float>("grad/" + p)));
-  const double floor = largest * tolerance(fp32 ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest");
+  const double floor =
+      largest * tolerance(fp32 ? "golden_fp32_grad_floor_of_largest" : "golden_bf16_grad_floor_of_largest");
   const double grad_tol = tolerance(fp32 ? "golden_fp32_grad_rel" : "golden_bf16_grad_rel");
   double worst = 0;
   for (const std::string& p : f.names("grad/")) {
@@ -165,8 +166,10 @@ int main(int argc, char** argv) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     if (entry.path().extension() != ".safetensors") continue;
-    if (name.rfind("train_", 0) == 0) curves.push_back(entry.path());
-    else if (name.rfind("optimizer_", 0) != 0) passes.push_back(entry.path());  // optimizer_*: the node tests'
+    if (name.rfind("train_", 0) == 0)
+      curves.push_back(entry.path());
+    else if (name.rfind("optimizer_", 0) != 0)
+      passes.push_back(entry.path());  // optimizer_*: the node tests'
   }
   std::sort(passes.begin(), passes.end());
   std::sort(curves.begin(), curves.end());

@@ -27,8 +27,8 @@ ModelConfig model() {
 struct StepBatch {
   std::vector<int32_t> ids, segments, mask, positions, labels, nsp;
   Batch batch;
-  explicit StepBatch(int step) : ids(B * T), segments(B * T), mask(B * T, 1), positions(B * kMasked),
-                                 labels(B * kMasked), nsp(B) {
+  explicit StepBatch(int step)
+      : ids(B * T), segments(B * T), mask(B * T, 1), positions(B * kMasked), labels(B * kMasked), nsp(B) {
     for (int i = 0; i < B * T; i++) {
       const double u = (static_cast<double>(mix64(step * 7919ULL + i) >> 11) + 1) / 9007199254740993.0;
       ids[i] = std::min(999, static_cast<int>(std::pow(1000.0, u)) - 1 + 1);  // 1..999, Zipf-like
@@ -115,8 +115,10 @@ int main(int argc, char** argv) {
   CHECK_MSG(worst <= tol, "the two backends' losses differ by %.3g relative", worst);
 
   std::unique_ptr<Backend> bf16_backend;
-  if (which == "cuda") CHECK(make_cuda_backend(0, &bf16_backend).is_ok());
-  else bf16_backend = make_cpu_backend();
+  if (which == "cuda")
+    CHECK(make_cuda_backend(0, &bf16_backend).is_ok());
+  else
+    bf16_backend = make_cpu_backend();
   const std::vector<double> c = train(*engine_on(std::move(bf16_backend), Precision::kBf16));
   const double first = mean(c, 0, 10), last = mean(c, kSteps - 10, kSteps);
   std::printf("bf16 on %s: mean loss of steps 1-10 %.4f, of steps 41-50 %.4f\n", which.c_str(), first, last);

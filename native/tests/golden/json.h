@@ -113,17 +113,25 @@ class Parser {
         continue;
       }
       const char e = t_[i_++];
-      if (e == 'n') s += '\n';
-      else if (e == 't') s += '\t';
-      else if (e == 'r') s += '\r';
-      else if (e == 'b') s += '\b';
-      else if (e == 'f') s += '\f';
+      if (e == 'n')
+        s += '\n';
+      else if (e == 't')
+        s += '\t';
+      else if (e == 'r')
+        s += '\r';
+      else if (e == 'b')
+        s += '\b';
+      else if (e == 'f')
+        s += '\f';
       else if (e == 'u') {
         const unsigned code = std::stoul(t_.substr(i_, 4), nullptr, 16);
         i_ += 4;
-        if (code < 0x80) s += static_cast<char>(code);
-        else fail("non-ASCII \\u escape");
-      } else s += e;  // \" \\ \/
+        if (code < 0x80)
+          s += static_cast<char>(code);
+        else
+          fail("non-ASCII \\u escape");
+      } else
+        s += e;  // \" \\ \/
     }
     expect('"');
     return s;
