@@ -9,14 +9,28 @@
 #   4. the training-step benchmark (BERT-base and -large, sequence 128 and 512, bf16) beside HuggingFace's
 #      BertForPreTraining on the same GPU.
 # Results (logs, JSON lines, summary.md) go to OUT. Exit status: the number of failed checks.
-#   scripts/gpu-check.sh OUT [--quick]     --quick: a small benchmark (to try the script on any machine)
+#   scripts/gpu-check.sh OUT [--quick] [--prebuilt DIR]
+#     --quick          a small benchmark (to try the script on any machine)
+#     --prebuilt DIR   use the test and benchmark binaries in DIR (a build carried from elsewhere) instead of
+#                      building here
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:?usage: scripts/gpu-check.sh OUT [--quick]}
-quick=${2:-}
+usage="usage: scripts/gpu-check.sh OUT [--quick] [--prebuilt DIR]"
+out=${1:?$usage}
+shift
+quick="" prebuilt=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=--quick ;;
+    --prebuilt) prebuilt=$(cd "${2:?$usage}" && pwd); shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
+  esac
+  shift
+done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 jobs=$(nproc)
+export BERT_TOLERANCES_JSON="$repo/test/tolerances.json"  # this checkout's, also for a carried build
 failed=0
 summary="$out/summary.md"
 : >"$summary"
@@ -61,27 +75,33 @@ note "# GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$repo" rev
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$out/nvidia-smi.txt" 2>&1
 note "GPU: $(tail -1 "$out/nvidia-smi.txt"); nvcc: $(nvcc --version | tail -1)"
 
-find_cublaslt
-primary="$out/build-builtin"
-if [ -n "$lib" ] && [ -n "$header" ]; then
-  note "cuBLASLt: $lib"
-  export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  if build "$out/build-cublaslt" -DCUBLASLT_LIBRARY="$lib" -DCUBLASLT_INCLUDE_DIR="$(dirname "$header")"; then
-    primary="$out/build-cublaslt"
-  else
-    note "- build with cuBLASLt: FAILED (see cmake-build-cublaslt.txt); the checks use the built-in GEMM"
-    failed=$((failed + 1))
-  fi
+builtin="$out/build-builtin"
+primary="$builtin"
+if [ -n "$prebuilt" ]; then
+  note "binaries: carried build $prebuilt"
+  builtin="$prebuilt" primary="$prebuilt"
 else
-  note "cuBLASLt: not found; the built-in tensor-core GEMM only"
-fi
-if ! build "$out/build-builtin" -DCUBLASLT_LIBRARY=CUBLASLT_LIBRARY-NOTFOUND -DCUBLASLT_INCLUDE_DIR=CUBLASLT_INCLUDE_DIR-NOTFOUND; then
-  note "- build with the built-in GEMM: FAILED (see cmake-build-builtin.txt)"
-  exit 1
+  find_cublaslt
+  if [ -n "$lib" ] && [ -n "$header" ]; then
+    note "cuBLASLt: $lib"
+    export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    if build "$out/build-cublaslt" -DCUBLASLT_LIBRARY="$lib" -DCUBLASLT_INCLUDE_DIR="$(dirname "$header")"; then
+      primary="$out/build-cublaslt"
+    else
+      note "- build with cuBLASLt: FAILED (see cmake-build-cublaslt.txt); the checks use the built-in GEMM"
+      failed=$((failed + 1))
+    fi
+  else
+    note "cuBLASLt: not found; the built-in tensor-core GEMM only"
+  fi
+  if ! build "$builtin" -DCUBLASLT_LIBRARY=CUBLASLT_LIBRARY-NOTFOUND -DCUBLASLT_INCLUDE_DIR=CUBLASLT_INCLUDE_DIR-NOTFOUND; then
+    note "- build with the built-in GEMM: FAILED (see cmake-build-builtin.txt)"
+    exit 1
+  fi
 fi
 
-check ops-builtin 120 "$out/build-builtin/test_backend_ops" cuda
-[ "$primary" != "$out/build-builtin" ] && check ops-cublaslt 120 "$primary/test_backend_ops" cuda
+check ops-builtin 120 "$builtin/test_backend_ops" cuda
+[ "$primary" != "$builtin" ] && check ops-cublaslt 120 "$primary/test_backend_ops" cuda
 check golden 180 "$primary/test_golden" cuda "$repo/test/golden"
 check training 180 "$primary/test_training_backends" cuda
 check bench-ours 240 "$primary/bench_training" cuda $quick

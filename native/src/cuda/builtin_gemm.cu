@@ -12,7 +12,7 @@
 namespace bert::cuda {
 namespace {
 
-constexpr int kTile = 64, kDepth = 32, kPad = 8;
+constexpr int kTile = 64, kDepth = 32, kPad = 8, kF32Depth = 16;
 
 struct Operands {
   int64_t M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c;
@@ -42,6 +42,19 @@ __device__ inline void store_c(float* c, const Operands& o, int64_t m, int64_t n
   *at = o.accumulate ? *at + v : v;
 }
 
+// Stages op(A)'s (64 x Depth) tile at (m0, k0) and op(B)'s (Depth x 64) tile at (k0, n0) through put_a(m, k, v)
+// and put_b(k, n, v); consecutive threads walk each operand's contiguous dimension.
+template <int Depth, typename T, typename PutA, typename PutB>
+__device__ inline void stage_tiles(const T* a, const T* b, const Operands& o, int64_t m0, int64_t n0, int64_t k0,
+                                   PutA put_a, PutB put_b) {
+  for (int e = threadIdx.x; e < kTile * Depth; e += blockDim.x) {
+    const int r = o.trans_a ? e % kTile : e / Depth, kk = o.trans_a ? e / kTile : e % Depth;
+    put_a(r, kk, load_a(a, o, m0 + r, k0 + kk));
+    const int n = o.trans_b ? e / Depth : e % kTile, kb = o.trans_b ? e % Depth : e / kTile;
+    put_b(kb, n, load_b(b, o, k0 + kb, n0 + n));
+  }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(128) tensor_core_gemm_k(const T* a, const T* b, float* c, Operands o) {
   using namespace nvcuda;
@@ -57,13 +70,8 @@ __global__ void __launch_bounds__(128) tensor_core_gemm_k(const T* a, const T* b
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
   for (int64_t k0 = 0; k0 < o.K; k0 += kDepth) {
-    for (int e = threadIdx.x; e < kTile * kDepth; e += blockDim.x) {
-      // consecutive threads walk the operand's contiguous dimension
-      const int r = o.trans_a ? e % kTile : e / kDepth, kk = o.trans_a ? e / kTile : e % kDepth;
-      as[r][kk] = load_a(a, o, m0 + r, k0 + kk);
-      const int n = o.trans_b ? e / kDepth : e % kTile, kb = o.trans_b ? e % kDepth : e / kTile;
-      bs[kb][n] = load_b(b, o, k0 + kb, n0 + n);
-    }
+    stage_tiles<kDepth>(
+        a, b, o, m0, n0, k0, [&](int m, int k, T v) { as[m][k] = v; }, [&](int k, int n, T v) { bs[k][n] = v; });
     __syncthreads();
     for (int kk = 0; kk < kDepth; kk += 16) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa[2];
@@ -83,8 +91,6 @@ __global__ void __launch_bounds__(128) tensor_core_gemm_k(const T* a, const T* b
     store_c(c, o, m0 + e / kTile, n0 + e % kTile, cs[e / kTile][e % kTile]);
 }
 
-constexpr int kF32Depth = 16;
-
 __global__ void __launch_bounds__(256) fp32_gemm_k(const float* a, const float* b, float* c, Operands o) {
   __shared__ float as[kF32Depth][kTile + 1];  // (k, m)
   __shared__ float bs[kF32Depth][kTile + 1];  // (k, n)
@@ -95,12 +101,9 @@ __global__ void __launch_bounds__(256) fp32_gemm_k(const float* a, const float* 
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   float acc[4][4] = {};
   for (int64_t k0 = 0; k0 < o.K; k0 += kF32Depth) {
-    for (int e = threadIdx.x; e < kTile * kF32Depth; e += blockDim.x) {
-      const int r = o.trans_a ? e % kTile : e / kF32Depth, kk = o.trans_a ? e / kTile : e % kF32Depth;
-      as[kk][r] = load_a(a, o, m0 + r, k0 + kk);
-      const int n = o.trans_b ? e / kF32Depth : e % kTile, kb = o.trans_b ? e % kF32Depth : e / kTile;
-      bs[kb][n] = load_b(b, o, k0 + kb, n0 + n);
-    }
+    stage_tiles<kF32Depth>(
+        a, b, o, m0, n0, k0, [&](int m, int k, float v) { as[k][m] = v; },
+        [&](int k, int n, float v) { bs[k][n] = v; });
     __syncthreads();
     for (int kk = 0; kk < kF32Depth; kk++)
       for (int i = 0; i < 4; i++)
