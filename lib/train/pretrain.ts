@@ -183,6 +183,8 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
   for (const key of ds.ignored)
     out.warn(`[bert-train] ${ds.file}: "${key}" is a GPU/DeepSpeed-runtime setting with no effect here; ignored`);
   for (const line of plan.notices) out.warn(line);
+  const placement = placeOnDevice(a.device, world.localRank); // before any data is read: a missing GPU fails fast
+  if (world.isRoot) out.log(placement.line);
   const vocab = readVocab(a.vocab_file ?? defaultVocabFile());
   if (vocab.tokens.length > cf.model.vocab_size)
     throw new ConfigError([
@@ -212,8 +214,6 @@ async function setup(a: PretrainArgs, plan: Plan, world: World, out: Output): Pr
     1,
     Math.min(Math.floor(records / ds.trainBatchSize), a.max_steps_per_epoch ?? Infinity),
   );
-  const placement = placeOnDevice(a.device, world.localRank);
-  if (world.isRoot) out.log(placement.line);
   const trainer = new Trainer(
     {
       model: plan.model,
