@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh            build tools + oneDNN + OpenMPI + PyTorch (for `bert-train bench` and scripts/make_golden.py)
 #   scripts/setup.sh --no-torch build tools + oneDNN + OpenMPI only (enough to build and run the tests)
+#                               (every variant installs DejaVu fonts: the text of `bert-train plot`'s PNGs)
 #   scripts/setup.sh --dev      also what CI checks with: the formatter (clang-format), strace (fault injection)
 #                               and h5py (the independent HDF5 reader and writer of the HDF5 tests)
 set -euo pipefail
@@ -19,7 +20,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(cmake make g++ libdnnl-dev libopenmpi-dev openmpi-bin)
+packages=(cmake make g++ libdnnl-dev libopenmpi-dev openmpi-bin fonts-dejavu-core)
 # Debian's python3-torch links the reference BLAS by default (a few GFLOP/s); OpenBLAS gives the PyTorch side
 # of the benchmark its best Debian BLAS, so the comparison is fair.
 [ "$with_torch" = 1 ] && packages+=(python3-torch libopenblas0-openmp)

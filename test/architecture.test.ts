@@ -18,6 +18,7 @@ const LAYER: Record<string, number> = {
   parallel: 2,
   train: 3,
   glue: 3,
+  plot: 3,
   bench: 4,
   cli: 4,
   bin: 5,

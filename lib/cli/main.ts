@@ -16,6 +16,7 @@ import { evaluateCommand } from "./evaluate.js";
 import { exportCommand } from "./export.js";
 import { finetuneCommand } from "./finetune.js";
 import { launchCommand } from "./launch.js";
+import { plotCommand } from "./plot.js";
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -38,6 +39,7 @@ const INPUT_ERRORS = new Set([
   "ERR_OUTPUT_DIR",
   "ERR_PARTIAL_LOAD",
   "ERR_TORCH_CHECKPOINT",
+  "ERR_PLOT_INPUT",
 ]);
 /** The run or its environment (training diverged, the disk, the network, the build): one line, exit 1. */
 const RUNTIME_ERRORS = new Set([
@@ -111,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       .command(benchTrainCommand)
       .command(pretrainCommand)
       .command(evaluateCommand)
+      .command(plotCommand)
       .command(exportCommand)
       .command(finetuneCommand)
       .command(launchCommand)

@@ -80,6 +80,7 @@ export const FLAG_RULES: Record<string, Record<string, Rule>> = {
   bench: { batch: int(1), seq: SEQUENCE, steps: int(1), warmup: int(0), threads: THREADS },
   "bench-data": { batch: int(1), batches: int(1) },
   "bench-train": { layers: int(1), hidden: int(1), batch: int(1), steps: int(1) },
+  plot: { width: int(50, 10000), height: int(50, 10000), png_width: int(50, 20000) },
 };
 
 /** Positional arguments, named as the usage line names them (`<name>`) rather than as flags. */
