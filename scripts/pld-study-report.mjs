@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// The PLD study's tables and plots, from the files scripts/pld-study.sh wrote into OUT (and only from them):
+// OUT/report.md and OUT/plots/. Usage: node scripts/pld-study-report.mjs OUT
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = process.argv[2];
+if (!out) throw new Error("usage: node scripts/pld-study-report.mjs OUT");
+const plan = JSON.parse(readFileSync(join(out, "study.json"), "utf8"));
+const sources = new Set(["study.json"]);
+const read = (path) => {
+  sources.add(relative(out, path));
+  return readFileSync(path, "utf8");
+};
+
+const ARMS = { pld: "PLD (Pre-LN, θ̄ = 0.5)", preln: "Pre-LN, no dropping", postln: "Post-LN (BERT)" };
+const jobs = plan.lrs.split(",").flatMap((lr) => Object.keys(ARMS).map((arm) => ({ arm, lr, job: `${arm}_lr${lr}` })));
+
+function steps(job) {
+  const path = join(out, "runs", `${job}.metrics.jsonl`);
+  return read(path)
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.validation === undefined);
+}
+
+function heldout(job) {
+  const dir = join(out, "heldout", job);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => JSON.parse(read(join(dir, f))))
+    .map((r) => ({ step: r.global_steps, samples: r.global_steps * plan.batch, loss: r.mlm_loss, acc: r.mlm_accuracy }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Samples at which the held-out loss first reaches `target`, interpolating between checkpoints; null if never. */
+function samplesToReach(points, target) {
+  for (let i = 0; i < points.length; i++) {
+    if (points[i].loss > target) continue;
+    if (i === 0) return points[0].samples;
+    const [a, b] = [points[i - 1], points[i]];
+    return a.samples + ((a.loss - target) / (a.loss - b.loss)) * (b.samples - a.samples);
+  }
+  return null;
+}
+
+function glue(job) {
+  const rows = {};
+  for (const task of plan.tasks.split(","))
+    for (const seed of plan.seeds.split(",")) {
+      const path = join(out, "glue", `${job}_${task}_s${seed}`, "eval_results.txt");
+      if (!existsSync(path)) continue;
+      for (const line of read(path).split("\n")) {
+        const [key, value] = line.split(" = ");
+        if (!key || value === undefined || ["eval_loss", "global_step", "loss", "epoch"].includes(key)) continue;
+        (rows[`${task} ${key}`] ??= []).push(Number(value));
+      }
+    }
+  return rows;
+}
+
+const f = (x, d = 4) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : Number(x).toFixed(d));
+const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const lines = [];
+const say = (s = "") => lines.push(s);
+
+say(`# PLD study${plan.tiny ? " (--tiny: a check of the pipeline, not a result)" : ""}`);
+say();
+say(
+  `Model: ${plan.layers} layers, hidden ${plan.hidden}, ${plan.heads} heads, FFN ${plan.intermediate}, sequence ` +
+    `${plan.seq}, ${plan.precision}; batch ${plan.batch}; ${plan.steps} steps per arm, a checkpoint every ` +
+    `${plan.checkpoint_every}. PLD: θ̄ = ${plan.theta}, γ = ${plan.gamma}. Learning rates: ${plan.lrs}.`,
+);
+say(`Training text: ${plan.corpora}. Held-out text (no arm trains on it): ${plan.heldout}.`);
+say();
+
+const data = jobs.map((j) => ({ ...j, steps: steps(j.job), heldout: heldout(j.job), glue: glue(j.job) }));
+
+say("## Held-out MLM loss against samples");
+say();
+const sampleCounts = [...new Set(data.flatMap((d) => d.heldout.map((p) => p.samples)))].sort((a, b) => a - b);
+say(`| samples | ${data.map((d) => `${ARMS[d.arm]}, lr ${d.lr}`).join(" | ")} |`);
+say(`| --- | ${data.map(() => "---").join(" | ")} |`);
+for (const s of sampleCounts)
+  say(`| ${s} | ${data.map((d) => f(d.heldout.find((p) => p.samples === s)?.loss)).join(" | ")} |`);
+say();
+
+say("## Time per step and per sample");
+say();
+const wallMs = (d) => mean(d.steps.slice(Math.min(5, d.steps.length - 1)).map((r) => r.step_ms));
+for (const d of data)
+  say(
+    `- ${ARMS[d.arm]}, lr ${d.lr}: ${f(wallMs(d), 1)} ms per step by the wall clock of its run ` +
+      `(mean after the first 5 steps; the kept fraction of layer evaluations ${f(mean(d.steps.map((r) => r.kept_layers ?? 1)), 3)}).`,
+  );
+const timingPath = join(out, "timing.json");
+let timing = null;
+if (existsSync(timingPath)) {
+  timing = JSON.parse(read(timingPath));
+  const predicted = (1 - timing.pld_kept_fraction) * (timing.all_kept_ms - timing.none_kept_ms);
+  const saved = timing.all_kept_ms - timing.pld_ms;
+  say(
+    `- Interleaved on one engine (\`bert-train bench-train\`, OUT/timing.txt): every layer kept ${f(timing.all_kept_ms, 1)} ms, ` +
+      `PLD at θ = 0.5 ${f(timing.pld_ms, 1)} ms (kept ${f(100 * timing.pld_kept_fraction, 1)}% of layer evaluations), no layer ` +
+      `${f(timing.none_kept_ms, 1)} ms. PLD saves ${f((100 * saved) / timing.all_kept_ms, 1)}% of the step time; the kept ` +
+      `fraction predicts ${f((100 * predicted) / timing.all_kept_ms, 1)}% (measured/predicted ${f(saved / predicted, 3)}).`,
+  );
+} else say("- Interleaved timing: not measured (--tiny skips it).");
+say();
+
+say("## Samples and time to reach the Post-LN baseline's final held-out loss");
+say();
+for (const lr of plan.lrs.split(",")) {
+  const base = data.find((d) => d.arm === "postln" && d.lr === lr);
+  const target = base?.heldout.at(-1)?.loss;
+  say(`Target (lr ${lr}): ${f(target)}, the Post-LN arm's held-out loss at its last checkpoint.`);
+  say();
+  say("| arm | samples to reach it | training time to reach it (s, wall) | of the baseline's samples |");
+  say("| --- | --- | --- | --- |");
+  for (const d of data.filter((x) => x.lr === lr)) {
+    const s = target === undefined ? null : samplesToReach(d.heldout, target);
+    const step = s === null ? null : s / plan.batch;
+    const wall = step === null ? null : d.steps.filter((r) => r.step <= step).reduce((t, r) => t + r.step_ms, 0) / 1000;
+    const baseSamples = base?.heldout.at(-1)?.samples;
+    say(
+      `| ${ARMS[d.arm]} | ${f(s, 0)} | ${f(wall, 1)} | ${s === null || !baseSamples ? "n/a" : f(s / baseSamples, 3)} |`,
+    );
+  }
+  say();
+}
+
+say("## GLUE dev metrics (mean, and min–max over seeds)");
+say();
+const keys = [...new Set(data.flatMap((d) => Object.keys(d.glue)))].sort();
+say(`| task metric | ${data.map((d) => `${ARMS[d.arm]}, lr ${d.lr}`).join(" | ")} |`);
+say(`| --- | ${data.map(() => "---").join(" | ")} |`);
+for (const k of keys)
+  say(
+    `| ${k} | ${data
+      .map((d) => {
+        const v = d.glue[k];
+        return v ? `${f(mean(v))} (${f(Math.min(...v))}–${f(Math.max(...v))}, n=${v.length})` : "n/a";
+      })
+      .join(" | ")} |`,
+  );
+say();
+
+// plots: each arm's metrics with its held-out evaluations as validation records
+const plotInput = join(out, "plots", "input");
+mkdirSync(plotInput, { recursive: true });
+const inputs = data.map((d) => {
+  const path = join(plotInput, `${d.job}.jsonl`);
+  const records = [
+    ...d.steps.map((r) => JSON.stringify(r)),
+    ...d.heldout.map((p) => JSON.stringify({ step: p.step, validation: { heldout_mlm_loss: p.loss } })),
+  ];
+  writeFileSync(path, records.join("\n") + "\n");
+  return path;
+});
+const plotted = spawnSync(
+  process.execPath,
+  [
+    join(repo, "dist", "bin", "bert-train.js"),
+    "plot",
+    ...inputs,
+    "--out",
+    join(out, "plots"),
+    "--metrics",
+    "mlm_loss,validation/heldout_mlm_loss",
+    ...data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]),
+  ],
+  { encoding: "utf8" },
+);
+if (plotted.status !== 0) throw new Error(`bert-train plot failed: ${plotted.stderr}`);
+say("## Plots");
+say();
+for (const p of plotted.stdout
+  .trim()
+  .split("\n")
+  .filter((p) => p.endsWith(".png")))
+  say(`![${relative(out, p)}](${relative(out, p)})`);
+say();
+say("## Files these numbers come from");
+say();
+for (const s of [...sources].sort()) say(`- ${s}`);
+writeFileSync(join(out, "report.md"), lines.join("\n") + "\n");
+process.stdout.write(`${join(out, "report.md")}\n`);

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Does PLD get there sooner? Three arms pre-trained with the same data order, seeds and schedule family, then
+# held-out MLM loss at fixed sample counts, GLUE fine-tuning of every arm's final checkpoint, and the tables and
+# plots (scripts/pld-study-report.mjs) in OUT. Every phase is resumable: run the same command again after an
+# interruption (a killed run resumes from its latest checkpoint; finished phases are skipped).
+#
+#   scripts/pld-study.sh CORPUS... --out OUT [--heldout TEXT...] [--glue DIR] [--tasks SST-2,CoLA,MRPC,STS-B]
+#                        [--seeds 1,2,3] [--lrs 1e-3] [--steps 10000] [--evals 10] [--layers 12] [--hidden 256]
+#   scripts/pld-study.sh --tiny --out OUT     the whole pipeline in minutes on the embedded corpus (a CI test of
+#                                             the pipeline, not of the science)
+#
+# Arms (Pre-LN and PLD as DeepSpeed's bing_bert selects them with --progressive_layer_drop):
+#   pld     Pre-LN, layers dropped: theta 0.5, gamma = 13.8 / steps (theta is within 1% of 0.5 after a third)
+#   preln   Pre-LN, nothing dropped: the same code path with theta 1 (every keep probability is 1)
+#   postln  Post-LN (original BERT), no PLD
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cli="$repo/dist/bin/bert-train.js"
+bt() { node "$cli" "$@"; }
+
+corpora=() heldout=() out="" glue="" tasks="SST-2,CoLA,MRPC,STS-B" seeds="1,2,3" lrs="1e-3"
+steps=10000 evals=10 layers=12 hidden=256 tiny=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift ;;
+    --heldout) heldout+=("$2"); shift ;;
+    --glue) glue=$2; shift ;;
+    --tasks) tasks=$2; shift ;;
+    --seeds) seeds=$2; shift ;;
+    --lrs) lrs=$2; shift ;;
+    --steps) steps=$2; shift ;;
+    --evals) evals=$2; shift ;;
+    --layers) layers=$2; shift ;;
+    --hidden) hidden=$2; shift ;;
+    --tiny) tiny=1 ;;
+    -*) echo "pld-study.sh: unknown option $1" >&2; exit 2 ;;
+    *) corpora+=("$1") ;;
+  esac
+  shift
+done
+[ -n "$out" ] || { echo "pld-study.sh: --out OUT is required" >&2; exit 2; }
+finetune_extra=() evaluate_extra=()
+if [ "$tiny" = 1 ]; then
+  [ ${#corpora[@]} -gt 0 ] || corpora=("$repo/data/corpus/wikipedia")
+  [ ${#heldout[@]} -gt 0 ] || heldout=("$repo/data/corpus/books")
+  glue=${glue:-$repo/data/glue} tasks=SST-2 seeds=1 steps=24 evals=3 layers=4 hidden=64
+  finetune_extra=(--max_steps 3 --max_seq_length 32) evaluate_extra=(--max_batches 4)
+fi
+[ ${#corpora[@]} -gt 0 ] || { echo "pld-study.sh: name the training corpus (text files or folders)" >&2; exit 2; }
+[ ${#heldout[@]} -gt 0 ] || { echo "pld-study.sh: --heldout TEXT: text no arm trains on (e.g. WikiText-2 valid)" >&2; exit 2; }
+glue=${glue:-$repo/data/glue}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+every=$((steps / evals))
+gamma=$(awk -v s="$steps" 'BEGIN { printf "%.6g", 13.8 / s }')
+heads=$((hidden >= 64 ? hidden / 64 : 1))
+batch=32
+
+# --- the plan, written first: the report reads it ---
+cat >"$out/study.json" <<JSON
+{"steps": $steps, "checkpoint_every": $every, "batch": $batch, "layers": $layers, "hidden": $hidden,
+ "heads": $heads, "intermediate": $((4 * hidden)), "seq": 128, "precision": "bf16", "gamma": $gamma,
+ "theta": 0.5, "lrs": "$lrs", "tasks": "$tasks", "seeds": "$seeds", "tiny": $([ "$tiny" = 1 ] && echo true || echo false),
+ "corpora": "${corpora[*]}", "heldout": "${heldout[*]}"}
+JSON
+
+# --- data ---
+if [ ! -f "$out/data/train/128/dataset.json" ]; then
+  bt prepare-data --input "${corpora[@]}" --output_dir "$out/data/train/128" --max_seq_length 128 --seed 42
+fi
+if [ ! -f "$out/data/heldout/128/dataset.json" ]; then
+  # held out: each text once (no duplication with other masks), so every held-out sequence counts the same
+  bt prepare-data --input "${heldout[@]}" --output_dir "$out/data/heldout/128" --max_seq_length 128 --seed 7 \
+    --dupe_factor 1
+fi
+
+# --- configs: one --cf per learning rate, one DeepSpeed file per arm ---
+mkdir -p "$out/configs"
+cf_for() {  # cf_for LR
+  local path="$out/configs/cf_lr$1.json"
+  cat >"$path" <<JSON
+{"name": "pld_study", "bert_token_file": "bert-base-uncased", "bert_model_file": "bert-base-uncased",
+ "bert_model_config": {"vocab_size_or_config_json_file": 30522, "hidden_size": $hidden, "num_hidden_layers": $layers,
+   "num_attention_heads": $heads, "intermediate_size": $((4 * hidden)), "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+   "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2, "initializer_range": 0.02},
+ "data": {"mixed_seq_datasets": {"128": {"study_pretrain_dataset": "train/128"}}},
+ "mixed_seq_training": {"128": {"num_epochs": 100000, "warmup_proportion": 0.02, "learning_rate": $1,
+   "decay_rate": 0.99, "decay_step": $(((steps + 99) / 100)), "total_training_steps": $steps}}}
+JSON
+  echo "$path"
+}
+ds_for() {  # ds_for ARM
+  local pld=""
+  case "$1" in
+    pld) pld=", \"progressive_layer_drop\": {\"enabled\": true, \"theta\": 0.5, \"gamma\": $gamma}" ;;
+    preln) pld=", \"progressive_layer_drop\": {\"enabled\": true, \"theta\": 1.0, \"gamma\": $gamma}" ;;
+  esac
+  local path="$out/configs/ds_$1.json"
+  cat >"$path" <<JSON
+{"train_batch_size": $batch, "train_micro_batch_size_per_gpu": $batch, "steps_per_print": 100,
+ "optimizer": {"type": "Adam", "params": {"lr": 1e-3, "weight_decay": 0.01, "bias_correction": true}},
+ "gradient_clipping": 1.0, "bf16": {"enabled": true}$pld}
+JSON
+  echo "$path"
+}
+
+# --- pre-training, each arm resumable ---
+runs="$out/runs"
+jobs=()
+for lr in ${lrs//,/ }; do
+  cf=$(cf_for "$lr")
+  for arm in pld preln postln; do
+    job="${arm}_lr${lr}"
+    jobs+=("$job")
+    [ -f "$runs/$job.done" ] && continue
+    ds=$(ds_for "$arm")
+    flags=()
+    [ "$arm" != postln ] && flags+=(--progressive_layer_drop)
+    if [ -f "$runs/saved_models/$job/latest" ]; then
+      flags+=(--load_training_checkpoint "$runs/saved_models/$job")
+    else
+      flags+=(--overwrite)  # outputs of a start that died before its first checkpoint
+    fi
+    bt pretrain --cf "$cf" --deepspeed --deepspeed_config "$ds" --max_seq_length 128 --output_dir "$runs" \
+      --job_name "$job" --data_path_prefix "$out/data" --seed 42 --max_steps "$steps" --ckpt_steps "$every" \
+      --print_steps 100 --device cpu "${flags[@]}"
+    touch "$runs/$job.done"
+  done
+done
+
+# --- held-out MLM loss of every checkpoint ---
+for job in "${jobs[@]}"; do
+  mkdir -p "$out/heldout/$job"
+  for ck in "$runs/saved_models/$job"/epoch*_step*; do
+    [ -d "$ck" ] || continue
+    json="$out/heldout/$job/$(basename "$ck").json"
+    [ -f "$json" ] && continue
+    bt evaluate --checkpoint "$ck" --data "$out/data/heldout/128" --seed 1 --device cpu "${evaluate_extra[@]}" >"$json.tmp"
+    mv "$json.tmp" "$json"
+  done
+done
+
+# --- GLUE: every arm's final checkpoint, the same grid for all ---
+for job in "${jobs[@]}"; do
+  for task in ${tasks//,/ }; do
+    for seed in ${seeds//,/ }; do
+      ft="${job}_${task}_s${seed}"
+      [ -f "$out/glue/$ft/eval_results.txt" ] && continue
+      bt finetune "$task" 32 1e-4 3 "$ft" "$runs/saved_models/$job" --data_dir "$glue" --seed "$seed" \
+        --output_dir "$out/glue" --overwrite --device cpu "${finetune_extra[@]}"
+    done
+  done
+done
+
+# --- per-step time, measured on one engine with interleaved rounds (noise hits the arms alike) ---
+if [ "$tiny" = 0 ] && [ ! -f "$out/timing.json" ]; then
+  bt bench-train --layers "$layers" --hidden "$hidden" --batch "$batch" --steps 30 | tee "$out/timing.txt"
+  grep '^{' "$out/timing.txt" | tail -1 >"$out/timing.json"
+fi
+
+node "$repo/scripts/pld-study-report.mjs" "$out"
