@@ -18,7 +18,7 @@ Status Arena::allocate() {
   }
   float* next = static_cast<float*>(block_);
   for (const Request& r : requests_) {
-    *r.slot = next;
+    r.bind(next);
     next += aligned_floats(r.count);
   }
   requests_.clear();
@@ -30,29 +30,36 @@ void Arena::release() {
   block_ = nullptr;
 }
 
-void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool train, LayerActs* a) {
+void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerActs* a) {
   const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
   const int64_t NH = c.num_attention_heads;
   const bool pre = c.pre_ln();
   *a = LayerActs{};
-  if (pre) arena.request(&a->ln1, BT * C);
+  // the activations only GEMMs read: bf16 in bf16 runs, fp32 otherwise
+  auto operand = [&](float** f32, uint16_t** bf16, int64_t n) {
+    if (bf16_operands)
+      arena.request_bf16(bf16, n);
+    else
+      arena.request(f32, n);
+  };
+  if (pre) operand(&a->ln1, &a->ln1_bf16, BT * C);
   arena.request(&a->ln1_mean, BT);
   arena.request(&a->ln1_rstd, BT);
   arena.request(&a->qkv_heads, 3 * BT * C);
   arena.request(&a->probs, BT * NH * T);
-  arena.request(&a->ctx, BT * C);
+  operand(&a->ctx, &a->ctx_bf16, BT * C);
   arena.request(&a->resid1, BT * C);
   if (!pre) arena.request(&a->x_post, BT * C);
-  if (pre) arena.request(&a->ln2, BT * C);
+  if (pre) operand(&a->ln2, &a->ln2_bf16, BT * C);
   arena.request(&a->ln2_mean, BT);
   arena.request(&a->ln2_rstd, BT);
   arena.request(&a->ffn_pre, BT * F);
-  arena.request(&a->ffn_act, BT * F);
+  operand(&a->ffn_act, &a->ffn_act_bf16, BT * F);
   arena.request(&a->resid2, BT * C);
   if (!pre) arena.request(&a->out_post, BT * C);
 }
 
-void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, LayerScratch* s) {
+void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s) {
   const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
   const int64_t NH = c.num_attention_heads;
   arena.request(&s->qkv, BT * 3 * C);
@@ -69,6 +76,7 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, Lay
   arena.request(&s->d_qkv_heads, BT * 3 * C);
   arena.request(&s->d_probs, BT * NH * T);
   arena.request(&s->d_ctx_heads, BT * C);
+  if (bf16_operands) arena.request_bf16(&s->dy_bf16, BT * std::max<int64_t>(3 * C, F));
 }
 
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h) {

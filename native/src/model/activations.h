@@ -2,6 +2,7 @@
 // shape (and grown, never shrunk, when a larger shape arrives).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "bert/backend.h"
@@ -15,14 +16,19 @@ class Arena {
   ~Arena() { release(); }
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
-  void request(float** slot, int64_t count) { requests_.push_back({slot, count}); }
+  void request(float** slot, int64_t count) {
+    requests_.push_back({[slot](float* p) { *slot = p; }, count});
+  }
+  void request_bf16(uint16_t** slot, int64_t count) {
+    requests_.push_back({[slot](float* p) { *slot = reinterpret_cast<uint16_t*>(p); }, (count + 1) / 2});
+  }
   Status allocate();  // binds every requested slot; forgets the requests
   void release();
 
  private:
   struct Request {
-    float** slot;
-    int64_t count;
+    std::function<void(float*)> bind;  // stores the buffer's address in its slot
+    int64_t count;                     // in floats
   };
   Backend* backend_;
   std::vector<Request> requests_;
@@ -53,8 +59,9 @@ struct MlmActs {
   float *d_a, *d_b;         // (M, C)
 };
 
-void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool train, LayerActs* a);
-void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, LayerScratch* s);
+// bf16_operands: a bf16 run's layout (LayerActs' bf16 activations, LayerScratch::dy_bf16).
+void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerActs* a);
+void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s);
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h);
 void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, MlmActs* m);
 

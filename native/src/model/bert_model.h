@@ -73,6 +73,9 @@ struct LayerActs {
   float* ffn_act;    // (B*T, F) after GELU
   float* resid2;     // (B*T, C) x + s*drop(ffn): the output in Pre-LN, LN2's input in Post-LN
   float* out_post;   // (B*T, C) LN2(resid2), Post-LN only
+  // bf16 runs keep the activations that only GEMMs read in bf16 instead of fp32 (ln1, ctx, ln2, ffn_act are then
+  // null): each is converted once, where it is made, rather than by every GEMM that reads it, in half the memory.
+  uint16_t *ln1_bf16, *ctx_bf16, *ln2_bf16, *ffn_act_bf16;
 };
 
 // Buffers used by one layer at a time, in either direction.
@@ -92,6 +95,7 @@ struct LayerScratch {
   float* d_qkv_heads;    // (3, B, NH, T, HS)
   float* d_probs;        // (B, NH, T, T)
   float* d_ctx_heads;    // (B, NH, T, HS)
+  uint16_t* dy_bf16;     // (B*T, max(3C, F)) bf16 runs: a gradient two GEMMs read, converted once
 };
 
 // Everything the encoder layer functions need besides their own activations.
@@ -106,6 +110,7 @@ struct LayerContext {
   uint64_t dropout_stream;
   const float* param_base;    // to find a weight's bf16 copy
   const uint16_t* bf16_base;  // nullptr in fp32
+  bool bf16_operands;         // bf16 runs: GEMM-only activations and gradients are converted once (LayerActs)
   LayerScratch* scratch;
 };
 
@@ -113,13 +118,15 @@ GemmOperand weight_operand(const LayerContext& ctx, const float* w);
 DropoutKey dropout_key(const LayerContext& ctx, int layer, int site);
 
 // y(N, out) = x(N, in) . W(out, in)^T
-Status linear_forward(const LayerContext& ctx, const float* x, const float* w, float* y, int64_t N, int in, int out);
+Status linear_forward(const LayerContext& ctx, GemmOperand x, const float* w, float* y, int64_t N, int in, int out);
 // dx(N, in) (+)= dy(N, out) . W(out, in)
-Status linear_backward_input(const LayerContext& ctx, const float* dy, const float* w, float* dx, int64_t N, int in,
+Status linear_backward_input(const LayerContext& ctx, GemmOperand dy, const float* w, float* dx, int64_t N, int in,
                              int out, bool accumulate);
 // dW(out, in) += dy(N, out)^T . x(N, in)
-Status linear_backward_weight(const LayerContext& ctx, const float* dy, const float* x, float* dw, int64_t N, int in,
+Status linear_backward_weight(const LayerContext& ctx, GemmOperand dy, GemmOperand x, float* dw, int64_t N, int in,
                               int out);
+// An fp32 tensor as a GEMM operand (the backend converts it in bf16 runs).
+inline GemmOperand fp32_operand(const float* x) { return GemmOperand{x, nullptr}; }
 
 // One encoder layer. `h` is the layer input; the output pointer is returned through *out.
 Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const PldGate& gate,

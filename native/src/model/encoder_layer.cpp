@@ -20,34 +20,52 @@ DropoutKey dropout_key(const LayerContext& ctx, int layer, int site) {
   return DropoutKey{ctx.seed, mix64(ctx.dropout_stream + 0x9d2c5680ULL) + static_cast<uint64_t>(layer) * 8 + site};
 }
 
-Status linear_forward(const LayerContext& ctx, const float* x, const float* w, float* y, int64_t N, int in, int out) {
+Status linear_forward(const LayerContext& ctx, GemmOperand x, const float* w, float* y, int64_t N, int in, int out) {
   GemmArgs g;
   g.M = N, g.N = out, g.K = in;
   g.trans_b = true;
   g.lda = in, g.ldb = in, g.ldc = out;
-  return ctx.backend->gemm(g, GemmOperand{x, nullptr}, weight_operand(ctx, w), y);
+  return ctx.backend->gemm(g, x, weight_operand(ctx, w), y);
 }
 
-Status linear_backward_input(const LayerContext& ctx, const float* dy, const float* w, float* dx, int64_t N, int in,
+Status linear_backward_input(const LayerContext& ctx, GemmOperand dy, const float* w, float* dx, int64_t N, int in,
                              int out, bool accumulate) {
   GemmArgs g;
   g.M = N, g.N = in, g.K = out;
   g.lda = out, g.ldb = in, g.ldc = in;
   g.accumulate = accumulate;
-  return ctx.backend->gemm(g, GemmOperand{dy, nullptr}, weight_operand(ctx, w), dx);
+  return ctx.backend->gemm(g, dy, weight_operand(ctx, w), dx);
 }
 
-Status linear_backward_weight(const LayerContext& ctx, const float* dy, const float* x, float* dw, int64_t N, int in,
+Status linear_backward_weight(const LayerContext& ctx, GemmOperand dy, GemmOperand x, float* dw, int64_t N, int in,
                               int out) {
   GemmArgs g;
   g.M = out, g.N = in, g.K = N;
   g.trans_a = true;
   g.lda = out, g.ldb = in, g.ldc = in;
   g.accumulate = true;
-  return ctx.backend->gemm(g, GemmOperand{dy, nullptr}, GemmOperand{x, nullptr}, dw);
+  return ctx.backend->gemm(g, dy, x, dw);
 }
 
 namespace {
+
+// An activation that only GEMMs read, made in fp32 at `made`: in bf16 runs converted once into its bf16 store
+// (the operand the GEMMs then read), otherwise used as it is.
+GemmOperand made_operand(const LayerContext& ctx, const float* made, uint16_t* bf16, int64_t n) {
+  if (!ctx.bf16_operands) return fp32_operand(made);
+  ctx.backend->kernels().convert_to_bf16(ctx.stream, made, bf16, n);
+  return GemmOperand{made, bf16};
+}
+
+// The same activation read again in the backward pass: its bf16 store, or the fp32 tensor.
+GemmOperand stored_operand(const LayerContext& ctx, const float* f32, const uint16_t* bf16) {
+  return ctx.bf16_operands ? GemmOperand{nullptr, bf16} : fp32_operand(f32);
+}
+
+// A gradient read by two GEMMs (the weight gradient and the input gradient): converted once in bf16 runs.
+GemmOperand gradient_operand(const LayerContext& ctx, const float* dy, int64_t n) {
+  return made_operand(ctx, dy, ctx.scratch->dy_bf16, n);
+}
 
 enum DropoutSite { kAttentionProbs = 0, kAttentionOutput = 1, kFfnOutput = 2 };
 
@@ -80,10 +98,13 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   const bool pre = c.pre_ln();
 
   // attention block
-  const float* attn_in = h;
+  // in bf16 runs the GEMM-only activations are made in fp32 scratch (s.d_ln, s.d_ffn: free until the backward
+  // pass) and kept in bf16
+  GemmOperand attn_in = fp32_operand(h);
   if (pre) {
-    k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
-    attn_in = a.ln1;
+    float* ln1 = ctx.bf16_operands ? s.d_ln : a.ln1;
+    k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
+    attn_in = made_operand(ctx, ln1, a.ln1_bf16, BT * C);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
   k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
@@ -97,8 +118,10 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
                             dropout_key(ctx, layer, kAttentionProbs));
   const float* pd = p_attn > 0 ? s.probs_dropped : a.probs;
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, v, HS, T * HS, s.ctx_heads, HS, T * HS));
-  k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, 1, B, T, NH, HS);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ctx, p.attn_out_w, s.proj, BT, C, C));
+  float* context = ctx.bf16_operands ? s.d_ln : a.ctx;
+  k.heads_to_tokens(ctx.stream, s.ctx_heads, context, 1, B, T, NH, HS);
+  BERT_RETURN_IF_ERROR(
+      linear_forward(ctx, made_operand(ctx, context, a.ctx_bf16, BT * C), p.attn_out_w, s.proj, BT, C, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kAttentionOutput));
   const float* x = a.resid1;
@@ -109,14 +132,17 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   }
 
   // feed-forward block
-  const float* ffn_in = x;
+  GemmOperand ffn_in = fp32_operand(x);
   if (pre) {
-    k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
-    ffn_in = a.ln2;
+    float* ln2 = ctx.bf16_operands ? s.d_ln : a.ln2;
+    k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
+    ffn_in = made_operand(ctx, ln2, a.ln2_bf16, BT * C);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, ffn_in, p.ffn_in_w, a.ffn_pre, BT, C, F));
-  k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, a.ffn_act, BT, F, c.gelu);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, a.ffn_act, p.ffn_out_w, s.proj, BT, F, C));
+  float* act = ctx.bf16_operands ? s.d_ffn : a.ffn_act;
+  k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, act, BT, F, c.gelu);
+  BERT_RETURN_IF_ERROR(
+      linear_forward(ctx, made_operand(ctx, act, a.ffn_act_bf16, BT * F), p.ffn_out_w, s.proj, BT, F, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kFfnOutput));
   *out = a.resid2;
@@ -149,17 +175,20 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
     d_resid2 = s.d_ln;
   }
   const float* x = pre ? a.resid1 : a.x_post;
-  const float* ffn_in = pre ? a.ln2 : x;
+  const GemmOperand ffn_in = pre ? stored_operand(ctx, a.ln2, a.ln2_bf16) : fp32_operand(x);
   k.dropout_apply(ctx.stream, d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.ffn_out_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ffn_act, g.ffn_out_w, BT, F, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
+  const GemmOperand d_out_branch = gradient_operand(ctx, s.d_branch, BT * C);
+  BERT_RETURN_IF_ERROR(
+      linear_backward_weight(ctx, d_out_branch, stored_operand(ctx, a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_out_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
   k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
   k.column_sum_accumulate(ctx.stream, s.d_ffn, BT, F, g.ffn_in_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_ffn, ffn_in, g.ffn_in_w, BT, C, F));
+  const GemmOperand d_pre = gradient_operand(ctx, s.d_ffn, BT * F);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_pre, ffn_in, g.ffn_in_w, BT, C, F));
   ctx.backend->copy(s.d_x, d_resid2, row_bytes);
-  if (!pre) return linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_x, BT, C, F, true);
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_ffn, p.ffn_in_w, s.d_ln, BT, C, F, false));
+  if (!pre) return linear_backward_input(ctx, d_pre, p.ffn_in_w, s.d_x, BT, C, F, true);
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_pre, p.ffn_in_w, s.d_ln, BT, C, F, false));
   k.layernorm_backward(ctx.stream, s.d_ln, x, p.ln2_w, a.ln2_mean, a.ln2_rstd, s.d_x, g.ln2_w, g.ln2_b, BT, C);
   return Status::ok();
 }
@@ -223,8 +252,10 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.dropout_apply(ctx.stream, d_resid1, s.d_branch, BT * C, gate.scale, p_hidden,
                   dropout_key(ctx, layer, kAttentionOutput));
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.attn_out_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_branch, a.ctx, g.attn_out_w, BT, C, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
+  const GemmOperand d_attn_branch = gradient_operand(ctx, s.d_branch, BT * C);
+  BERT_RETURN_IF_ERROR(
+      linear_backward_weight(ctx, d_attn_branch, stored_operand(ctx, a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_attn_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
   k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
@@ -234,11 +265,12 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.column_sum_accumulate(ctx.stream, s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
   k.axpy(ctx.stream, g.qkv_b, s.qkv_bias_grad, C, 1.0f);
   k.axpy(ctx.stream, g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
-  const float* attn_in = pre ? a.ln1 : h;
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, s.d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
+  const GemmOperand attn_in = pre ? stored_operand(ctx, a.ln1, a.ln1_bf16) : fp32_operand(h);
+  const GemmOperand d_qkv = gradient_operand(ctx, s.d_qkv, BT * 3 * C);
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
   ctx.backend->copy(d_h, d_resid1, row_bytes);
-  if (!pre) return linear_backward_input(ctx, s.d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true);
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, s.d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
+  if (!pre) return linear_backward_input(ctx, d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true);
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_qkv, p.qkv_w, s.d_ln, BT, C, 3 * C, false));
   k.layernorm_backward(ctx.stream, s.d_ln, h, p.ln1_w, a.ln1_mean, a.ln1_rstd, d_h, g.ln1_w, g.ln1_b, BT, C);
   return Status::ok();
 }

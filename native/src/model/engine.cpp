@@ -150,8 +150,10 @@ Status Engine::Impl::ensure_capacity(int B, int T, int M) {
     cap_B = std::max(B, cap_B);
     cap_T = std::max(T, cap_T);
     layer_acts.assign(config.num_hidden_layers, LayerActs{});
-    for (LayerActs& a : layer_acts) request_layer_acts(acts, config, cap_B, cap_T, true, &a);
-    request_layer_scratch(acts, config, cap_B, cap_T, &scratch);
+    const bool bf16 = options.precision == Precision::kBf16;
+    for (LayerActs& a : layer_acts) request_layer_acts(acts, config, cap_B, cap_T, bf16, &a);
+    scratch = LayerScratch{};
+    request_layer_scratch(acts, config, cap_B, cap_T, bf16, &scratch);
     request_head_acts(acts, config, cap_B, cap_T, &head);
     BERT_RETURN_IF_ERROR(acts.allocate());
   }
@@ -176,6 +178,7 @@ LayerContext Engine::Impl::context(const Batch& batch, const DeviceBatch& dev, b
   ctx.dropout_stream = dropout_stream;
   ctx.param_base = params;
   ctx.bf16_base = params_bf16;
+  ctx.bf16_operands = options.precision == Precision::kBf16;
   ctx.scratch = &scratch;
   return ctx;
 }

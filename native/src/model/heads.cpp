@@ -10,7 +10,7 @@ Status pooler_forward(const LayerContext& ctx, const ModelParams& p, const HeadI
   const Kernels& k = ctx.backend->kernels();
   const int B = ctx.B, C = ctx.config->hidden_size;
   k.gather_rows(ctx.stream, in.seq, in.dev->cls_index, B, C, h.cls_rows);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, h.cls_rows, p.pooler_w, h.pool_pre, B, C, C));
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(h.cls_rows), p.pooler_w, h.pool_pre, B, C, C));
   k.bias_tanh_forward(ctx.stream, h.pool_pre, p.pooler_b, h.pooled, B, C);
   return Status::ok();
 }
@@ -22,8 +22,10 @@ Status pooler_backward(const LayerContext& ctx, const ModelParams& p, const Mode
   const int B = ctx.B, C = ctx.config->hidden_size;
   k.tanh_backward(ctx.stream, h.d_pooled, h.pooled, h.d_pool_pre, B, C);
   k.column_sum_accumulate(ctx.stream, h.d_pool_pre, B, C, g.pooler_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.d_pool_pre, h.cls_rows, g.pooler_w, B, C, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.d_pool_pre, p.pooler_w, h.d_cls_rows, B, C, C, false));
+  BERT_RETURN_IF_ERROR(
+      linear_backward_weight(ctx, fp32_operand(h.d_pool_pre), fp32_operand(h.cls_rows), g.pooler_w, B, C, C));
+  BERT_RETURN_IF_ERROR(
+      linear_backward_input(ctx, fp32_operand(h.d_pool_pre), p.pooler_w, h.d_cls_rows, B, C, C, false));
   k.scatter_add_rows(ctx.stream, h.d_cls_rows, in.dev->cls_index, B, C, h.d_seq);
   return Status::ok();
 }
@@ -46,7 +48,7 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
 
   // NSP: logits(B, 2) from the pooled [CLS]
   BERT_RETURN_IF_ERROR(pooler_forward(ctx, p, in, h));
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, h.pooled, p.nsp_w, h.head_logits, B, C, 2));
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(h.pooled), p.nsp_w, h.head_logits, B, C, 2));
   k.add_bias(ctx.stream, h.head_logits, p.nsp_b, B, 2);
   const int64_t nsp_count = count_labels(batch.next_sentence_labels, B);
   const float nsp_dscale = nsp_count > 0 ? in.grad_scale / static_cast<float>(nsp_count) : 0.0f;
@@ -58,10 +60,10 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   const int64_t mlm_count = M > 0 ? count_labels(batch.masked_labels, M) : 0;
   if (M > 0) {
     k.gather_rows(ctx.stream, in.seq, in.dev->masked_positions, M, C, m.gathered);
-    BERT_RETURN_IF_ERROR(linear_forward(ctx, m.gathered, p.mlm_dense_w, m.pre, M, C, C));
+    BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.gathered), p.mlm_dense_w, m.pre, M, C, C));
     k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, M, C, c.gelu);
     k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.mean, m.rstd, M, C, c.layer_norm_eps);
-    BERT_RETURN_IF_ERROR(linear_forward(ctx, m.ln, p.word_emb, m.logits, M, C, V));
+    BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.ln), p.word_emb, m.logits, M, C, V));
     k.add_bias(ctx.stream, m.logits, p.mlm_bias, M, V);
     const float mlm_dscale = mlm_count > 0 ? in.grad_scale / static_cast<float>(mlm_count) : 0.0f;
     k.cross_entropy_forward_backward(ctx.stream, m.logits, in.dev->masked_labels, M, V, mlm_dscale, m.logits,
@@ -73,19 +75,21 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   // backward, in reverse: MLM, then NSP and the pooler
   if (M > 0) {
     k.column_sum_accumulate(ctx.stream, m.logits, M, V, g.mlm_bias);
-    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, m.logits, m.ln, g.word_emb, M, C, V));
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, m.logits, p.word_emb, m.d_a, M, C, V, false));
+    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, fp32_operand(m.logits), fp32_operand(m.ln), g.word_emb, M, C, V));
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(m.logits), p.word_emb, m.d_a, M, C, V, false));
     ctx.backend->memset_zero(m.d_b, sizeof(float) * M * C);
     k.layernorm_backward(ctx.stream, m.d_a, m.act, p.mlm_ln_w, m.mean, m.rstd, m.d_b, g.mlm_ln_w, g.mlm_ln_b, M, C);
     k.gelu_backward(ctx.stream, m.d_b, m.pre, m.d_b, M, C, c.gelu);
     k.column_sum_accumulate(ctx.stream, m.d_b, M, C, g.mlm_dense_b);
-    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, m.d_b, m.gathered, g.mlm_dense_w, M, C, C));
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, m.d_b, p.mlm_dense_w, m.d_a, M, C, C, false));
+    BERT_RETURN_IF_ERROR(
+        linear_backward_weight(ctx, fp32_operand(m.d_b), fp32_operand(m.gathered), g.mlm_dense_w, M, C, C));
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(m.d_b), p.mlm_dense_w, m.d_a, M, C, C, false));
     k.scatter_add_rows(ctx.stream, m.d_a, in.dev->masked_positions, M, C, h.d_seq);
   }
   k.column_sum_accumulate(ctx.stream, h.head_logits, B, 2, g.nsp_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.head_logits, h.pooled, g.nsp_w, B, C, 2));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.head_logits, p.nsp_w, h.d_pooled, B, C, 2, false));
+  BERT_RETURN_IF_ERROR(
+      linear_backward_weight(ctx, fp32_operand(h.head_logits), fp32_operand(h.pooled), g.nsp_w, B, C, 2));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(h.head_logits), p.nsp_w, h.d_pooled, B, C, 2, false));
   return pooler_backward(ctx, p, g, in, h);
 }
 
@@ -100,7 +104,7 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
 
   BERT_RETURN_IF_ERROR(pooler_forward(ctx, p, in, h));
   k.dropout_apply(ctx.stream, h.pooled, h.pooled_dropped, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, h.pooled_dropped, p.cls_w, h.head_logits, B, C, L));
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(h.pooled_dropped), p.cls_w, h.head_logits, B, C, L));
   k.add_bias(ctx.stream, h.head_logits, p.cls_b, B, L);
   r->class_logits.resize(static_cast<size_t>(B) * L);
   ctx.backend->download(r->class_logits.data(), h.head_logits, sizeof(float) * B * L);
@@ -118,8 +122,9 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
   if (!in.backward) return Status::ok();
 
   k.column_sum_accumulate(ctx.stream, h.head_logits, B, L, g.cls_b);
-  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, h.head_logits, h.pooled_dropped, g.cls_w, B, C, L));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, h.head_logits, p.cls_w, h.d_pooled, B, C, L, false));
+  BERT_RETURN_IF_ERROR(
+      linear_backward_weight(ctx, fp32_operand(h.head_logits), fp32_operand(h.pooled_dropped), g.cls_w, B, C, L));
+  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(h.head_logits), p.cls_w, h.d_pooled, B, C, L, false));
   k.dropout_apply(ctx.stream, h.d_pooled, h.d_pooled, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
   return pooler_backward(ctx, p, g, in, h);
 }
