@@ -118,14 +118,14 @@ void bench_elementwise(const Shapes& sh) {
       {"bias_gelu_forward", 12.0 * BT * F,
        [&](const Kernels& k) {
          pre = x;
-         k.bias_gelu_forward(Stream{}, pre.data(), bias.data(), act.data(), BT, F, GeluForm::kErf);
+         k.bias_gelu_forward(Stream{}, pre.data(), bias.data(), act.data(), nullptr, BT, F, GeluForm::kErf);
        }},
       {"gelu_backward", 12.0 * BT * F,
        [&](const Kernels& k) { k.gelu_backward(Stream{}, x.data(), pre.data(), y.data(), BT, F, GeluForm::kErf); }},
       {"layernorm_forward", 8.0 * BT * C,
        [&](const Kernels& k) {
-         k.layernorm_forward(Stream{}, hx.data(), lnw.data(), lnb.data(), hy.data(), mean.data(), rstd.data(), BT, C,
-                             1e-12f);
+         k.layernorm_forward(Stream{}, hx.data(), lnw.data(), lnb.data(), hy.data(), nullptr, mean.data(), rstd.data(),
+                             BT, C, 1e-12f);
        }},
       {"layernorm_backward", 16.0 * BT * C,
        [&](const Kernels& k) {

@@ -48,7 +48,8 @@ void check_layernorm(const Kernels& k, const char* set) {
   auto wy = random_floats(N * C, 4);
   std::vector<float> mean(N), rstd(N), y(N * C);
   auto run_x = [&](const std::vector<float>& in, std::vector<float>& out) {
-    k.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), out.data(), nullptr, mean.data(), rstd.data(), N, C,
+                        1e-5f);
   };
   run_x(x, y);
   std::vector<float> dx(N * C), dw(C), db(C);
@@ -57,12 +58,14 @@ void check_layernorm(const Kernels& k, const char* set) {
   std::string name = std::string(set) + " layernorm d/dx";
   expect_grad(name.c_str(), dx, numeric_grad(run_x, x, wy, N * C, 1e-2f));
   auto run_w = [&](const std::vector<float>& ww, std::vector<float>& out) {
-    k.layernorm_forward(Stream{}, x.data(), ww.data(), b.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, x.data(), ww.data(), b.data(), out.data(), nullptr, mean.data(), rstd.data(), N, C,
+                        1e-5f);
   };
   name = std::string(set) + " layernorm d/dw";
   expect_grad(name.c_str(), dw, numeric_grad(run_w, w, wy, N * C, 1e-2f));
   auto run_b = [&](const std::vector<float>& bb, std::vector<float>& out) {
-    k.layernorm_forward(Stream{}, x.data(), w.data(), bb.data(), out.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    k.layernorm_forward(Stream{}, x.data(), w.data(), bb.data(), out.data(), nullptr, mean.data(), rstd.data(), N, C,
+                        1e-5f);
   };
   name = std::string(set) + " layernorm d/db";
   expect_grad(name.c_str(), db, numeric_grad(run_b, b, wy, N * C, 1e-2f));
@@ -74,7 +77,7 @@ void check_gelu_tanh(const Kernels& k, const char* set) {
   for (GeluForm form : {GeluForm::kErf, GeluForm::kTanh}) {
     auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
       auto pre = in;
-      k.bias_gelu_forward(Stream{}, pre.data(), zero.data(), out.data(), N, F, form);
+      k.bias_gelu_forward(Stream{}, pre.data(), zero.data(), out.data(), nullptr, N, F, form);
     };
     std::vector<float> dx(N * F);
     k.gelu_backward(Stream{}, wy.data(), x.data(), dx.data(), N, F, form);
@@ -159,8 +162,8 @@ void check_adjoints(const Kernels& k, const char* set) {
   const int G = 3, B = 2, T = 3, NH = 2, HS = 4, m = G * B * T * NH * HS;
   auto a = random_floats(m, 52), b = random_floats(m, 53);
   std::vector<float> ta(m), hb(m);
-  k.tokens_to_heads(Stream{}, a.data(), ta.data(), G, B, T, NH, HS);
-  k.heads_to_tokens(Stream{}, b.data(), hb.data(), G, B, T, NH, HS);
+  k.tokens_to_heads(Stream{}, a.data(), ta.data(), nullptr, G, B, T, NH, HS);
+  k.heads_to_tokens(Stream{}, b.data(), hb.data(), nullptr, G, B, T, NH, HS);
   CHECK_MSG(std::fabs(dot(ta, b) - dot(a, hb)) < 1e-5, "%s head permutations are not adjoint", set);
   // embeddings_forward / embeddings_backward
   const int V = 6, TV = 2, Be = 2, Te = 3, Ce = 4;

@@ -53,8 +53,8 @@ void test_embeddings(int B, int T, int C) {
 void test_layernorm(int64_t N, int C) {
   auto in = random_floats(N * C, 10, -3, 5), w = random_floats(C, 11), b = random_floats(C, 12);
   std::vector<float> ro(N * C), rm(N), rr(N), fo(N * C), fm(N), fr(N);
-  R.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), ro.data(), rm.data(), rr.data(), N, C, 1e-12f);
-  X.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), fo.data(), fm.data(), fr.data(), N, C, 1e-12f);
+  R.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), ro.data(), nullptr, rm.data(), rr.data(), N, C, 1e-12f);
+  X.layernorm_forward(Stream{}, in.data(), w.data(), b.data(), fo.data(), nullptr, fm.data(), fr.data(), N, C, 1e-12f);
   expect_close("layernorm_forward out", fo, ro, kApprox);
   expect_close("layernorm_forward rstd", fr, rr, kApprox);
   auto dout = random_floats(N * C, 13);
@@ -72,8 +72,8 @@ void test_activations(int64_t N, int F, GeluForm form) {
   auto pre = random_floats(N * F, 20, -6, 6), bias = random_floats(F, 21);
   auto rpre = pre, fpre = pre;
   std::vector<float> ra(N * F), fa(N * F);
-  R.bias_gelu_forward(Stream{}, rpre.data(), bias.data(), ra.data(), N, F, form);
-  X.bias_gelu_forward(Stream{}, fpre.data(), bias.data(), fa.data(), N, F, form);
+  R.bias_gelu_forward(Stream{}, rpre.data(), bias.data(), ra.data(), nullptr, N, F, form);
+  X.bias_gelu_forward(Stream{}, fpre.data(), bias.data(), fa.data(), nullptr, N, F, form);
   expect_close("bias_gelu_forward pre", fpre, rpre);
   expect_close("bias_gelu_forward act", fa, ra, kApprox);
   auto dact = random_floats(N * F, 22);
@@ -139,13 +139,13 @@ void test_permutes(int G, int B, int T, int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   auto in = random_floats(n, 50);
   std::vector<float> r(n), f(n), back(n);
-  R.tokens_to_heads(Stream{}, in.data(), r.data(), G, B, T, NH, HS);
-  X.tokens_to_heads(Stream{}, in.data(), f.data(), G, B, T, NH, HS);
+  R.tokens_to_heads(Stream{}, in.data(), r.data(), nullptr, G, B, T, NH, HS);
+  X.tokens_to_heads(Stream{}, in.data(), f.data(), nullptr, G, B, T, NH, HS);
   expect_close("tokens_to_heads", f, r);
-  X.heads_to_tokens(Stream{}, f.data(), back.data(), G, B, T, NH, HS);
+  X.heads_to_tokens(Stream{}, f.data(), back.data(), nullptr, G, B, T, NH, HS);
   expect_close("heads_to_tokens inverts tokens_to_heads", back, in);
-  R.heads_to_tokens(Stream{}, in.data(), r.data(), G, B, T, NH, HS);
-  X.heads_to_tokens(Stream{}, in.data(), f.data(), G, B, T, NH, HS);
+  R.heads_to_tokens(Stream{}, in.data(), r.data(), nullptr, G, B, T, NH, HS);
+  X.heads_to_tokens(Stream{}, in.data(), f.data(), nullptr, G, B, T, NH, HS);
   expect_close("heads_to_tokens", f, r);
 }
 
@@ -189,7 +189,7 @@ void test_bf16(int64_t n) {
 void test_non_finite_propagation() {
   std::vector<float> x = {1.0f, NAN, 2.0f, INFINITY, -INFINITY, 0.5f, 0.25f, 3.0f};
   std::vector<float> zero(8, 0.0f), pre = x, act(8), d(8);
-  X.bias_gelu_forward(Stream{}, pre.data(), zero.data(), act.data(), 1, 8, GeluForm::kErf);
+  X.bias_gelu_forward(Stream{}, pre.data(), zero.data(), act.data(), nullptr, 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(act[1]), "gelu(NaN) is %g", act[1]);
   X.gelu_backward(Stream{}, zero.data(), x.data(), d.data(), 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(d[1]), "gelu'(NaN) * 0 is %g", d[1]);

@@ -37,6 +37,27 @@ void accumulate_rows(int64_t N, int F, int outputs, float* const* out, RowFn row
     }
 }
 
+// One row of n floats to bf16, rounded as convert_to_bf16 rounds (single-threaded: called inside parallel loops).
+void convert_row(const float* src, uint16_t* dst, int64_t n) {
+#ifdef __AVX512F__
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = vec::tail_mask(n - i);
+    vec::store(nullptr, dst + i, k, _mm512_maskz_loadu_ps(k, src + i));
+  }
+#else
+  ref::convert_to_bf16(Stream{}, src, dst, n);
+#endif
+}
+
+// A row of an output whose fp32 tensor may be absent (a bf16-only GEMM operand): the fp32 row, or this thread's
+// scratch row to convert from.
+float* output_row(float* out, int64_t row, int n) {
+  thread_local std::vector<float> scratch;
+  if (out) return out + row * n;
+  if (static_cast<int>(scratch.size()) < n) scratch.resize(n);
+  return scratch.data();
+}
+
 }  // namespace
 
 void embeddings_forward(Stream, const int32_t* ids, const int32_t* segments, int B, int T, int C, const float* word,
@@ -76,8 +97,8 @@ void embeddings_backward(Stream, const float* dout, const int32_t* ids, const in
   }
 }
 
-void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
-                       int64_t N, int C, float eps) {
+void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, uint16_t* out_bf16,
+                       float* mean, float* rstd, int64_t N, int C, float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
@@ -89,9 +110,10 @@ void layernorm_forward(Stream, const float* in, const float* w, const float* b, 
 #pragma omp simd reduction(+ : var)
     for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
     float r = 1.0f / std::sqrt(var / C + eps);
-    float* y = out + n * C;
+    float* y = output_row(out, n, C);
 #pragma omp simd
     for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+    if (out_bf16) convert_row(y, out_bf16 + n * C, C);
     mean[n] = m;
     rstd[n] = r;
   }
@@ -126,12 +148,14 @@ void layernorm_backward(Stream, const float* dout, const float* in, const float*
   });
 }
 
-void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16_t* act_bf16, int64_t N, int F,
+                       GeluForm form) {
 #ifdef __AVX512F__
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     float* u = pre + n * F;
-    float* g = act + n * F;
+    float* g = act ? act + n * F : nullptr;
+    uint16_t* g16 = act_bf16 ? act_bf16 + n * F : nullptr;
     for (int f = 0; f < F; f += 16) {
       __mmask16 k = vec::tail_mask(F - f);
       __m512 x = _mm512_add_ps(_mm512_maskz_loadu_ps(k, u + f), _mm512_maskz_loadu_ps(k, bias + f));
@@ -145,11 +169,11 @@ void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, int64_
             _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f), _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x)));
       }
       __m512 y = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), inner));
-      _mm512_mask_storeu_ps(g + f, k, y);
+      vec::store(g ? g + f : nullptr, g16 ? g16 + f : nullptr, k, y);
     }
   }
 #else
-  ref::bias_gelu_forward(Stream{}, pre, bias, act, N, F, form);
+  ref::bias_gelu_forward(Stream{}, pre, bias, act, act_bf16, N, F, form);
 #endif
 }
 
@@ -340,31 +364,35 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
 #endif
 }
 
-void tokens_to_heads(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   const int64_t blocks = static_cast<int64_t>(G) * B * NH;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int h = static_cast<int>(blk % NH);
     const int b = static_cast<int>((blk / NH) % B);
     const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
-    float* dst = out + blk * T * HS;
-    for (int t = 0; t < T; t++)
-      std::memcpy(dst + static_cast<int64_t>(t) * HS, in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS,
-                  sizeof(float) * HS);
+    for (int t = 0; t < T; t++) {
+      const float* src = in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS;
+      const int64_t dst = (blk * T + t) * HS;
+      if (out) std::memcpy(out + dst, src, sizeof(float) * HS);
+      if (out_bf16) convert_row(src, out_bf16 + dst, HS);
+    }
   }
 }
 
-void heads_to_tokens(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void heads_to_tokens(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   const int64_t blocks = static_cast<int64_t>(G) * B * NH;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int h = static_cast<int>(blk % NH);
     const int b = static_cast<int>((blk / NH) % B);
     const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
-    const float* src = in + blk * T * HS;
-    for (int t = 0; t < T; t++)
-      std::memcpy(out + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS, src + static_cast<int64_t>(t) * HS,
-                  sizeof(float) * HS);
+    for (int t = 0; t < T; t++) {
+      const float* src = in + (blk * T + t) * HS;
+      const int64_t dst = (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS;
+      if (out) std::memcpy(out + dst, src, sizeof(float) * HS);
+      if (out_bf16) convert_row(src, out_bf16 + dst, HS);
+    }
   }
 }
 

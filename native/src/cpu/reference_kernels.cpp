@@ -28,6 +28,21 @@ double gelu_derivative(double x, GeluForm form) {
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du;
 }
 
+// fp32 -> bf16, round to nearest even; NaN stays NaN
+uint16_t bf16_bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+// Writes one output element to the fp32 tensor, its bf16 copy, or both (either may be null).
+void store(float* out, uint16_t* out_bf16, int64_t i, float value) {
+  if (out) out[i] = value;
+  if (out_bf16) out_bf16[i] = bf16_bits(value);
+}
+
 float dropout_factor(uint64_t base, uint64_t i, uint32_t threshold, float p) {
   if (p <= 0.0f) return 1.0f;
   return dropout_bits(base, i) >= threshold ? 1.0f / (1.0f - p) : 0.0f;
@@ -61,8 +76,8 @@ void embeddings_backward(Stream, const float* dout, const int32_t* ids, const in
     }
 }
 
-void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
-                       int64_t N, int C, float eps) {
+void layernorm_forward(Stream, const float* in, const float* w, const float* b, float* out, uint16_t* out_bf16,
+                       float* mean, float* rstd, int64_t N, int C, float eps) {
   for (int64_t n = 0; n < N; n++) {
     const float* x = in + n * C;
     double m = 0;
@@ -72,7 +87,7 @@ void layernorm_forward(Stream, const float* in, const float* w, const float* b, 
     for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
     v /= C;
     double r = 1.0 / std::sqrt(v + eps);
-    for (int c = 0; c < C; c++) out[n * C + c] = static_cast<float>((x[c] - m) * r * w[c] + b[c]);
+    for (int c = 0; c < C; c++) store(out, out_bf16, n * C + c, static_cast<float>((x[c] - m) * r * w[c] + b[c]));
     mean[n] = static_cast<float>(m);
     rstd[n] = static_cast<float>(r);
   }
@@ -100,12 +115,13 @@ void layernorm_backward(Stream, const float* dout, const float* in, const float*
   }
 }
 
-void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16_t* act_bf16, int64_t N, int F,
+                       GeluForm form) {
   for (int64_t n = 0; n < N; n++)
     for (int f = 0; f < F; f++) {
       float x = pre[n * F + f] + bias[f];
       pre[n * F + f] = x;
-      act[n * F + f] = static_cast<float>(gelu(x, form));
+      store(act, act_bf16, n * F + f, static_cast<float>(gelu(x, form)));
     }
 }
 
@@ -196,7 +212,7 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
   }
 }
 
-void tokens_to_heads(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   for (int g = 0; g < G; g++)
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++)
@@ -204,11 +220,11 @@ void tokens_to_heads(Stream, const float* in, float* out, int G, int B, int T, i
           for (int d = 0; d < HS; d++) {
             int64_t src = ((((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS) + d;
             int64_t dst = ((((static_cast<int64_t>(g) * B + b) * NH + h) * T + t) * HS) + d;
-            out[dst] = in[src];
+            store(out, out_bf16, dst, in[src]);
           }
 }
 
-void heads_to_tokens(Stream, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void heads_to_tokens(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   for (int g = 0; g < G; g++)
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++)
@@ -216,7 +232,7 @@ void heads_to_tokens(Stream, const float* in, float* out, int G, int B, int T, i
           for (int d = 0; d < HS; d++) {
             int64_t dst = ((((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS) + d;
             int64_t src = ((((static_cast<int64_t>(g) * B + b) * NH + h) * T + t) * HS) + d;
-            out[dst] = in[src];
+            store(out, out_bf16, dst, in[src]);
           }
 }
 
@@ -264,16 +280,7 @@ void mse_forward_backward(Stream, const float* pred, const float* target, int64_
 }
 
 void convert_to_bf16(Stream, const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    uint32_t bits;
-    std::memcpy(&bits, &src[i], 4);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) {  // NaN stays NaN
-      dst[i] = static_cast<uint16_t>((bits >> 16) | 0x40);
-      continue;
-    }
-    bits += 0x7fffu + ((bits >> 16) & 1u);
-    dst[i] = static_cast<uint16_t>(bits >> 16);
-  }
+  for (int64_t i = 0; i < n; i++) dst[i] = bf16_bits(src[i]);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 // AVX-512 building blocks for the fast kernels: exp, erf, tanh on 16 floats, masked tail loads, the 16-lane
-// dropout keep-mask and fp32 -> bf16 rounding. Accuracy: exp within 2 ulp; erf within 1.5e-7 absolute
-// (Abramowitz & Stegun 7.1.26); tanh within 2e-7 absolute. Only compiled where __AVX512F__ is defined.
+// dropout keep-mask and fp32 -> bf16 rounding (stores of an output and its bf16 copy). Accuracy: exp within 2 ulp; erf
+// within 1.5e-7 absolute (Abramowitz & Stegun 7.1.26); tanh within 2e-7 absolute. Only compiled where __AVX512F__ is
+// defined.
 #pragma once
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -89,6 +90,27 @@ inline __mmask16 dropout_keep16(uint64_t base, uint64_t i0, uint32_t threshold) 
 
 inline float reduce_add(__m512 v) { return _mm512_reduce_add_ps(v); }
 inline float reduce_max(__m512 v) { return _mm512_reduce_max_ps(v); }
+
+// 16 floats rounded to bf16 as the reference's convert_to_bf16 rounds them (to nearest even, NaN kept quiet)
+inline __m256i to_bf16(__m512 v) {
+#if defined(__AVX512BF16__)
+  const __m256bh packed = _mm512_cvtneps_pbh(v);
+  return reinterpret_cast<const __m256i&>(packed);
+#else
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(rounded);
+#endif
+}
+
+// Stores the lanes of `k` to the fp32 output, its bf16 copy, or both (either may be null).
+inline void store(float* out, uint16_t* out_bf16, __mmask16 k, __m512 v) {
+  if (out) _mm512_mask_storeu_ps(out, k, v);
+  if (out_bf16) _mm256_mask_storeu_epi16(out_bf16, k, to_bf16(v));
+}
 
 }  // namespace bert::vec
 #endif  // __AVX512F__

@@ -57,10 +57,26 @@ __global__ void embeddings_backward_k(const float* dout, const int32_t* ids, con
   }
 }
 
+// --- bf16 outputs ---
+
+// fp32 -> bf16 as the reference rounds: to nearest even, NaN kept quiet
+__device__ inline uint16_t bf16_bits(float value) {
+  uint32_t bits = __float_as_uint(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+// One output element to the fp32 tensor, its bf16 copy, or both (either may be null).
+__device__ inline void store(float* out, uint16_t* out_bf16, int64_t i, float value) {
+  if (out) out[i] = value;
+  if (out_bf16) out_bf16[i] = bf16_bits(value);
+}
+
 // --- LayerNorm: one block per row ---
 
-__global__ void layernorm_forward_k(const float* in, const float* w, const float* b, float* out, float* mean,
-                                    float* rstd, int C, float eps) {
+__global__ void layernorm_forward_k(const float* in, const float* w, const float* b, float* out, uint16_t* out_bf16,
+                                    float* mean, float* rstd, int C, float eps) {
   __shared__ float shared[32];
   const int64_t n = blockIdx.x;
   const float* x = in + n * C;
@@ -70,7 +86,7 @@ __global__ void layernorm_forward_k(const float* in, const float* w, const float
   float v = 0;
   for (int c = threadIdx.x; c < C; c += blockDim.x) v += (x[c] - m) * (x[c] - m);
   const float r = rsqrtf(block_sum(v, shared) / C + eps);
-  for (int c = threadIdx.x; c < C; c += blockDim.x) out[n * C + c] = (x[c] - m) * r * w[c] + b[c];
+  for (int c = threadIdx.x; c < C; c += blockDim.x) store(out, out_bf16, n * C + c, (x[c] - m) * r * w[c] + b[c]);
   if (threadIdx.x == 0) mean[n] = m, rstd[n] = r;
 }
 
@@ -137,11 +153,12 @@ struct LayerNormWeightGrad {
 
 // --- activations, dropout, bias ---
 
-__global__ void bias_gelu_forward_k(float* pre, const float* bias, float* act, int F, GeluForm form, int64_t n) {
+__global__ void bias_gelu_forward_k(float* pre, const float* bias, float* act, uint16_t* act_bf16, int F, GeluForm form,
+                                    int64_t n) {
   BERT_GRID_STRIDE(i, n) {
     const float x = pre[i] + bias[i % F];
     pre[i] = x;
-    act[i] = gelu(x, form);
+    store(act, act_bf16, i, gelu(x, form));
   }
 }
 
@@ -232,12 +249,14 @@ __device__ inline int64_t token_major_index(int64_t i, int G, int B, int T, int 
   return (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS + d;
 }
 
-__global__ void tokens_to_heads_k(const float* in, float* out, int G, int B, int T, int NH, int HS, int64_t n) {
-  BERT_GRID_STRIDE(i, n) out[i] = in[token_major_index(i, G, B, T, NH, HS)];
+__global__ void tokens_to_heads_k(const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS,
+                                  int64_t n) {
+  BERT_GRID_STRIDE(i, n) store(out, out_bf16, i, in[token_major_index(i, G, B, T, NH, HS)]);
 }
 
-__global__ void heads_to_tokens_k(const float* in, float* out, int G, int B, int T, int NH, int HS, int64_t n) {
-  BERT_GRID_STRIDE(i, n) out[token_major_index(i, G, B, T, NH, HS)] = in[i];
+__global__ void heads_to_tokens_k(const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS,
+                                  int64_t n) {
+  BERT_GRID_STRIDE(i, n) store(out, out_bf16, token_major_index(i, G, B, T, NH, HS), in[i]);
 }
 
 __global__ void gather_rows_k(const float* src, const int32_t* index, int C, float* out, int64_t n) {
@@ -310,15 +329,7 @@ __global__ void mse_k(const float* pred, const float* target, int64_t n, float g
 // --- precision conversions ---
 
 __global__ void convert_to_bf16_k(const float* src, uint16_t* dst, int64_t n) {
-  BERT_GRID_STRIDE(i, n) {
-    uint32_t bits = __float_as_uint(src[i]);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) {  // NaN stays NaN
-      dst[i] = static_cast<uint16_t>((bits >> 16) | 0x40);
-      continue;
-    }
-    bits += 0x7fffu + ((bits >> 16) & 1u);
-    dst[i] = static_cast<uint16_t>(bits >> 16);
-  }
+  BERT_GRID_STRIDE(i, n) dst[i] = bf16_bits(src[i]);
 }
 
 __global__ void round_to_fp16_k(const float* in, float* out, int64_t n) {
@@ -346,11 +357,11 @@ void embeddings_backward(Stream s, const float* dout, const int32_t* ids, const 
   embeddings_backward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(dout, ids, segments, T, C, dword, dpos, dtype, n);
 }
 
-void layernorm_forward(Stream s, const float* in, const float* w, const float* b, float* out, float* mean, float* rstd,
-                       int64_t N, int C, float eps) {
+void layernorm_forward(Stream s, const float* in, const float* w, const float* b, float* out, uint16_t* out_bf16,
+                       float* mean, float* rstd, int64_t N, int C, float eps) {
   if (N == 0) return;
-  layernorm_forward_k<<<static_cast<unsigned>(N), std::min(row_threads(C), 256), 0, to_cuda(s)>>>(in, w, b, out, mean,
-                                                                                                  rstd, C, eps);
+  layernorm_forward_k<<<static_cast<unsigned>(N), std::min(row_threads(C), 256), 0, to_cuda(s)>>>(
+      in, w, b, out, out_bf16, mean, rstd, C, eps);
 }
 
 void layernorm_backward(Stream s, const float* dout, const float* in, const float* w, const float* mean,
@@ -362,10 +373,11 @@ void layernorm_backward(Stream s, const float* dout, const float* in, const floa
   column_reduce(s, Plain{dout, C}, N, C, db);
 }
 
-void bias_gelu_forward(Stream s, float* pre, const float* bias, float* act, int64_t N, int F, GeluForm form) {
+void bias_gelu_forward(Stream s, float* pre, const float* bias, float* act, uint16_t* act_bf16, int64_t N, int F,
+                       GeluForm form) {
   const int64_t n = N * F;
   if (n == 0) return;
-  bias_gelu_forward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(pre, bias, act, F, form, n);
+  bias_gelu_forward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(pre, bias, act, act_bf16, F, form, n);
 }
 
 void gelu_backward(Stream s, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
@@ -426,16 +438,16 @@ void softmax_dropout_backward(Stream s, const float* dprobs_dropped, const float
       dprobs_dropped, probs, dscores, T, attn_scale, p, dropout_base(key), dropout_threshold(p), rows);
 }
 
-void tokens_to_heads(Stream s, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream s, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   if (n == 0) return;
-  tokens_to_heads_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, G, B, T, NH, HS, n);
+  tokens_to_heads_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, out_bf16, G, B, T, NH, HS, n);
 }
 
-void heads_to_tokens(Stream s, const float* in, float* out, int G, int B, int T, int NH, int HS) {
+void heads_to_tokens(Stream s, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   if (n == 0) return;
-  heads_to_tokens_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, G, B, T, NH, HS, n);
+  heads_to_tokens_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, out_bf16, G, B, T, NH, HS, n);
 }
 
 void gather_rows(Stream s, const float* src, const int32_t* index, int64_t n, int C, float* out) {

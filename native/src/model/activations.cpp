@@ -45,7 +45,7 @@ void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool b
   if (pre) operand(&a->ln1, &a->ln1_bf16, BT * C);
   arena.request(&a->ln1_mean, BT);
   arena.request(&a->ln1_rstd, BT);
-  arena.request(&a->qkv_heads, 3 * BT * C);
+  operand(&a->qkv_heads, &a->qkv_heads_bf16, 3 * BT * C);
   arena.request(&a->probs, BT * NH * T);
   operand(&a->ctx, &a->ctx_bf16, BT * C);
   arena.request(&a->resid1, BT * C);
@@ -62,6 +62,7 @@ void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool b
 void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s) {
   const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
   const int64_t NH = c.num_attention_heads;
+  *s = LayerScratch{};
   arena.request(&s->qkv, BT * 3 * C);
   arena.request(&s->probs_dropped, BT * NH * T);
   arena.request(&s->ctx_heads, BT * C);
@@ -75,8 +76,13 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, boo
   arena.request(&s->qkv_bias_grad, 3 * C);
   arena.request(&s->d_qkv_heads, BT * 3 * C);
   arena.request(&s->d_probs, BT * NH * T);
-  arena.request(&s->d_ctx_heads, BT * C);
-  if (bf16_operands) arena.request_bf16(&s->dy_bf16, BT * std::max<int64_t>(3 * C, F));
+  if (bf16_operands) {
+    arena.request_bf16(&s->d_ctx_heads_bf16, BT * C);
+    arena.request_bf16(&s->attn_bf16, BT * NH * T);
+    arena.request_bf16(&s->dy_bf16, BT * std::max<int64_t>(3 * C, F));
+  } else {
+    arena.request(&s->d_ctx_heads, BT * C);
+  }
 }
 
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h) {

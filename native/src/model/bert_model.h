@@ -73,9 +73,9 @@ struct LayerActs {
   float* ffn_act;    // (B*T, F) after GELU
   float* resid2;     // (B*T, C) x + s*drop(ffn): the output in Pre-LN, LN2's input in Post-LN
   float* out_post;   // (B*T, C) LN2(resid2), Post-LN only
-  // bf16 runs keep the activations that only GEMMs read in bf16 instead of fp32 (ln1, ctx, ln2, ffn_act are then
-  // null): each is converted once, where it is made, rather than by every GEMM that reads it, in half the memory.
-  uint16_t *ln1_bf16, *ctx_bf16, *ln2_bf16, *ffn_act_bf16;
+  // bf16 runs keep the activations that only GEMMs read in bf16 instead of fp32 (ln1, qkv_heads, ctx, ln2, ffn_act
+  // are then null): the kernel that makes each writes it in bf16, in half the memory, and no GEMM converts it again.
+  uint16_t *ln1_bf16, *qkv_heads_bf16, *ctx_bf16, *ln2_bf16, *ffn_act_bf16;
 };
 
 // Buffers used by one layer at a time, in either direction.
@@ -94,8 +94,11 @@ struct LayerScratch {
   float* qkv_bias_grad;  // (3C)
   float* d_qkv_heads;    // (3, B, NH, T, HS)
   float* d_probs;        // (B, NH, T, T)
-  float* d_ctx_heads;    // (B, NH, T, HS)
-  uint16_t* dy_bf16;     // (B*T, max(3C, F)) bf16 runs: a gradient two GEMMs read, converted once
+  float* d_ctx_heads;    // (B, NH, T, HS), fp32 runs
+  // bf16 runs: GEMM operands made once and read by two GEMMs (or by one GEMM in each direction)
+  uint16_t* d_ctx_heads_bf16;  // (B, NH, T, HS) replaces d_ctx_heads
+  uint16_t* attn_bf16;         // (B, NH, T, T) the probabilities P.V reads, then the score gradient
+  uint16_t* dy_bf16;           // (B*T, max(3C, F)) a gradient: the weight and the input gradient GEMMs read it
 };
 
 // Everything the encoder layer functions need besides their own activations.

@@ -23,8 +23,8 @@ const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, c
   const int C = c.hidden_size;
   k.embeddings_forward(ctx.stream, batch.input_ids, batch.segment_ids, ctx.B, ctx.T, C, p.word_emb, p.pos_emb,
                        p.type_emb, head.emb_sum);
-  k.layernorm_forward(ctx.stream, head.emb_sum, p.emb_ln_w, p.emb_ln_b, head.emb_ln, head.emb_mean, head.emb_rstd, BT,
-                      C, c.layer_norm_eps);
+  k.layernorm_forward(ctx.stream, head.emb_sum, p.emb_ln_w, p.emb_ln_b, head.emb_ln, nullptr, head.emb_mean,
+                      head.emb_rstd, BT, C, c.layer_norm_eps);
   if (hidden_dropout(ctx) == 0) return head.emb_ln;
   k.dropout_apply(ctx.stream, head.emb_ln, head.emb_out, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
   return head.emb_out;

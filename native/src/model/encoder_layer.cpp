@@ -49,29 +49,36 @@ Status linear_backward_weight(const LayerContext& ctx, GemmOperand dy, GemmOpera
 
 namespace {
 
-// An activation that only GEMMs read, made in fp32 at `made`: in bf16 runs converted once into its bf16 store
-// (the operand the GEMMs then read), otherwise used as it is.
-GemmOperand made_operand(const LayerContext& ctx, const float* made, uint16_t* bf16, int64_t n) {
+// A GEMM operand made in fp32 at `made`: in bf16 runs also converted once into `bf16`, which the GEMMs then read.
+GemmOperand converted_operand(const LayerContext& ctx, const float* made, uint16_t* bf16, int64_t n) {
   if (!ctx.bf16_operands) return fp32_operand(made);
   ctx.backend->kernels().convert_to_bf16(ctx.stream, made, bf16, n);
   return GemmOperand{made, bf16};
 }
 
-// The same activation read again in the backward pass: its bf16 store, or the fp32 tensor.
-GemmOperand stored_operand(const LayerContext& ctx, const float* f32, const uint16_t* bf16) {
-  return ctx.bf16_operands ? GemmOperand{nullptr, bf16} : fp32_operand(f32);
-}
-
 // A gradient read by two GEMMs (the weight gradient and the input gradient): converted once in bf16 runs.
 GemmOperand gradient_operand(const LayerContext& ctx, const float* dy, int64_t n) {
-  return made_operand(ctx, dy, ctx.scratch->dy_bf16, n);
+  return converted_operand(ctx, dy, ctx.scratch->dy_bf16, n);
 }
+
+// An activation only GEMMs read, as its kernel wrote it: in bf16 (bf16 runs) or fp32; the other pointer is null.
+GemmOperand stored_operand(const float* f32, const uint16_t* bf16) { return GemmOperand{bf16 ? nullptr : f32, bf16}; }
 
 enum DropoutSite { kAttentionProbs = 0, kAttentionOutput = 1, kFfnOutput = 2 };
 
+// Q, K and V of every head as GEMM operands, from the head-major (3, B, NH, T, HS) tensor in fp32 or bf16.
+struct HeadOperands {
+  GemmOperand q, k, v;
+};
+
+HeadOperands head_operands(const float* f32, const uint16_t* bf16, int64_t block) {
+  auto at = [&](int i) { return bf16 ? GemmOperand{nullptr, bf16 + i * block} : fp32_operand(f32 + i * block); };
+  return HeadOperands{at(0), at(1), at(2)};
+}
+
 // Batched attention GEMM over the B*NH heads: C(T, n) = op(A)(T, k) . op(B)(k, n)
-Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bool trans_b, const float* a, int64_t lda,
-                 int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
+Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bool trans_b, GemmOperand a, int64_t lda,
+                 int64_t stride_a, GemmOperand b, int64_t ldb, int64_t stride_b, float* c, int64_t ldc,
                  int64_t stride_c) {
   GemmArgs g;
   g.batch = ctx.B * ctx.config->num_attention_heads;
@@ -79,7 +86,7 @@ Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bo
   g.trans_a = trans_a, g.trans_b = trans_b;
   g.lda = lda, g.ldb = ldb, g.ldc = ldc;
   g.stride_a = stride_a, g.stride_b = stride_b, g.stride_c = stride_c;
-  return ctx.backend->gemm(g, GemmOperand{a, nullptr}, GemmOperand{b, nullptr}, c);
+  return ctx.backend->gemm(g, a, b, c);
 }
 
 }  // namespace
@@ -97,36 +104,31 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
   const bool pre = c.pre_ln();
 
-  // attention block
-  // in bf16 runs the GEMM-only activations are made in fp32 scratch (s.d_ln, s.d_ffn: free until the backward
-  // pass) and kept in bf16
+  // attention block; in bf16 runs the kernels write the GEMM-only activations in bf16 alone
   GemmOperand attn_in = fp32_operand(h);
   if (pre) {
-    float* ln1 = ctx.bf16_operands ? s.d_ln : a.ln1;
-    k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, ln1, a.ln1_mean, a.ln1_rstd, BT, C, c.layer_norm_eps);
-    attn_in = made_operand(ctx, ln1, a.ln1_bf16, BT * C);
+    k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_bf16, a.ln1_mean, a.ln1_rstd, BT, C,
+                        c.layer_norm_eps);
+    attn_in = stored_operand(a.ln1, a.ln1_bf16);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
   k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
-  k.tokens_to_heads(ctx.stream, s.qkv, a.qkv_heads, 3, B, T, NH, HS);
-  const float* q = a.qkv_heads;
-  const float* kk = a.qkv_heads + head_block;
-  const float* v = a.qkv_heads + 2 * head_block;
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, q, HS, T * HS, kk, HS, T * HS, a.probs, T, T * T));
+  k.tokens_to_heads(ctx.stream, s.qkv, a.qkv_heads, a.qkv_heads_bf16, 3, B, T, NH, HS);
+  const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, qkv.q, HS, T * HS, qkv.k, HS, T * HS, a.probs, T, T * T));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
   k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, s.probs_dropped, B, NH, T, attn_scale, p_attn,
                             dropout_key(ctx, layer, kAttentionProbs));
-  const float* pd = p_attn > 0 ? s.probs_dropped : a.probs;
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, v, HS, T * HS, s.ctx_heads, HS, T * HS));
-  float* context = ctx.bf16_operands ? s.d_ln : a.ctx;
-  k.heads_to_tokens(ctx.stream, s.ctx_heads, context, 1, B, T, NH, HS);
-  BERT_RETURN_IF_ERROR(
-      linear_forward(ctx, made_operand(ctx, context, a.ctx_bf16, BT * C), p.attn_out_w, s.proj, BT, C, C));
+  const int64_t attn_size = static_cast<int64_t>(B) * NH * T * T;
+  const GemmOperand pd = converted_operand(ctx, p_attn > 0 ? s.probs_dropped : a.probs, s.attn_bf16, attn_size);
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, qkv.v, HS, T * HS, s.ctx_heads, HS, T * HS));
+  k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, a.ctx_bf16, 1, B, T, NH, HS);
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, stored_operand(a.ctx, a.ctx_bf16), p.attn_out_w, s.proj, BT, C, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kAttentionOutput));
   const float* x = a.resid1;
   if (!pre) {
-    k.layernorm_forward(ctx.stream, a.resid1, p.ln1_w, p.ln1_b, a.x_post, a.ln1_mean, a.ln1_rstd, BT, C,
+    k.layernorm_forward(ctx.stream, a.resid1, p.ln1_w, p.ln1_b, a.x_post, nullptr, a.ln1_mean, a.ln1_rstd, BT, C,
                         c.layer_norm_eps);
     x = a.x_post;
   }
@@ -134,20 +136,18 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   // feed-forward block
   GemmOperand ffn_in = fp32_operand(x);
   if (pre) {
-    float* ln2 = ctx.bf16_operands ? s.d_ln : a.ln2;
-    k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, ln2, a.ln2_mean, a.ln2_rstd, BT, C, c.layer_norm_eps);
-    ffn_in = made_operand(ctx, ln2, a.ln2_bf16, BT * C);
+    k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_bf16, a.ln2_mean, a.ln2_rstd, BT, C,
+                        c.layer_norm_eps);
+    ffn_in = stored_operand(a.ln2, a.ln2_bf16);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, ffn_in, p.ffn_in_w, a.ffn_pre, BT, C, F));
-  float* act = ctx.bf16_operands ? s.d_ffn : a.ffn_act;
-  k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, act, BT, F, c.gelu);
-  BERT_RETURN_IF_ERROR(
-      linear_forward(ctx, made_operand(ctx, act, a.ffn_act_bf16, BT * F), p.ffn_out_w, s.proj, BT, F, C));
+  k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, a.ffn_act, a.ffn_act_bf16, BT, F, c.gelu);
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, stored_operand(a.ffn_act, a.ffn_act_bf16), p.ffn_out_w, s.proj, BT, F, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kFfnOutput));
   *out = a.resid2;
   if (!pre) {
-    k.layernorm_forward(ctx.stream, a.resid2, p.ln2_w, p.ln2_b, a.out_post, a.ln2_mean, a.ln2_rstd, BT, C,
+    k.layernorm_forward(ctx.stream, a.resid2, p.ln2_w, p.ln2_b, a.out_post, nullptr, a.ln2_mean, a.ln2_rstd, BT, C,
                         c.layer_norm_eps);
     *out = a.out_post;
   }
@@ -175,12 +175,12 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
     d_resid2 = s.d_ln;
   }
   const float* x = pre ? a.resid1 : a.x_post;
-  const GemmOperand ffn_in = pre ? stored_operand(ctx, a.ln2, a.ln2_bf16) : fp32_operand(x);
+  const GemmOperand ffn_in = pre ? stored_operand(a.ln2, a.ln2_bf16) : fp32_operand(x);
   k.dropout_apply(ctx.stream, d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.ffn_out_b);
   const GemmOperand d_out_branch = gradient_operand(ctx, s.d_branch, BT * C);
   BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_out_branch, stored_operand(ctx, a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
+      linear_backward_weight(ctx, d_out_branch, stored_operand(a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_out_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
   k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
   k.column_sum_accumulate(ctx.stream, s.d_ffn, BT, F, g.ffn_in_b);
@@ -202,29 +202,31 @@ Status attention_core_backward(const LayerContext& ctx, int layer, const LayerAc
   const int B = ctx.B, T = ctx.T, NH = c.num_attention_heads, HS = c.head_size();
   const int64_t head_block = static_cast<int64_t>(B) * T * c.hidden_size;
   const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
-  const float* q = a.qkv_heads;
-  const float* kk = a.qkv_heads + head_block;
-  const float* v = a.qkv_heads + 2 * head_block;
+  const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
+  const GemmOperand d_ctx = stored_operand(s.d_ctx_heads, s.d_ctx_heads_bf16);
   float* dq = s.d_qkv_heads;
   float* dk = s.d_qkv_heads + head_block;
   float* dv = s.d_qkv_heads + 2 * head_block;
+  const int64_t attn_size = static_cast<int64_t>(B) * NH * T * T;
   const float* pd = a.probs;
   if (p_attn > 0) {
-    k.dropout_apply(ctx.stream, a.probs, s.probs_dropped, static_cast<int64_t>(B) * NH * T * T, 1.0f, p_attn,
+    k.dropout_apply(ctx.stream, a.probs, s.probs_dropped, attn_size, 1.0f, p_attn,
                     dropout_key(ctx, layer, kAttentionProbs));
     pd = s.probs_dropped;
   }
   // d_probs_dropped = d_ctx . V^T ; dV = Pd^T . d_ctx
-  BERT_RETURN_IF_ERROR(
-      head_gemm(ctx, T, HS, false, true, s.d_ctx_heads, HS, T * HS, v, HS, T * HS, s.d_probs, T, T * T));
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, pd, T, T * T, s.d_ctx_heads, HS, T * HS, dv, HS, T * HS));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, d_ctx, HS, T * HS, qkv.v, HS, T * HS, s.d_probs, T, T * T));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, converted_operand(ctx, pd, s.attn_bf16, attn_size), T, T * T,
+                                 d_ctx, HS, T * HS, dv, HS, T * HS));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
   k.softmax_dropout_backward(ctx.stream, s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,
                              dropout_key(ctx, layer, kAttentionProbs));
   // dQ = dS . K ; dK = dS^T . Q
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, s.d_probs, T, T * T, kk, HS, T * HS, dq, HS, T * HS));
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, s.d_probs, T, T * T, q, HS, T * HS, dk, HS, T * HS));
-  k.heads_to_tokens(ctx.stream, s.d_qkv_heads, s.d_qkv, 3, B, T, NH, HS);
+  const GemmOperand ds = converted_operand(ctx, s.d_probs, s.attn_bf16, attn_size);
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, ds, T, T * T, qkv.k, HS, T * HS, dq, HS, T * HS));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, ds, T, T * T, qkv.q, HS, T * HS, dk, HS, T * HS));
+  // d_qkv in fp32 (the bias gradients) and, in bf16 runs, bf16 (the two GEMMs that read it)
+  k.heads_to_tokens(ctx.stream, s.d_qkv_heads, s.d_qkv, s.dy_bf16, 3, B, T, NH, HS);
   return Status::ok();
 }
 
@@ -254,9 +256,9 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.attn_out_b);
   const GemmOperand d_attn_branch = gradient_operand(ctx, s.d_branch, BT * C);
   BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_attn_branch, stored_operand(ctx, a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
+      linear_backward_weight(ctx, d_attn_branch, stored_operand(a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_attn_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
-  k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, 1, B, T, NH, c.head_size());
+  k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, s.d_ctx_heads_bf16, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
   // per-row constant), and the rounding noise a column sum would leave there is what Adam turns into steps of
@@ -265,8 +267,8 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.column_sum_accumulate(ctx.stream, s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
   k.axpy(ctx.stream, g.qkv_b, s.qkv_bias_grad, C, 1.0f);
   k.axpy(ctx.stream, g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
-  const GemmOperand attn_in = pre ? stored_operand(ctx, a.ln1, a.ln1_bf16) : fp32_operand(h);
-  const GemmOperand d_qkv = gradient_operand(ctx, s.d_qkv, BT * 3 * C);
+  const GemmOperand attn_in = pre ? stored_operand(a.ln1, a.ln1_bf16) : fp32_operand(h);
+  const GemmOperand d_qkv{s.d_qkv, s.dy_bf16};  // attention_core_backward wrote both
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
   ctx.backend->copy(d_h, d_resid1, row_bytes);
   if (!pre) return linear_backward_input(ctx, d_qkv, p.qkv_w, d_h, BT, C, 3 * C, true);

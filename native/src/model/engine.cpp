@@ -261,7 +261,7 @@ Status Engine::Impl::run(const Batch& batch, const PldGates& gates, const PassOp
   BERT_RETURN_IF_ERROR(encoder_forward(ctx, gates, embeddings_forward(ctx, p, dev, head), &encoder_out));
   const float* seq = encoder_out;
   if (c.pre_ln()) {
-    backend->kernels().layernorm_forward(ctx.stream, encoder_out, p.final_ln_w, p.final_ln_b, head.final_ln,
+    backend->kernels().layernorm_forward(ctx.stream, encoder_out, p.final_ln_w, p.final_ln_b, head.final_ln, nullptr,
                                          head.final_mean, head.final_rstd, BT, c.hidden_size, c.layer_norm_eps);
     seq = head.final_ln;
   }

@@ -61,8 +61,9 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   if (M > 0) {
     k.gather_rows(ctx.stream, in.seq, in.dev->masked_positions, M, C, m.gathered);
     BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.gathered), p.mlm_dense_w, m.pre, M, C, C));
-    k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, M, C, c.gelu);
-    k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.mean, m.rstd, M, C, c.layer_norm_eps);
+    k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, nullptr, M, C, c.gelu);
+    k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, nullptr, m.mean, m.rstd, M, C,
+                        c.layer_norm_eps);
     BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.ln), p.word_emb, m.logits, M, C, V));
     k.add_bias(ctx.stream, m.logits, p.mlm_bias, M, V);
     const float mlm_dscale = mlm_count > 0 ? in.grad_scale / static_cast<float>(mlm_count) : 0.0f;

@@ -16,6 +16,26 @@ std::string dims(std::initializer_list<int64_t> d) {
   return s;
 }
 
+// The bf16 copy a kernel writes beside (or instead of) its fp32 output. Two counts, each 0 on every backend: the
+// elements where the copy differs from convert_to_bf16 of the fp32 output written in the same call, and the elements
+// where a call asked for the bf16 copy alone wrote other bits than that call. `run(f32, bf16)` runs the kernel on
+// fresh inputs (either output may be null).
+Outputs bf16_output_agreement(DeviceArrays& d, int64_t n, const std::function<void(float*, uint16_t*)>& run) {
+  float* f32 = d.zeros<float>(n);
+  uint16_t *both = d.zeros<uint16_t>(n), *alone = d.zeros<uint16_t>(n), *converted = d.zeros<uint16_t>(n);
+  run(f32, both);
+  run(nullptr, alone);
+  d.k().convert_to_bf16(d.s(), f32, converted, n);
+  const Tensor b = d.get("both", both, n), a = d.get("alone", alone, n), c = d.get("converted", converted, n);
+  double differs_from_converted = 0, differs_alone = 0;
+  for (int64_t i = 0; i < n; i++) {
+    differs_from_converted += b.values[i] != c.values[i];
+    differs_alone += a.values[i] != b.values[i];
+  }
+  return Outputs{{"bf16 != convert(fp32)", {differs_from_converted}},
+                 {"bf16 alone != bf16 beside fp32", {differs_alone}}};
+}
+
 void embeddings(std::vector<OpCase>& out, int B, int T, int C) {
   const int V = 11, TV = 3;
   out.push_back({"embeddings_forward", dims({B, T, C}), Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
@@ -41,8 +61,15 @@ void layernorm(std::vector<OpCase>& out, int64_t N, int C) {
   out.push_back({"layernorm_forward", dims({N, C}), Tolerance::kApprox, nullptr, [=](DeviceArrays& d) {
                    float *o = d.zeros<float>(N * C), *m = d.zeros<float>(N), *r = d.zeros<float>(N);
                    d.k().layernorm_forward(d.s(), d.put(random_floats(N * C, 10, -3, 5)), d.put(random_floats(C, 11)),
-                                           d.put(random_floats(C, 12)), o, m, r, N, C, 1e-12f);
+                                           d.put(random_floats(C, 12)), o, nullptr, m, r, N, C, 1e-12f);
                    return Outputs{d.get("out", o, N * C), d.get("mean", m, N), d.get("rstd", r, N)};
+                 }});
+  out.push_back({"layernorm_forward", dims({N, C}) + " bf16 out", Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, N * C, [&](float* o, uint16_t* o16) {
+                     float *m = d.zeros<float>(N), *r = d.zeros<float>(N);
+                     d.k().layernorm_forward(d.s(), d.put(random_floats(N * C, 10, -3, 5)), d.put(random_floats(C, 11)),
+                                             d.put(random_floats(C, 12)), o, o16, m, r, N, C, 1e-12f);
+                   });
                  }});
   out.push_back({"layernorm_backward", dims({N, C}), Tolerance::kApprox, nullptr, [=](DeviceArrays& d) {
                    const F in = random_floats(N * C, 13, -3, 5);
@@ -67,8 +94,14 @@ void activations(std::vector<OpCase>& out, int64_t N, int F_, GeluForm form) {
   const int64_t n = N * F_;
   out.push_back({"bias_gelu_forward", shape, Tolerance::kApprox, nullptr, [=](DeviceArrays& d) {
                    float *pre = d.put(random_floats(n, 20, -4, 4)), *act = d.zeros<float>(n);
-                   d.k().bias_gelu_forward(d.s(), pre, d.put(random_floats(F_, 21)), act, N, F_, form);
+                   d.k().bias_gelu_forward(d.s(), pre, d.put(random_floats(F_, 21)), act, nullptr, N, F_, form);
                    return Outputs{d.get("pre", pre, n), d.get("act", act, n)};
+                 }});
+  out.push_back({"bias_gelu_forward", shape + " bf16 out", Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* act, uint16_t* act16) {
+                     d.k().bias_gelu_forward(d.s(), d.put(random_floats(n, 20, -4, 4)), d.put(random_floats(F_, 21)),
+                                             act, act16, N, F_, form);
+                   });
                  }});
   out.push_back({"gelu_backward", shape, Tolerance::kApprox, nullptr, [=](DeviceArrays& d) {
                    float* dact = d.put(random_floats(n, 22));
@@ -170,13 +203,28 @@ void layouts(std::vector<OpCase>& out, int G, int B, int T, int NH, int HS) {
   const std::string shape = "G=" + std::to_string(G) + " " + dims({B, T, NH, HS});
   out.push_back({"tokens_to_heads", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
                    float* o = d.zeros<float>(n);
-                   d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 60)), o, G, B, T, NH, HS);
+                   d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 60)), o, nullptr, G, B, T, NH, HS);
                    return Outputs{d.get("out", o, n)};
                  }});
   out.push_back({"heads_to_tokens", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
                    float* o = d.zeros<float>(n);
-                   d.k().heads_to_tokens(d.s(), d.put(random_floats(n, 61)), o, G, B, T, NH, HS);
+                   d.k().heads_to_tokens(d.s(), d.put(random_floats(n, 61)), o, nullptr, G, B, T, NH, HS);
                    return Outputs{d.get("out", o, n)};
+                 }});
+}
+
+void layouts_bf16(std::vector<OpCase>& out, int G, int B, int T, int NH, int HS) {
+  const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
+  const std::string shape = "G=" + std::to_string(G) + " " + dims({B, T, NH, HS}) + " bf16 out";
+  out.push_back({"tokens_to_heads", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
+                     d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 62)), o, o16, G, B, T, NH, HS);
+                   });
+                 }});
+  out.push_back({"heads_to_tokens", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
+                     d.k().heads_to_tokens(d.s(), d.put(random_floats(n, 63)), o, o16, G, B, T, NH, HS);
+                   });
                  }});
 }
 
@@ -277,6 +325,7 @@ std::vector<OpCase> kernel_cases() {
   softmax(c, 1, 2, 129, 0.0f);
   layouts(c, 3, 2, 5, 3, 7);
   layouts(c, 1, 3, 4, 2, 5);
+  layouts_bf16(c, 3, 2, 5, 3, 7);
   losses(c, 9, 1001);
   losses(c, 1, 2);
   conversions(c, 1003);
