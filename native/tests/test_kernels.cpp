@@ -238,8 +238,8 @@ void test_optimizer_kernels(int64_t n) {
     a.lr = 1e-3f, a.weight_decay = 0.01f, a.bias_correction1 = 0.19f, a.bias_correction2 = 0.0199f;
     a.grad_mul = 0.5f, a.adam_w_mode = w_mode;
     auto rp = p, rm = m0, rv = v0, fp = p, fm = m0, fv = v0;
-    R.adam_update(Stream{}, rp.data(), g.data(), rm.data(), rv.data(), n, a);
-    X.adam_update(Stream{}, fp.data(), g.data(), fm.data(), fv.data(), n, a);
+    R.adam_update(Stream{}, rp.data(), nullptr, g.data(), rm.data(), rv.data(), n, a);
+    X.adam_update(Stream{}, fp.data(), nullptr, g.data(), fm.data(), fv.data(), n, a);
     expect_close(w_mode ? "adam_update (AdamW) p" : "adam_update (L2) p", fp, rp);
     expect_close("adam_update m", fm, rm);
     expect_close("adam_update v", fv, rv);
@@ -251,8 +251,8 @@ void test_optimizer_kernels(int64_t n) {
     expect_close("lamb_direction v", fv, rv);
   }
   auto ry = p, fy = p;
-  R.axpy(Stream{}, ry.data(), g.data(), n, -0.3f);
-  X.axpy(Stream{}, fy.data(), g.data(), n, -0.3f);
+  R.axpy(Stream{}, ry.data(), nullptr, g.data(), n, -0.3f);
+  X.axpy(Stream{}, fy.data(), nullptr, g.data(), n, -0.3f);
   expect_close("axpy", fy, ry);
 }
 

@@ -37,6 +37,9 @@ void accumulate_rows(int64_t N, int F, int outputs, float* const* out, RowFn row
     }
 }
 
+// The parameter updates go in blocks that stay in L1 while their bf16 mirror is written from them.
+constexpr int64_t kMirrorBlock = 2048;
+
 // One row of n floats to bf16, rounded as convert_to_bf16 rounds (single-threaded: called inside parallel loops).
 void convert_row(const float* src, uint16_t* dst, int64_t n) {
 #ifdef __AVX512F__
@@ -510,22 +513,28 @@ double sum_of_squares(Stream, const float* x, int64_t n) {
   return total;
 }
 
-void adam_update(Stream, float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+void adam_update(Stream, float* p, uint16_t* p_bf16, const float* g, float* m, float* v, int64_t n,
+                 const AdamStepArgs& a) {
   const float b1 = a.beta1, b2 = a.beta2, c1 = a.one_minus_beta1, c2 = a.one_minus_beta2;
   const float inv_bc1 = 1.0f / a.bias_correction1, inv_sqrt_bc2 = 1.0f / std::sqrt(a.bias_correction2);
   const float lr = a.lr, eps = a.eps, wd = a.weight_decay, mul = a.grad_mul;
   const bool w_mode = a.adam_w_mode;
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float grad = g[i] * mul;
-    if (!w_mode) grad += wd * p[i];
-    const float mi = b1 * m[i] + c1 * grad;
-    const float vi = b2 * v[i] + c2 * grad * grad;
-    m[i] = mi;
-    v[i] = vi;
-    float update = (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-    if (w_mode) update += wd * p[i];
-    p[i] -= lr * update;
+#pragma omp parallel for schedule(static)
+  for (int64_t block = 0; block < n; block += kMirrorBlock) {
+    const int64_t end = std::min(n, block + kMirrorBlock);
+#pragma omp simd
+    for (int64_t i = block; i < end; i++) {
+      float grad = g[i] * mul;
+      if (!w_mode) grad += wd * p[i];
+      const float mi = b1 * m[i] + c1 * grad;
+      const float vi = b2 * v[i] + c2 * grad * grad;
+      m[i] = mi;
+      v[i] = vi;
+      float update = (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+      if (w_mode) update += wd * p[i];
+      p[i] -= lr * update;
+    }
+    if (p_bf16) convert_row(p + block, p_bf16 + block, end - block);
   }
 }
 
@@ -544,9 +553,14 @@ void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, 
   }
 }
 
-void axpy(Stream, float* y, const float* x, int64_t n, float a) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+void axpy(Stream, float* y, uint16_t* y_bf16, const float* x, int64_t n, float a) {
+#pragma omp parallel for schedule(static)
+  for (int64_t block = 0; block < n; block += kMirrorBlock) {
+    const int64_t end = std::min(n, block + kMirrorBlock);
+#pragma omp simd
+    for (int64_t i = block; i < end; i++) y[i] += a * x[i];
+    if (y_bf16) convert_row(y + block, y_bf16 + block, end - block);
+  }
 }
 
 }  // namespace bert::fast

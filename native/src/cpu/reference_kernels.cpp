@@ -318,7 +318,8 @@ double sum_of_squares(Stream, const float* x, int64_t n) {
   return s;
 }
 
-void adam_update(Stream, float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& a) {
+void adam_update(Stream, float* p, uint16_t* p_bf16, const float* g, float* m, float* v, int64_t n,
+                 const AdamStepArgs& a) {
   for (int64_t i = 0; i < n; i++) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
     if (!a.adam_w_mode) grad += static_cast<double>(a.weight_decay) * p[i];
@@ -326,7 +327,7 @@ void adam_update(Stream, float* p, const float* g, float* m, float* v, int64_t n
     v[i] = static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad);
     double update = (m[i] / a.bias_correction1) / (std::sqrt(v[i] / a.bias_correction2) + a.eps);
     if (a.adam_w_mode) update += static_cast<double>(a.weight_decay) * p[i];
-    p[i] = static_cast<float>(p[i] - a.lr * update);
+    store(p, p_bf16, i, static_cast<float>(p[i] - a.lr * update));
   }
 }
 
@@ -341,8 +342,8 @@ void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, 
   }
 }
 
-void axpy(Stream, float* y, const float* x, int64_t n, float a) {
-  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+void axpy(Stream, float* y, uint16_t* y_bf16, const float* x, int64_t n, float a) {
+  for (int64_t i = 0; i < n; i++) store(y, y_bf16, i, y[i] + a * x[i]);
 }
 
 }  // namespace bert::ref

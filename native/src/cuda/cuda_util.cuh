@@ -47,4 +47,18 @@ __device__ inline T block_sum(T v, T* shared) {
   return warp_sum(v);
 }
 
+// fp32 -> bf16 as the reference rounds: to nearest even, NaN kept quiet
+__device__ inline uint16_t bf16_bits(float value) {
+  uint32_t bits = __float_as_uint(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+// One output element to the fp32 tensor, its bf16 copy, or both (either may be null).
+__device__ inline void store(float* out, uint16_t* out_bf16, int64_t i, float value) {
+  if (out) out[i] = value;
+  if (out_bf16) out_bf16[i] = bf16_bits(value);
+}
+
 }  // namespace bert::cuda

@@ -57,22 +57,6 @@ __global__ void embeddings_backward_k(const float* dout, const int32_t* ids, con
   }
 }
 
-// --- bf16 outputs ---
-
-// fp32 -> bf16 as the reference rounds: to nearest even, NaN kept quiet
-__device__ inline uint16_t bf16_bits(float value) {
-  uint32_t bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-// One output element to the fp32 tensor, its bf16 copy, or both (either may be null).
-__device__ inline void store(float* out, uint16_t* out_bf16, int64_t i, float value) {
-  if (out) out[i] = value;
-  if (out_bf16) out_bf16[i] = bf16_bits(value);
-}
-
 // --- LayerNorm: one block per row ---
 
 __global__ void layernorm_forward_k(const float* in, const float* w, const float* b, float* out, uint16_t* out_bf16,

@@ -22,14 +22,15 @@ __device__ inline void adam_moments(double grad, float* m, float* v, const AdamS
   *v = static_cast<float>(a.beta2 * static_cast<double>(*v) + a.one_minus_beta2 * grad * grad);
 }
 
-__global__ void adam_update_k(float* p, const float* g, float* m, float* v, int64_t n, AdamStepArgs a) {
+__global__ void adam_update_k(float* p, uint16_t* p_bf16, const float* g, float* m, float* v, int64_t n,
+                              AdamStepArgs a) {
   BERT_GRID_STRIDE(i, n) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
     if (!a.adam_w_mode) grad += static_cast<double>(a.weight_decay) * p[i];
     adam_moments(grad, m + i, v + i, a);
     double update = (m[i] / a.bias_correction1) / (sqrt(v[i] / a.bias_correction2) + a.eps);
     if (a.adam_w_mode) update += static_cast<double>(a.weight_decay) * p[i];
-    p[i] = static_cast<float>(p[i] - a.lr * update);
+    store(p, p_bf16, i, static_cast<float>(p[i] - a.lr * update));
   }
 }
 
@@ -42,7 +43,9 @@ __global__ void lamb_direction_k(const float* p, const float* g, float* m, float
   }
 }
 
-__global__ void axpy_k(float* y, const float* x, int64_t n, float a) { BERT_GRID_STRIDE(i, n) y[i] += a * x[i]; }
+__global__ void axpy_k(float* y, uint16_t* y_bf16, const float* x, int64_t n, float a) {
+  BERT_GRID_STRIDE(i, n) store(y, y_bf16, i, y[i] + a * x[i]);
+}
 
 // One device double per process for the reductions the host reads (calls on one stream are serialised).
 double* reduction_slot() {
@@ -69,9 +72,10 @@ double sum_of_squares(Stream s, const float* x, int64_t n) {
   return result;
 }
 
-void adam_update(Stream s, float* p, const float* g, float* m, float* v, int64_t n, const AdamStepArgs& args) {
+void adam_update(Stream s, float* p, uint16_t* p_bf16, const float* g, float* m, float* v, int64_t n,
+                 const AdamStepArgs& args) {
   if (n == 0) return;
-  adam_update_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(p, g, m, v, n, args);
+  adam_update_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(p, p_bf16, g, m, v, n, args);
 }
 
 void lamb_direction(Stream s, const float* p, const float* g, float* m, float* v, float* u, int64_t n,
@@ -80,9 +84,9 @@ void lamb_direction(Stream s, const float* p, const float* g, float* m, float* v
   lamb_direction_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(p, g, m, v, u, n, args);
 }
 
-void axpy(Stream s, float* y, const float* x, int64_t n, float a) {
+void axpy(Stream s, float* y, uint16_t* y_bf16, const float* x, int64_t n, float a) {
   if (n == 0) return;
-  axpy_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(y, x, n, a);
+  axpy_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(y, y_bf16, x, n, a);
 }
 
 }  // namespace bert::cuda

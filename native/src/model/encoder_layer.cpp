@@ -265,8 +265,8 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   // about lr in random directions.
   ctx.backend->memset_zero(s.qkv_bias_grad, sizeof(float) * 3 * C);
   k.column_sum_accumulate(ctx.stream, s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
-  k.axpy(ctx.stream, g.qkv_b, s.qkv_bias_grad, C, 1.0f);
-  k.axpy(ctx.stream, g.qkv_b + 2 * C, s.qkv_bias_grad + 2 * C, C, 1.0f);
+  k.axpy(ctx.stream, g.qkv_b, nullptr, s.qkv_bias_grad, C, 1.0f);
+  k.axpy(ctx.stream, g.qkv_b + 2 * C, nullptr, s.qkv_bias_grad + 2 * C, C, 1.0f);
   const GemmOperand attn_in = pre ? stored_operand(a.ln1, a.ln1_bf16) : fp32_operand(h);
   const GemmOperand d_qkv{s.d_qkv, s.dy_bf16};  // attention_core_backward wrote both
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));

@@ -1,5 +1,5 @@
 // The fused optimizer step: overflow check and global gradient norm in one pass, clipping, Adam/AdamW or LAMB on
-// every tensor, then the low-precision weight copies refreshed and the gradients cleared.
+// every tensor (the update writes the bf16 weight mirror in the same pass), then the gradients cleared.
 #include <algorithm>
 #include <cmath>
 
@@ -41,7 +41,8 @@ AdamStepArgs adam_args(const OptimizerOptions& o, const StepOptions& step, doubl
 // LAMB on one tensor: the Adam direction, then a step of lr × trust ratio ||p|| / ||u|| (clamped; 1 when either
 // norm is zero).
 void lamb_update(const Kernels& k, Stream stream, const OptimizerOptions& o, const StepOptions& step,
-                 const AdamStepArgs& a, int64_t n, float* w, const float* g, float* m1, float* m2, float* direction) {
+                 const AdamStepArgs& a, int64_t n, float* w, uint16_t* w_bf16, const float* g, float* m1, float* m2,
+                 float* direction) {
   k.lamb_direction(stream, w, g, m1, m2, direction, n, a);
   const double w_norm = std::sqrt(k.sum_of_squares(stream, w, n));
   const double u_norm = std::sqrt(k.sum_of_squares(stream, direction, n));
@@ -50,7 +51,7 @@ void lamb_update(const Kernels& k, Stream stream, const OptimizerOptions& o, con
   const double t = static_cast<double>(step.step_number);
   const double step_size = step.lr * std::sqrt(1.0 - (o.bias_correction ? std::pow(o.beta2, t) : 0.0)) /
                            (o.bias_correction ? 1.0 - std::pow(o.beta1, t) : 1.0);
-  k.axpy(stream, w, direction, n, static_cast<float>(-step_size * trust));
+  k.axpy(stream, w, w_bf16, direction, n, static_cast<float>(-step_size * trust));
 }
 
 }  // namespace
@@ -108,14 +109,15 @@ Status Engine::optimizer_step(const OptimizerOptions& o, const StepOptions& step
   for (const ParamInfo& p : m.layout) {
     a.weight_decay = p.no_decay ? 0.0f : static_cast<float>(o.weight_decay);
     float* w = m.params + p.offset;
+    uint16_t* w_bf16 = m.params_bf16 ? m.params_bf16 + p.offset : nullptr;
     const float* g = m.grads + p.offset;
     if (o.kind == OptimizerKind::kAdam)
-      k.adam_update(stream, w, g, m.moment1 + p.offset, m.moment2 + p.offset, p.size, a);
+      k.adam_update(stream, w, w_bf16, g, m.moment1 + p.offset, m.moment2 + p.offset, p.size, a);
     else
-      lamb_update(k, stream, o, step, a, p.size, w, g, m.moment1 + p.offset, m.moment2 + p.offset, m.lamb_direction);
+      lamb_update(k, stream, o, step, a, p.size, w, w_bf16, g, m.moment1 + p.offset, m.moment2 + p.offset,
+                  m.lamb_direction);
   }
   zero_grads();
-  refresh_low_precision_weights();
   return m.backend->synchronize();
 }
 

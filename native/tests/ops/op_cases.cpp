@@ -287,7 +287,7 @@ void optimizer(std::vector<OpCase>& out, int64_t n) {
            a.bias_correction1 = 0.19f, a.bias_correction2 = 0.002f;
            float *p = d.put(random_floats(n, 91)), *m = d.put(random_floats(n, 92, -0.01f, 0.01f)),
                  *v = d.put(random_floats(n, 93, 0, 1e-4f));
-           d.k().adam_update(d.s(), p, d.put(random_floats(n, 94)), m, v, n, a);
+           d.k().adam_update(d.s(), p, nullptr, d.put(random_floats(n, 94)), m, v, n, a);
            return Outputs{d.get("p", p, n), d.get("m", m, n), d.get("v", v, n)};
          }});
   }
@@ -301,8 +301,31 @@ void optimizer(std::vector<OpCase>& out, int64_t n) {
                  }});
   out.push_back({"axpy", dims({n}), Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
                    float* y = d.put(random_floats(n, 99));
-                   d.k().axpy(d.s(), y, d.put(random_floats(n, 100)), n, -0.37f);
+                   d.k().axpy(d.s(), y, nullptr, d.put(random_floats(n, 100)), n, -0.37f);
                    return Outputs{d.get("y", y, n)};
+                 }});
+}
+
+// The weight updates that write the bf16 mirror in the same pass: the mirror against convert_to_bf16 of the
+// updated weights (`f32`, when given, receives a copy of them).
+void optimizer_mirror(std::vector<OpCase>& out, int64_t n) {
+  out.push_back({"adam_update", dims({n}) + " bf16 mirror", Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* f32, uint16_t* p16) {
+                     AdamStepArgs a;
+                     a.lr = 1e-3f, a.weight_decay = 0.01f, a.grad_mul = 0.5f;
+                     a.bias_correction1 = 0.19f, a.bias_correction2 = 0.002f;
+                     float *p = d.put(random_floats(n, 91)), *m = d.put(random_floats(n, 92, -0.01f, 0.01f)),
+                           *v = d.put(random_floats(n, 93, 0, 1e-4f));
+                     d.k().adam_update(d.s(), p, p16, d.put(random_floats(n, 94)), m, v, n, a);
+                     if (f32) d.backend().copy(f32, p, sizeof(float) * n);
+                   });
+                 }});
+  out.push_back({"axpy", dims({n}) + " bf16 mirror", Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* f32, uint16_t* y16) {
+                     float* y = d.put(random_floats(n, 99));
+                     d.k().axpy(d.s(), y, y16, d.put(random_floats(n, 100)), n, -0.37f);
+                     if (f32) d.backend().copy(f32, y, sizeof(float) * n);
+                   });
                  }});
 }
 
@@ -331,6 +354,7 @@ std::vector<OpCase> kernel_cases() {
   conversions(c, 1003);
   optimizer(c, 1001);
   optimizer(c, 1);
+  optimizer_mirror(c, 5001);
   return c;
 }
 
