@@ -121,7 +121,9 @@ void bench_elementwise(const Shapes& sh) {
          k.bias_gelu_forward(Stream{}, pre.data(), bias.data(), act.data(), nullptr, BT, F, GeluForm::kErf);
        }},
       {"gelu_backward", 12.0 * BT * F,
-       [&](const Kernels& k) { k.gelu_backward(Stream{}, x.data(), pre.data(), y.data(), BT, F, GeluForm::kErf); }},
+       [&](const Kernels& k) {
+         k.gelu_backward(Stream{}, x.data(), pre.data(), y.data(), nullptr, BT, F, GeluForm::kErf);
+       }},
       {"layernorm_forward", 8.0 * BT * C,
        [&](const Kernels& k) {
          k.layernorm_forward(Stream{}, hx.data(), lnw.data(), lnb.data(), hy.data(), nullptr, mean.data(), rstd.data(),
@@ -139,20 +141,20 @@ void bench_elementwise(const Shapes& sh) {
        }},
       {"softmax_dropout_forward", 12.0 * B * NH * T * T,
        [&](const Kernels& k) {
-         k.softmax_dropout_forward(Stream{}, probs.data(), mask.data(), y.data(), pd.data(), B, NH, T, 0.125f, 0.1f,
-                                   DropoutKey{1, 3});
+         k.softmax_dropout_forward(Stream{}, probs.data(), mask.data(), y.data(), pd.data(), nullptr, B, NH, T, 0.125f,
+                                   0.1f, DropoutKey{1, 3});
        }},
       {"softmax_dropout_backward", 12.0 * B * NH * T * T,
        [&](const Kernels& k) {
-         k.softmax_dropout_backward(Stream{}, probs.data(), pd.data(), y.data(), B, NH, T, 0.125f, 0.1f,
+         k.softmax_dropout_backward(Stream{}, probs.data(), pd.data(), y.data(), nullptr, B, NH, T, 0.125f, 0.1f,
                                     DropoutKey{1, 3});
        }},
       {"column_sum_accumulate", 4.0 * BT * F,
        [&](const Kernels& k) { k.column_sum_accumulate(Stream{}, x.data(), BT, F, bias.data()); }},
       {"cross_entropy (MLM)", 8.0 * M * V,
        [&](const Kernels& k) {
-         k.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 1.0f, dlogits.data(), &loss,
-                                          &hits);
+         k.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 1.0f, dlogits.data(), nullptr,
+                                          &loss, &hits);
        }},
       {"convert_to_bf16", 6.0 * BT * F,
        [&](const Kernels& k) { k.convert_to_bf16(Stream{}, x.data(), reinterpret_cast<uint16_t*>(y.data()), BT * F); }},

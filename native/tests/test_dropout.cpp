@@ -16,7 +16,7 @@ namespace {
 
 void keep_rate(const Kernels& k, const char* set, float p, int64_t n, double sigmas) {
   std::vector<float> ones(n, 1.0f), out(n);
-  k.dropout_apply(Stream{}, ones.data(), out.data(), n, 1.0f, p, DropoutKey{123, 456});
+  k.dropout_apply(Stream{}, ones.data(), out.data(), nullptr, n, 1.0f, p, DropoutKey{123, 456});
   int64_t kept = 0;
   bool exact = true;
   const float kept_value = 1.0f / (1.0f - p);
@@ -36,8 +36,8 @@ void streams_independent(double sigmas) {
   const int64_t n = 1 << 20;
   const float p = 0.5f;
   std::vector<float> ones(n, 1.0f), a(n), b(n);
-  cpu_fast_kernels().dropout_apply(Stream{}, ones.data(), a.data(), n, 1.0f, p, DropoutKey{1, 10});
-  cpu_fast_kernels().dropout_apply(Stream{}, ones.data(), b.data(), n, 1.0f, p, DropoutKey{1, 11});
+  cpu_fast_kernels().dropout_apply(Stream{}, ones.data(), a.data(), nullptr, n, 1.0f, p, DropoutKey{1, 10});
+  cpu_fast_kernels().dropout_apply(Stream{}, ones.data(), b.data(), nullptr, n, 1.0f, p, DropoutKey{1, 11});
   int64_t both = 0;
   for (int64_t i = 0; i < n; i++) both += (a[i] != 0) && (b[i] != 0);
   // independent masks keep an element in both with probability (1-p)^2
@@ -73,7 +73,7 @@ int main() {
   auto x = random_floats(n, 1), r = random_floats(n, 2), bias = random_floats(77, 3);
   same_for_any_thread_count("dropout_apply", [&] {
     std::vector<float> out(n);
-    k.dropout_apply(Stream{}, x.data(), out.data(), n, 1.0f, 0.1f, DropoutKey{5, 6});
+    k.dropout_apply(Stream{}, x.data(), out.data(), nullptr, n, 1.0f, 0.1f, DropoutKey{5, 6});
     return out;
   });
   same_for_any_thread_count("bias_dropout_residual_forward", [&] {
@@ -86,8 +86,8 @@ int main() {
     const int B = 3, NH = 4, T = 37;
     auto s = random_floats(B * NH * T * T, 8);
     std::vector<float> mask(B * T, 1.0f), probs(s.size()), dropped(s.size());
-    k.softmax_dropout_forward(Stream{}, s.data(), mask.data(), probs.data(), dropped.data(), B, NH, T, 0.125f, 0.1f,
-                              DropoutKey{5, 8});
+    k.softmax_dropout_forward(Stream{}, s.data(), mask.data(), probs.data(), dropped.data(), nullptr, B, NH, T, 0.125f,
+                              0.1f, DropoutKey{5, 8});
     return dropped;
   });
   return finish("test_dropout");

@@ -80,7 +80,7 @@ void check_gelu_tanh(const Kernels& k, const char* set) {
       k.bias_gelu_forward(Stream{}, pre.data(), zero.data(), out.data(), nullptr, N, F, form);
     };
     std::vector<float> dx(N * F);
-    k.gelu_backward(Stream{}, wy.data(), x.data(), dx.data(), N, F, form);
+    k.gelu_backward(Stream{}, wy.data(), x.data(), dx.data(), nullptr, N, F, form);
     std::string name = std::string(set) + (form == GeluForm::kErf ? " gelu(erf)" : " gelu(tanh)");
     expect_grad(name.c_str(), dx, numeric_grad(run, x, wy, N * F, 1e-2f));
   }
@@ -102,12 +102,13 @@ void check_softmax(const Kernels& k, const char* set, float p) {
   DropoutKey key{9, 4};
   std::vector<float> probs(n), dropped(n);
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
-    k.softmax_dropout_forward(Stream{}, in.data(), mask.data(), probs.data(), dropped.data(), B, NH, T, 0.7f, p, key);
+    k.softmax_dropout_forward(Stream{}, in.data(), mask.data(), probs.data(), dropped.data(), nullptr, B, NH, T, 0.7f,
+                              p, key);
     out = p > 0 ? dropped : probs;
   };
   std::vector<float> y(n), ds(n);
   run(s, y);
-  k.softmax_dropout_backward(Stream{}, wy.data(), probs.data(), ds.data(), B, NH, T, 0.7f, p, key);
+  k.softmax_dropout_backward(Stream{}, wy.data(), probs.data(), ds.data(), nullptr, B, NH, T, 0.7f, p, key);
   std::string name = std::string(set) + " softmax+dropout p=" + std::to_string(p);
   expect_grad(name.c_str(), ds, numeric_grad(run, s, wy, n, 1e-2f));
 }
@@ -119,12 +120,12 @@ void check_cross_entropy(const Kernels& k, const char* set) {
   std::vector<float> dz(M * V), scratch(M * V);
   double loss = 0;
   int64_t correct = 0;
-  k.cross_entropy_forward_backward(Stream{}, z.data(), labels.data(), M, V, 1.0f, dz.data(), &loss, &correct);
+  k.cross_entropy_forward_backward(Stream{}, z.data(), labels.data(), M, V, 1.0f, dz.data(), nullptr, &loss, &correct);
   // L is the loss itself: weight a one-element "output" by 1
   auto run = [&](const std::vector<float>& in, std::vector<float>& out) {
     double l = 0;
     int64_t c = 0;
-    k.cross_entropy_forward_backward(Stream{}, in.data(), labels.data(), M, V, 1.0f, scratch.data(), &l, &c);
+    k.cross_entropy_forward_backward(Stream{}, in.data(), labels.data(), M, V, 1.0f, scratch.data(), nullptr, &l, &c);
     out.assign(1, static_cast<float>(l));
   };
   expect_grad((std::string(set) + " cross_entropy").c_str(), dz, numeric_grad(run, z, {1.0f}, 1, 1e-2f));
@@ -139,7 +140,7 @@ void check_residual_dropout(const Kernels& k, const char* set) {
     k.bias_dropout_residual_forward(Stream{}, in.data(), bias.data(), resid.data(), out.data(), N, C, 1.3f, 0.3f, key);
   };
   std::vector<float> d(N * C);
-  k.dropout_apply(Stream{}, wy.data(), d.data(), N * C, 1.3f, 0.3f, key);  // the backward of the branch
+  k.dropout_apply(Stream{}, wy.data(), d.data(), nullptr, N * C, 1.3f, 0.3f, key);  // the backward of the branch
   expect_grad((std::string(set) + " bias+dropout+residual").c_str(), d, numeric_grad(run, branch, wy, N * C, 1e-2f));
 }
 

@@ -78,8 +78,8 @@ void test_activations(int64_t N, int F, GeluForm form) {
   expect_close("bias_gelu_forward act", fa, ra, kApprox);
   auto dact = random_floats(N * F, 22);
   std::vector<float> rd(N * F), fd(N * F);
-  R.gelu_backward(Stream{}, dact.data(), rpre.data(), rd.data(), N, F, form);
-  X.gelu_backward(Stream{}, dact.data(), rpre.data(), fd.data(), N, F, form);
+  R.gelu_backward(Stream{}, dact.data(), rpre.data(), rd.data(), nullptr, N, F, form);
+  X.gelu_backward(Stream{}, dact.data(), rpre.data(), fd.data(), nullptr, N, F, form);
   expect_close("gelu_backward", fd, rd, kApprox);
 
   rpre = pre, fpre = pre;
@@ -98,8 +98,8 @@ void test_dropout_ops(int64_t N, int C, float p) {
   R.bias_dropout_residual_forward(Stream{}, branch.data(), bias.data(), resid.data(), r.data(), N, C, 1.7f, p, key);
   X.bias_dropout_residual_forward(Stream{}, branch.data(), bias.data(), resid.data(), f.data(), N, C, 1.7f, p, key);
   expect_close("bias_dropout_residual_forward", f, r);
-  R.dropout_apply(Stream{}, branch.data(), r.data(), N * C, 1.3f, p, key);
-  X.dropout_apply(Stream{}, branch.data(), f.data(), N * C, 1.3f, p, key);
+  R.dropout_apply(Stream{}, branch.data(), r.data(), nullptr, N * C, 1.3f, p, key);
+  X.dropout_apply(Stream{}, branch.data(), f.data(), nullptr, N * C, 1.3f, p, key);
   expect_close("dropout_apply", f, r);
   std::vector<float> rs(C, 1.0f), fs(C, 1.0f);
   R.column_sum_accumulate(Stream{}, branch.data(), N, C, rs.data());
@@ -120,18 +120,21 @@ void test_softmax(int B, int NH, int T, float p) {
   mask[0] = 1.0f;
   DropoutKey key{3, 5};
   std::vector<float> rp(n), rpd(n), fp(n), fpd(n);
-  R.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), rp.data(), rpd.data(), B, NH, T, 0.3f, p, key);
-  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), fp.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  R.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), rp.data(), rpd.data(), nullptr, B, NH, T, 0.3f, p,
+                            key);
+  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), fp.data(), fpd.data(), nullptr, B, NH, T, 0.3f, p,
+                            key);
   expect_close("softmax_dropout_forward probs", fp, rp, kApprox);
   if (p > 0) expect_close("softmax_dropout_forward dropped", fpd, rpd, kApprox);
   auto dpd = random_floats(n, 42);
   std::vector<float> rd(n), fd(n);
-  R.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), rd.data(), B, NH, T, 0.3f, p, key);
-  X.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), fd.data(), B, NH, T, 0.3f, p, key);
+  R.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), rd.data(), nullptr, B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_backward(Stream{}, dpd.data(), rp.data(), fd.data(), nullptr, B, NH, T, 0.3f, p, key);
   expect_close("softmax_dropout_backward", fd, rd, kApprox);
   // in place, as the model calls it
   auto inplace = scores;
-  X.softmax_dropout_forward(Stream{}, inplace.data(), mask.data(), inplace.data(), fpd.data(), B, NH, T, 0.3f, p, key);
+  X.softmax_dropout_forward(Stream{}, inplace.data(), mask.data(), inplace.data(), fpd.data(), nullptr, B, NH, T, 0.3f,
+                            p, key);
   expect_close("softmax_dropout_forward in place", inplace, rp, kApprox);
 }
 
@@ -170,8 +173,8 @@ void test_cross_entropy(int64_t M, int V) {
   std::vector<float> rd(M * V), fd(M * V);
   double rl = 0, fl = 0;
   int64_t rc = 0, fc = 0;
-  R.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, rd.data(), &rl, &rc);
-  X.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, fd.data(), &fl, &fc);
+  R.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, rd.data(), nullptr, &rl, &rc);
+  X.cross_entropy_forward_backward(Stream{}, logits.data(), labels.data(), M, V, 0.5f, fd.data(), nullptr, &fl, &fc);
   CHECK_MSG(std::fabs(fl - rl) <= kApprox * std::fabs(rl), "cross_entropy loss %.9g vs %.9g", fl, rl);
   CHECK(fc == rc);
   expect_close("cross_entropy dlogits", fd, rd, kApprox);
@@ -191,17 +194,17 @@ void test_non_finite_propagation() {
   std::vector<float> zero(8, 0.0f), pre = x, act(8), d(8);
   X.bias_gelu_forward(Stream{}, pre.data(), zero.data(), act.data(), nullptr, 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(act[1]), "gelu(NaN) is %g", act[1]);
-  X.gelu_backward(Stream{}, zero.data(), x.data(), d.data(), 1, 8, GeluForm::kErf);
+  X.gelu_backward(Stream{}, zero.data(), x.data(), d.data(), nullptr, 1, 8, GeluForm::kErf);
   CHECK_MSG(std::isnan(d[1]), "gelu'(NaN) * 0 is %g", d[1]);
   std::vector<float> mask(8, 1.0f), scores(64, 0.5f), probs(64);
   std::copy(x.begin(), x.end(), scores.begin());  // row 0 holds the NaN
-  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), probs.data(), nullptr, 1, 1, 8, 1.0f, 0.0f,
+  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), probs.data(), nullptr, nullptr, 1, 1, 8, 1.0f, 0.0f,
                             DropoutKey{});
   CHECK_MSG(std::isnan(probs[0]), "softmax of a row with NaN gives %g", probs[0]);
   std::vector<int32_t> label = {0};
   double loss = 0;
   int64_t correct = 0;
-  X.cross_entropy_forward_backward(Stream{}, x.data(), label.data(), 1, 8, 1.0f, d.data(), &loss, &correct);
+  X.cross_entropy_forward_backward(Stream{}, x.data(), label.data(), 1, 8, 1.0f, d.data(), nullptr, &loss, &correct);
   CHECK_MSG(!std::isfinite(loss), "cross-entropy over NaN logits is %g", loss);
 }
 

@@ -180,7 +180,8 @@ void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16
 #endif
 }
 
-void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, uint16_t* dpre_bf16, int64_t N, int F,
+                   GeluForm form) {
 #ifdef __AVX512F__
   int64_t total = N * F;
 #pragma omp parallel for schedule(static)
@@ -206,10 +207,10 @@ void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, int
       d = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), one_minus_t2), du,
                           _mm512_mul_ps(_mm512_set1_ps(0.5f), _mm512_add_ps(_mm512_set1_ps(1.0f), t)));
     }
-    _mm512_mask_storeu_ps(dpre + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dact + i), d));
+    vec::store(dpre + i, dpre_bf16 ? dpre_bf16 + i : nullptr, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dact + i), d));
   }
 #else
-  ref::gelu_backward(Stream{}, dact, pre, dpre, N, F, form);
+  ref::gelu_backward(Stream{}, dact, pre, dpre, dpre_bf16, N, F, form);
 #endif
 }
 
@@ -252,7 +253,8 @@ void bias_dropout_residual_forward(Stream, const float* branch, const float* bia
 #endif
 }
 
-void dropout_apply(Stream, const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+void dropout_apply(Stream, const float* in, float* out, uint16_t* out_bf16, int64_t n, float scale, float p,
+                   DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -262,10 +264,10 @@ void dropout_apply(Stream, const float* in, float* out, int64_t n, float scale, 
     __mmask16 all = vec::tail_mask(n - i);
     __mmask16 k = p > 0 ? static_cast<__mmask16>(all & vec::dropout_keep16(base, i, threshold)) : all;
     __m512 x = _mm512_maskz_loadu_ps(k, in + i);
-    _mm512_mask_storeu_ps(out + i, all, _mm512_mul_ps(x, keep_scale));
+    vec::store(out ? out + i : nullptr, out_bf16 ? out_bf16 + i : nullptr, all, _mm512_mul_ps(x, keep_scale));
   }
 #else
-  ref::dropout_apply(Stream{}, in, out, n, scale, p, key);
+  ref::dropout_apply(Stream{}, in, out, out_bf16, n, scale, p, key);
 #endif
 }
 
@@ -287,8 +289,8 @@ void column_sum_accumulate(Stream, const float* x, int64_t N, int F, float* out)
   });
 }
 
-void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
-                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped,
+                             uint16_t* used_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -322,19 +324,23 @@ void softmax_dropout_forward(Stream, const float* scores, const float* mask, flo
       __mmask16 k = vec::tail_mask(T - j);
       __m512 pr = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, out + j), inv);
       _mm512_mask_storeu_ps(out + j, k, pr);
+      uint16_t* used16 = used_bf16 ? used_bf16 + r * T + j : nullptr;
       if (p > 0) {
         __mmask16 keep = k & vec::dropout_keep16(base, static_cast<uint64_t>(r * T + j), threshold);
-        _mm512_mask_storeu_ps(probs_dropped + r * T + j, k, _mm512_maskz_mul_ps(keep, pr, keep_scale));
+        vec::store(probs_dropped ? probs_dropped + r * T + j : nullptr, used16, k,
+                   _mm512_maskz_mul_ps(keep, pr, keep_scale));
+      } else {
+        vec::store(nullptr, used16, k, pr);
       }
     }
   }
 #else
-  ref::softmax_dropout_forward(Stream{}, scores, mask, probs, probs_dropped, B, NH, T, attn_scale, p, key);
+  ref::softmax_dropout_forward(Stream{}, scores, mask, probs, probs_dropped, used_bf16, B, NH, T, attn_scale, p, key);
 #endif
 }
 
-void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH,
-                              int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores,
+                              uint16_t* dscores_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
 #ifdef __AVX512F__
   const uint64_t base = dropout_base(key);
   const uint32_t threshold = dropout_threshold(p);
@@ -344,7 +350,7 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
   for (int64_t r = 0; r < rows; r++) {
     const float* dpd = dprobs_dropped + r * T;
     const float* pr = probs + r * T;
-    float* ds = dscores + r * T;
+    float* ds = dscores ? dscores + r * T : nullptr;
     __m512 vdot = _mm512_setzero_ps();
     for (int j = 0; j < T; j += 16) {
       __mmask16 k = vec::tail_mask(T - j);
@@ -359,11 +365,11 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
       __m512 dp = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dpd + j), keep_scale);
       __m512 g = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(all, pr + j), _mm512_sub_ps(dp, dot)),
                                _mm512_set1_ps(attn_scale));
-      _mm512_mask_storeu_ps(ds + j, all, g);
+      vec::store(ds ? ds + j : nullptr, dscores_bf16 ? dscores_bf16 + r * T + j : nullptr, all, g);
     }
   }
 #else
-  ref::softmax_dropout_backward(Stream{}, dprobs_dropped, probs, dscores, B, NH, T, attn_scale, p, key);
+  ref::softmax_dropout_backward(Stream{}, dprobs_dropped, probs, dscores, dscores_bf16, B, NH, T, attn_scale, p, key);
 #endif
 }
 
@@ -421,7 +427,7 @@ void scatter_add_rows(Stream, const float* src, const int32_t* index, int64_t n,
 }
 
 void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
-                                    float* dlogits, double* loss_sum, int64_t* correct) {
+                                    float* dlogits, uint16_t* dlogits_bf16, double* loss_sum, int64_t* correct) {
 #ifdef __AVX512F__
   double loss = 0.0;
   int64_t hits = 0;
@@ -432,6 +438,7 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
     const int label = labels[m];
     if (label < 0) {
       std::memset(dz, 0, sizeof(float) * V);
+      if (dlogits_bf16) std::memset(dlogits_bf16 + m * V, 0, sizeof(uint16_t) * V);
       continue;
     }
     // argmax with the lowest index on ties, as the reference
@@ -456,11 +463,12 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
       _mm512_mask_storeu_ps(dz + v, k, _mm512_mul_ps(prob, vscale));
     }
     dz[label] -= dscale;
+    if (dlogits_bf16) convert_row(dz, dlogits_bf16 + m * V, V);
   }
   *loss_sum += loss;
   *correct += hits;
 #else
-  ref::cross_entropy_forward_backward(Stream{}, logits, labels, M, V, dscale, dlogits, loss_sum, correct);
+  ref::cross_entropy_forward_backward(Stream{}, logits, labels, M, V, dscale, dlogits, dlogits_bf16, loss_sum, correct);
 #endif
 }
 

@@ -125,8 +125,10 @@ void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16
     }
 }
 
-void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
-  for (int64_t i = 0; i < N * F; i++) dpre[i] = static_cast<float>(dact[i] * gelu_derivative(pre[i], form));
+void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, uint16_t* dpre_bf16, int64_t N, int F,
+                   GeluForm form) {
+  for (int64_t i = 0; i < N * F; i++)
+    store(dpre, dpre_bf16, i, static_cast<float>(dact[i] * gelu_derivative(pre[i], form)));
 }
 
 void bias_tanh_forward(Stream, float* pre, const float* bias, float* act, int64_t N, int F) {
@@ -153,10 +155,11 @@ void bias_dropout_residual_forward(Stream, const float* branch, const float* bia
     }
 }
 
-void dropout_apply(Stream, const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+void dropout_apply(Stream, const float* in, float* out, uint16_t* out_bf16, int64_t n, float scale, float p,
+                   DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
-  for (int64_t i = 0; i < n; i++) out[i] = in[i] * scale * dropout_factor(base, i, threshold, p);
+  for (int64_t i = 0; i < n; i++) store(out, out_bf16, i, in[i] * scale * dropout_factor(base, i, threshold, p));
 }
 
 void add_bias(Stream, float* x, const float* bias, int64_t N, int F) {
@@ -172,8 +175,8 @@ void column_sum_accumulate(Stream, const float* x, int64_t N, int F, float* out)
   }
 }
 
-void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped, int B,
-                             int NH, int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped,
+                             uint16_t* used_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   std::vector<double> row(T);
@@ -189,14 +192,16 @@ void softmax_dropout_forward(Stream, const float* scores, const float* mask, flo
         double sum = 0;
         for (int j = 0; j < T; j++) sum += (row[j] = std::exp(row[j] - mx));
         for (int j = 0; j < T; j++) {
-          probs[off + j] = static_cast<float>(row[j] / sum);
-          if (p > 0) probs_dropped[off + j] = probs[off + j] * dropout_factor(base, off + j, threshold, p);
+          const float prob = static_cast<float>(row[j] / sum);
+          probs[off + j] = prob;
+          const float used = p > 0 ? prob * dropout_factor(base, off + j, threshold, p) : prob;
+          store(p > 0 ? probs_dropped : nullptr, used_bf16, off + j, used);
         }
       }
 }
 
-void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH,
-                              int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores,
+                              uint16_t* dscores_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
   uint64_t base = dropout_base(key);
   uint32_t threshold = dropout_threshold(p);
   std::vector<double> dp(T);
@@ -208,7 +213,8 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
       dp[j] = dprobs_dropped[off + j] * dropout_factor(base, off + j, threshold, p);
       dot += dp[j] * probs[off + j];
     }
-    for (int j = 0; j < T; j++) dscores[off + j] = static_cast<float>(attn_scale * probs[off + j] * (dp[j] - dot));
+    for (int j = 0; j < T; j++)
+      store(dscores, dscores_bf16, off + j, static_cast<float>(attn_scale * probs[off + j] * (dp[j] - dot)));
   }
 }
 
@@ -246,12 +252,11 @@ void scatter_add_rows(Stream, const float* src, const int32_t* index, int64_t n,
 }
 
 void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
-                                    float* dlogits, double* loss_sum, int64_t* correct) {
+                                    float* dlogits, uint16_t* dlogits_bf16, double* loss_sum, int64_t* correct) {
   for (int64_t m = 0; m < M; m++) {
     const float* z = logits + m * V;
-    float* dz = dlogits + m * V;
     if (labels[m] < 0) {
-      for (int v = 0; v < V; v++) dz[v] = 0.0f;
+      for (int v = 0; v < V; v++) store(dlogits, dlogits_bf16, m * V + v, 0.0f);
       continue;
     }
     double mx = z[0];
@@ -265,7 +270,7 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
     *correct += arg == labels[m];
     for (int v = 0; v < V; v++) {
       double prob = std::exp(z[v] - logsum);
-      dz[v] = static_cast<float>((prob - (v == labels[m] ? 1.0 : 0.0)) * dscale);
+      store(dlogits, dlogits_bf16, m * V + v, static_cast<float>((prob - (v == labels[m] ? 1.0 : 0.0)) * dscale));
     }
   }
 }

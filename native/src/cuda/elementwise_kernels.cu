@@ -146,8 +146,9 @@ __global__ void bias_gelu_forward_k(float* pre, const float* bias, float* act, u
   }
 }
 
-__global__ void gelu_backward_k(const float* dact, const float* pre, float* dpre, GeluForm form, int64_t n) {
-  BERT_GRID_STRIDE(i, n) dpre[i] = dact[i] * gelu_derivative(pre[i], form);
+__global__ void gelu_backward_k(const float* dact, const float* pre, float* dpre, uint16_t* dpre_bf16, GeluForm form,
+                                int64_t n) {
+  BERT_GRID_STRIDE(i, n) store(dpre, dpre_bf16, i, dact[i] * gelu_derivative(pre[i], form));
 }
 
 __global__ void bias_tanh_forward_k(float* pre, const float* bias, float* act, int F, int64_t n) {
@@ -170,9 +171,9 @@ __global__ void bias_dropout_residual_forward_k(const float* branch, const float
   }
 }
 
-__global__ void dropout_apply_k(const float* in, float* out, float scale, float p, uint64_t base, uint32_t threshold,
-                                int64_t n) {
-  BERT_GRID_STRIDE(i, n) out[i] = in[i] * scale * dropout_factor(base, i, threshold, p);
+__global__ void dropout_apply_k(const float* in, float* out, uint16_t* out_bf16, float scale, float p, uint64_t base,
+                                uint32_t threshold, int64_t n) {
+  BERT_GRID_STRIDE(i, n) store(out, out_bf16, i, in[i] * scale * dropout_factor(base, i, threshold, p));
 }
 
 __global__ void add_bias_k(float* x, const float* bias, int F, int64_t n) {
@@ -182,8 +183,8 @@ __global__ void add_bias_k(float* x, const float* bias, int F, int64_t n) {
 // --- attention softmax: one warp per row of T scores ---
 
 __global__ void softmax_dropout_forward_k(const float* scores, const float* mask, float* probs, float* probs_dropped,
-                                          int NH, int T, float attn_scale, float p, uint64_t base, uint32_t threshold,
-                                          int64_t rows) {
+                                          uint16_t* used_bf16, int NH, int T, float attn_scale, float p, uint64_t base,
+                                          uint32_t threshold, int64_t rows) {
   const int64_t r = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (r >= rows) return;
@@ -198,12 +199,14 @@ __global__ void softmax_dropout_forward_k(const float* scores, const float* mask
   for (int j = lane; j < T; j += 32) {
     const float prob = expf(scores[off + j] * attn_scale + (1.0f - m[j]) * -10000.0f - mx) * inv;
     probs[off + j] = prob;  // may overwrite scores[off + j]: this lane has read it for the last time
-    if (p > 0) probs_dropped[off + j] = prob * dropout_factor(base, off + j, threshold, p);
+    const float used = p > 0 ? prob * dropout_factor(base, off + j, threshold, p) : prob;
+    store(p > 0 ? probs_dropped : nullptr, used_bf16, off + j, used);
   }
 }
 
-__global__ void softmax_dropout_backward_k(const float* dprobs_dropped, const float* probs, float* dscores, int T,
-                                           float attn_scale, float p, uint64_t base, uint32_t threshold, int64_t rows) {
+__global__ void softmax_dropout_backward_k(const float* dprobs_dropped, const float* probs, float* dscores,
+                                           uint16_t* dscores_bf16, int T, float attn_scale, float p, uint64_t base,
+                                           uint32_t threshold, int64_t rows) {
   const int64_t r = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (r >= rows) return;
@@ -214,7 +217,7 @@ __global__ void softmax_dropout_backward_k(const float* dprobs_dropped, const fl
   dot = warp_sum(dot);
   for (int j = lane; j < T; j += 32) {
     const float dp = dprobs_dropped[off + j] * dropout_factor(base, off + j, threshold, p);
-    dscores[off + j] = attn_scale * probs[off + j] * (dp - dot);
+    store(dscores, dscores_bf16, off + j, attn_scale * probs[off + j] * (dp - dot));
   }
 }
 
@@ -255,16 +258,17 @@ __global__ void scatter_add_rows_k(const float* src, const int32_t* index, int C
 
 // One block per row: the max (and its first index), the log-sum-exp, the loss and the gradient.
 __global__ void cross_entropy_k(const float* logits, const int32_t* labels, int V, float dscale, float* dlogits,
-                                double* loss_sum, int64_t* correct) {
+                                uint16_t* dlogits_bf16, double* loss_sum, int64_t* correct) {
   __shared__ float shared_max[32];
   __shared__ int shared_arg[32];
   __shared__ double shared_sum[32];
   const int64_t m = blockIdx.x;
   const float* z = logits + m * V;
   float* dz = dlogits + m * V;
+  uint16_t* dz16 = dlogits_bf16 ? dlogits_bf16 + m * V : nullptr;
   const int label = labels[m];
   if (label < 0) {
-    for (int v = threadIdx.x; v < V; v += blockDim.x) dz[v] = 0.0f;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) store(dz, dz16, v, 0.0f);
     return;
   }
   float mx = -INFINITY;
@@ -289,7 +293,7 @@ __global__ void cross_entropy_k(const float* logits, const int32_t* labels, int 
   __syncthreads();  // every thread has read z[label] before any gradient overwrites it (dlogits may alias)
   for (int v = threadIdx.x; v < V; v += blockDim.x) {
     const double prob = exp(static_cast<double>(z[v]) - logsum);
-    dz[v] = static_cast<float>((prob - (v == label ? 1.0 : 0.0)) * dscale);
+    store(dz, dz16, v, static_cast<float>((prob - (v == label ? 1.0 : 0.0)) * dscale));
   }
   if (threadIdx.x == 0) {
     atomicAdd(loss_sum, logsum - label_logit);
@@ -364,10 +368,11 @@ void bias_gelu_forward(Stream s, float* pre, const float* bias, float* act, uint
   bias_gelu_forward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(pre, bias, act, act_bf16, F, form, n);
 }
 
-void gelu_backward(Stream s, const float* dact, const float* pre, float* dpre, int64_t N, int F, GeluForm form) {
+void gelu_backward(Stream s, const float* dact, const float* pre, float* dpre, uint16_t* dpre_bf16, int64_t N, int F,
+                   GeluForm form) {
   const int64_t n = N * F;
   if (n == 0) return;
-  gelu_backward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(dact, pre, dpre, form, n);
+  gelu_backward_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(dact, pre, dpre, dpre_bf16, form, n);
 }
 
 void bias_tanh_forward(Stream s, float* pre, const float* bias, float* act, int64_t N, int F) {
@@ -390,9 +395,10 @@ void bias_dropout_residual_forward(Stream s, const float* branch, const float* b
       branch, bias, residual, out, C, scale, p, dropout_base(key), dropout_threshold(p), n);
 }
 
-void dropout_apply(Stream s, const float* in, float* out, int64_t n, float scale, float p, DropoutKey key) {
+void dropout_apply(Stream s, const float* in, float* out, uint16_t* out_bf16, int64_t n, float scale, float p,
+                   DropoutKey key) {
   if (n == 0) return;
-  dropout_apply_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, scale, p, dropout_base(key),
+  dropout_apply_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, out_bf16, scale, p, dropout_base(key),
                                                               dropout_threshold(p), n);
 }
 
@@ -407,19 +413,20 @@ void column_sum_accumulate(Stream s, const float* x, int64_t N, int F, float* ou
 }
 
 void softmax_dropout_forward(Stream s, const float* scores, const float* mask, float* probs, float* probs_dropped,
-                             int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
+                             uint16_t* used_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
   const int64_t rows = static_cast<int64_t>(B) * NH * T;
   if (rows == 0) return;
   softmax_dropout_forward_k<<<warp_rows_blocks(rows), kThreads, 0, to_cuda(s)>>>(
-      scores, mask, probs, probs_dropped, NH, T, attn_scale, p, dropout_base(key), dropout_threshold(p), rows);
+      scores, mask, probs, probs_dropped, used_bf16, NH, T, attn_scale, p, dropout_base(key), dropout_threshold(p),
+      rows);
 }
 
-void softmax_dropout_backward(Stream s, const float* dprobs_dropped, const float* probs, float* dscores, int B, int NH,
-                              int T, float attn_scale, float p, DropoutKey key) {
+void softmax_dropout_backward(Stream s, const float* dprobs_dropped, const float* probs, float* dscores,
+                              uint16_t* dscores_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
   const int64_t rows = static_cast<int64_t>(B) * NH * T;
   if (rows == 0) return;
   softmax_dropout_backward_k<<<warp_rows_blocks(rows), kThreads, 0, to_cuda(s)>>>(
-      dprobs_dropped, probs, dscores, T, attn_scale, p, dropout_base(key), dropout_threshold(p), rows);
+      dprobs_dropped, probs, dscores, dscores_bf16, T, attn_scale, p, dropout_base(key), dropout_threshold(p), rows);
 }
 
 void tokens_to_heads(Stream s, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
@@ -445,10 +452,11 @@ void scatter_add_rows(Stream s, const float* src, const int32_t* index, int64_t 
 }
 
 void cross_entropy_forward_backward(Stream s, const float* logits, const int32_t* labels, int64_t M, int V,
-                                    float dscale, float* dlogits, double* loss_sum, int64_t* correct) {
+                                    float dscale, float* dlogits, uint16_t* dlogits_bf16, double* loss_sum,
+                                    int64_t* correct) {
   if (M == 0) return;
   cross_entropy_k<<<static_cast<unsigned>(M), std::min(row_threads(V), 512), 0, to_cuda(s)>>>(
-      logits, labels, V, dscale, dlogits, loss_sum, correct);
+      logits, labels, V, dscale, dlogits, dlogits_bf16, loss_sum, correct);
 }
 
 void mse_forward_backward(Stream s, const float* pred, const float* target, int64_t n, float grad_scale, float* dpred,

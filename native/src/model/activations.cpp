@@ -111,12 +111,20 @@ void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadAct
   arena.request(&h->d_cls_rows, B * C);
 }
 
-void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, MlmActs* m) {
+void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, bool bf16_operands, MlmActs* m) {
   const int64_t C = c.hidden_size, V = c.vocab_size;
+  *m = MlmActs{};
   arena.request(&m->gathered, M * C);
   arena.request(&m->pre, M * C);
   arena.request(&m->act, M * C);
-  arena.request(&m->ln, M * C);
+  if (bf16_operands) {
+    arena.request_bf16(&m->gathered_bf16, M * C);
+    arena.request_bf16(&m->ln_bf16, M * C);
+    arena.request_bf16(&m->d_b_bf16, M * C);
+    arena.request_bf16(&m->logits_bf16, M * V);
+  } else {
+    arena.request(&m->ln, M * C);
+  }
   arena.request(&m->mean, M);
   arena.request(&m->rstd, M);
   arena.request(&m->logits, M * V);

@@ -57,12 +57,15 @@ struct MlmActs {
   float *ln, *mean, *rstd;  // (M, C), (M), (M)
   float* logits;            // (M, V), overwritten by its gradient
   float *d_a, *d_b;         // (M, C)
+  // bf16 runs: the operands two GEMMs read, made once (ln then has no fp32 copy)
+  uint16_t *gathered_bf16, *ln_bf16, *d_b_bf16;  // (M, C)
+  uint16_t* logits_bf16;                         // (M, V) the logits' gradient
 };
 
 // bf16_operands: a bf16 run's layout (LayerActs' bf16 activations, LayerScratch::dy_bf16).
 void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerActs* a);
 void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s);
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h);
-void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, MlmActs* m);
+void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, bool bf16_operands, MlmActs* m);
 
 }  // namespace bert

@@ -113,7 +113,7 @@ struct LayerContext {
   uint64_t dropout_stream;
   const float* param_base;    // to find a weight's bf16 copy
   const uint16_t* bf16_base;  // nullptr in fp32
-  bool bf16_operands;         // bf16 runs: GEMM-only activations and gradients are converted once (LayerActs)
+  bool bf16_operands;         // bf16 runs: GEMM operands are written in bf16 by their kernels, or converted once
   LayerScratch* scratch;
 };
 
@@ -130,6 +130,12 @@ Status linear_backward_weight(const LayerContext& ctx, GemmOperand dy, GemmOpera
                               int out);
 // An fp32 tensor as a GEMM operand (the backend converts it in bf16 runs).
 inline GemmOperand fp32_operand(const float* x) { return GemmOperand{x, nullptr}; }
+// A GEMM operand made in fp32 at `made` and read by more than one GEMM: in bf16 runs converted once into `bf16`.
+GemmOperand converted_operand(const LayerContext& ctx, const float* made, uint16_t* bf16, int64_t n);
+// An operand as its kernel wrote it: the bf16 copy where there is one (bf16 runs), else the fp32 tensor.
+inline GemmOperand written_operand(const float* f32, const uint16_t* bf16) {
+  return GemmOperand{bf16 ? nullptr : f32, bf16};
+}
 
 // One encoder layer. `h` is the layer input; the output pointer is returned through *out.
 Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const PldGate& gate,

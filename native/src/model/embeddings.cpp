@@ -26,7 +26,8 @@ const float* embeddings_forward(const LayerContext& ctx, const ModelParams& p, c
   k.layernorm_forward(ctx.stream, head.emb_sum, p.emb_ln_w, p.emb_ln_b, head.emb_ln, nullptr, head.emb_mean,
                       head.emb_rstd, BT, C, c.layer_norm_eps);
   if (hidden_dropout(ctx) == 0) return head.emb_ln;
-  k.dropout_apply(ctx.stream, head.emb_ln, head.emb_out, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
+  k.dropout_apply(ctx.stream, head.emb_ln, head.emb_out, nullptr, BT * C, 1.0f, hidden_dropout(ctx),
+                  embedding_dropout_key(ctx));
   return head.emb_out;
 }
 
@@ -41,7 +42,7 @@ void embeddings_backward(const LayerContext& ctx, const ModelParams& p, const Mo
   float* d_emb_ln = d_h;
   if (hidden_dropout(ctx) > 0) {
     d_emb_ln = (d_h == spare[0]) ? spare[1] : spare[0];
-    k.dropout_apply(ctx.stream, d_h, d_emb_ln, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
+    k.dropout_apply(ctx.stream, d_h, d_emb_ln, nullptr, BT * C, 1.0f, hidden_dropout(ctx), embedding_dropout_key(ctx));
   }
   float* d_sum = (d_emb_ln == head.d_seq) ? spare[0] : head.d_seq;
   ctx.backend->memset_zero(d_sum, sizeof(float) * BT * C);

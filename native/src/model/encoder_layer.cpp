@@ -47,22 +47,13 @@ Status linear_backward_weight(const LayerContext& ctx, GemmOperand dy, GemmOpera
   return ctx.backend->gemm(g, dy, x, dw);
 }
 
-namespace {
-
-// A GEMM operand made in fp32 at `made`: in bf16 runs also converted once into `bf16`, which the GEMMs then read.
 GemmOperand converted_operand(const LayerContext& ctx, const float* made, uint16_t* bf16, int64_t n) {
   if (!ctx.bf16_operands) return fp32_operand(made);
   ctx.backend->kernels().convert_to_bf16(ctx.stream, made, bf16, n);
   return GemmOperand{made, bf16};
 }
 
-// A gradient read by two GEMMs (the weight gradient and the input gradient): converted once in bf16 runs.
-GemmOperand gradient_operand(const LayerContext& ctx, const float* dy, int64_t n) {
-  return converted_operand(ctx, dy, ctx.scratch->dy_bf16, n);
-}
-
-// An activation only GEMMs read, as its kernel wrote it: in bf16 (bf16 runs) or fp32; the other pointer is null.
-GemmOperand stored_operand(const float* f32, const uint16_t* bf16) { return GemmOperand{bf16 ? nullptr : f32, bf16}; }
+namespace {
 
 enum DropoutSite { kAttentionProbs = 0, kAttentionOutput = 1, kFfnOutput = 2 };
 
@@ -109,7 +100,7 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   if (pre) {
     k.layernorm_forward(ctx.stream, h, p.ln1_w, p.ln1_b, a.ln1, a.ln1_bf16, a.ln1_mean, a.ln1_rstd, BT, C,
                         c.layer_norm_eps);
-    attn_in = stored_operand(a.ln1, a.ln1_bf16);
+    attn_in = written_operand(a.ln1, a.ln1_bf16);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
   k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
@@ -117,13 +108,14 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
   BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, qkv.q, HS, T * HS, qkv.k, HS, T * HS, a.probs, T, T * T));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, s.probs_dropped, B, NH, T, attn_scale, p_attn,
+  // P.V reads the dropped probabilities (bf16 runs: only in bf16)
+  float* dropped = ctx.bf16_operands ? nullptr : s.probs_dropped;
+  k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, dropped, s.attn_bf16, B, NH, T, attn_scale, p_attn,
                             dropout_key(ctx, layer, kAttentionProbs));
-  const int64_t attn_size = static_cast<int64_t>(B) * NH * T * T;
-  const GemmOperand pd = converted_operand(ctx, p_attn > 0 ? s.probs_dropped : a.probs, s.attn_bf16, attn_size);
+  const GemmOperand pd = written_operand(p_attn > 0 ? dropped : a.probs, s.attn_bf16);
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, qkv.v, HS, T * HS, s.ctx_heads, HS, T * HS));
   k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, a.ctx_bf16, 1, B, T, NH, HS);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, stored_operand(a.ctx, a.ctx_bf16), p.attn_out_w, s.proj, BT, C, C));
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(a.ctx, a.ctx_bf16), p.attn_out_w, s.proj, BT, C, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kAttentionOutput));
   const float* x = a.resid1;
@@ -138,11 +130,11 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   if (pre) {
     k.layernorm_forward(ctx.stream, x, p.ln2_w, p.ln2_b, a.ln2, a.ln2_bf16, a.ln2_mean, a.ln2_rstd, BT, C,
                         c.layer_norm_eps);
-    ffn_in = stored_operand(a.ln2, a.ln2_bf16);
+    ffn_in = written_operand(a.ln2, a.ln2_bf16);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, ffn_in, p.ffn_in_w, a.ffn_pre, BT, C, F));
   k.bias_gelu_forward(ctx.stream, a.ffn_pre, p.ffn_in_b, a.ffn_act, a.ffn_act_bf16, BT, F, c.gelu);
-  BERT_RETURN_IF_ERROR(linear_forward(ctx, stored_operand(a.ffn_act, a.ffn_act_bf16), p.ffn_out_w, s.proj, BT, F, C));
+  BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(a.ffn_act, a.ffn_act_bf16), p.ffn_out_w, s.proj, BT, F, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.ffn_out_b, x, a.resid2, BT, C, gate.scale, p_hidden,
                                   dropout_key(ctx, layer, kFfnOutput));
   *out = a.resid2;
@@ -175,16 +167,18 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
     d_resid2 = s.d_ln;
   }
   const float* x = pre ? a.resid1 : a.x_post;
-  const GemmOperand ffn_in = pre ? stored_operand(a.ln2, a.ln2_bf16) : fp32_operand(x);
-  k.dropout_apply(ctx.stream, d_resid2, s.d_branch, BT * C, gate.scale, p_hidden, dropout_key(ctx, layer, kFfnOutput));
+  const GemmOperand ffn_in = pre ? written_operand(a.ln2, a.ln2_bf16) : fp32_operand(x);
+  // each gradient two GEMMs read is written in fp32 (bias gradients, the next kernel) and, in bf16 runs, in bf16
+  k.dropout_apply(ctx.stream, d_resid2, s.d_branch, s.dy_bf16, BT * C, gate.scale, p_hidden,
+                  dropout_key(ctx, layer, kFfnOutput));
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.ffn_out_b);
-  const GemmOperand d_out_branch = gradient_operand(ctx, s.d_branch, BT * C);
+  const GemmOperand d_out_branch{s.d_branch, s.dy_bf16};
   BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_out_branch, stored_operand(a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
+      linear_backward_weight(ctx, d_out_branch, written_operand(a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_out_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
-  k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, BT, F, c.gelu);
+  k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, s.dy_bf16, BT, F, c.gelu);
   k.column_sum_accumulate(ctx.stream, s.d_ffn, BT, F, g.ffn_in_b);
-  const GemmOperand d_pre = gradient_operand(ctx, s.d_ffn, BT * F);
+  const GemmOperand d_pre{s.d_ffn, s.dy_bf16};
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_pre, ffn_in, g.ffn_in_w, BT, C, F));
   ctx.backend->copy(s.d_x, d_resid2, row_bytes);
   if (!pre) return linear_backward_input(ctx, d_pre, p.ffn_in_w, s.d_x, BT, C, F, true);
@@ -203,26 +197,29 @@ Status attention_core_backward(const LayerContext& ctx, int layer, const LayerAc
   const int64_t head_block = static_cast<int64_t>(B) * T * c.hidden_size;
   const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
   const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
-  const GemmOperand d_ctx = stored_operand(s.d_ctx_heads, s.d_ctx_heads_bf16);
+  const GemmOperand d_ctx = written_operand(s.d_ctx_heads, s.d_ctx_heads_bf16);
   float* dq = s.d_qkv_heads;
   float* dk = s.d_qkv_heads + head_block;
   float* dv = s.d_qkv_heads + 2 * head_block;
   const int64_t attn_size = static_cast<int64_t>(B) * NH * T * T;
-  const float* pd = a.probs;
-  if (p_attn > 0) {
-    k.dropout_apply(ctx.stream, a.probs, s.probs_dropped, attn_size, 1.0f, p_attn,
+  // the probabilities P.V read, regenerated from their dropout key (bf16 runs: in bf16 only, even where p is 0)
+  GemmOperand pd = fp32_operand(a.probs);
+  if (ctx.bf16_operands || p_attn > 0) {
+    float* dropped = ctx.bf16_operands ? nullptr : s.probs_dropped;
+    k.dropout_apply(ctx.stream, a.probs, dropped, s.attn_bf16, attn_size, 1.0f, p_attn,
                     dropout_key(ctx, layer, kAttentionProbs));
-    pd = s.probs_dropped;
+    pd = written_operand(dropped, s.attn_bf16);
   }
   // d_probs_dropped = d_ctx . V^T ; dV = Pd^T . d_ctx
   BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, d_ctx, HS, T * HS, qkv.v, HS, T * HS, s.d_probs, T, T * T));
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, converted_operand(ctx, pd, s.attn_bf16, attn_size), T, T * T,
-                                 d_ctx, HS, T * HS, dv, HS, T * HS));
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, pd, T, T * T, d_ctx, HS, T * HS, dv, HS, T * HS));
   const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  k.softmax_dropout_backward(ctx.stream, s.d_probs, a.probs, s.d_probs, B, NH, T, attn_scale, p_attn,
+  // dS: in place in fp32 runs, into the bf16 scratch alone in bf16 runs (Pd there is no longer needed)
+  float* ds32 = ctx.bf16_operands ? nullptr : s.d_probs;
+  k.softmax_dropout_backward(ctx.stream, s.d_probs, a.probs, ds32, s.attn_bf16, B, NH, T, attn_scale, p_attn,
                              dropout_key(ctx, layer, kAttentionProbs));
   // dQ = dS . K ; dK = dS^T . Q
-  const GemmOperand ds = converted_operand(ctx, s.d_probs, s.attn_bf16, attn_size);
+  const GemmOperand ds = written_operand(ds32, s.attn_bf16);
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, ds, T, T * T, qkv.k, HS, T * HS, dq, HS, T * HS));
   BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, true, false, ds, T, T * T, qkv.q, HS, T * HS, dk, HS, T * HS));
   // d_qkv in fp32 (the bias gradients) and, in bf16 runs, bf16 (the two GEMMs that read it)
@@ -251,12 +248,12 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
     k.layernorm_backward(ctx.stream, s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
     d_resid1 = s.d_ln;
   }
-  k.dropout_apply(ctx.stream, d_resid1, s.d_branch, BT * C, gate.scale, p_hidden,
+  k.dropout_apply(ctx.stream, d_resid1, s.d_branch, s.dy_bf16, BT * C, gate.scale, p_hidden,
                   dropout_key(ctx, layer, kAttentionOutput));
   k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.attn_out_b);
-  const GemmOperand d_attn_branch = gradient_operand(ctx, s.d_branch, BT * C);
+  const GemmOperand d_attn_branch{s.d_branch, s.dy_bf16};
   BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_attn_branch, stored_operand(a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
+      linear_backward_weight(ctx, d_attn_branch, written_operand(a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_attn_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
   k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, s.d_ctx_heads_bf16, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
@@ -267,7 +264,7 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   k.column_sum_accumulate(ctx.stream, s.d_qkv, BT, 3 * C, s.qkv_bias_grad);
   k.axpy(ctx.stream, g.qkv_b, nullptr, s.qkv_bias_grad, C, 1.0f);
   k.axpy(ctx.stream, g.qkv_b + 2 * C, nullptr, s.qkv_bias_grad + 2 * C, C, 1.0f);
-  const GemmOperand attn_in = pre ? stored_operand(a.ln1, a.ln1_bf16) : fp32_operand(h);
+  const GemmOperand attn_in = pre ? written_operand(a.ln1, a.ln1_bf16) : fp32_operand(h);
   const GemmOperand d_qkv{s.d_qkv, s.dy_bf16};  // attention_core_backward wrote both
   BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_qkv, attn_in, g.qkv_w, BT, C, 3 * C));
   ctx.backend->copy(d_h, d_resid1, row_bytes);

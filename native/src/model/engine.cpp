@@ -146,11 +146,11 @@ Status Engine::run(const Batch& batch, const std::vector<PldGate>& gates, const 
 }
 
 Status Engine::Impl::ensure_capacity(int B, int T, int M) {
+  const bool bf16 = options.precision == Precision::kBf16;
   if (B > cap_B || T > cap_T) {
     cap_B = std::max(B, cap_B);
     cap_T = std::max(T, cap_T);
     layer_acts.assign(config.num_hidden_layers, LayerActs{});
-    const bool bf16 = options.precision == Precision::kBf16;
     for (LayerActs& a : layer_acts) request_layer_acts(acts, config, cap_B, cap_T, bf16, &a);
     scratch = LayerScratch{};
     request_layer_scratch(acts, config, cap_B, cap_T, bf16, &scratch);
@@ -159,7 +159,7 @@ Status Engine::Impl::ensure_capacity(int B, int T, int M) {
   }
   if (config.num_labels == 0 && M > cap_M) {
     cap_M = M;
-    request_mlm_acts(mlm_arena, config, cap_M, &mlm);
+    request_mlm_acts(mlm_arena, config, cap_M, bf16, &mlm);
     BERT_RETURN_IF_ERROR(mlm_arena.allocate());
   }
   return Status::ok();

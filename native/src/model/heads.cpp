@@ -53,22 +53,23 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   const int64_t nsp_count = count_labels(batch.next_sentence_labels, B);
   const float nsp_dscale = nsp_count > 0 ? in.grad_scale / static_cast<float>(nsp_count) : 0.0f;
   k.cross_entropy_forward_backward(ctx.stream, h.head_logits, in.dev->next_sentence_labels, B, 2, nsp_dscale,
-                                   h.head_logits, &in.scalars->nsp_loss_sum, &in.scalars->nsp_correct);
+                                   h.head_logits, nullptr, &in.scalars->nsp_loss_sum, &in.scalars->nsp_correct);
   r->nsp_count = nsp_count;
 
   // MLM at the masked positions only: logits(M, V) = LN(gelu(x Wt^T + bt)) . E^T + bias
   const int64_t mlm_count = M > 0 ? count_labels(batch.masked_labels, M) : 0;
   if (M > 0) {
     k.gather_rows(ctx.stream, in.seq, in.dev->masked_positions, M, C, m.gathered);
-    BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.gathered), p.mlm_dense_w, m.pre, M, C, C));
+    const GemmOperand gathered = converted_operand(ctx, m.gathered, m.gathered_bf16, M * C);
+    BERT_RETURN_IF_ERROR(linear_forward(ctx, gathered, p.mlm_dense_w, m.pre, M, C, C));
     k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, nullptr, M, C, c.gelu);
-    k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, nullptr, m.mean, m.rstd, M, C,
+    k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.ln_bf16, m.mean, m.rstd, M, C,
                         c.layer_norm_eps);
-    BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(m.ln), p.word_emb, m.logits, M, C, V));
+    BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(m.ln, m.ln_bf16), p.word_emb, m.logits, M, C, V));
     k.add_bias(ctx.stream, m.logits, p.mlm_bias, M, V);
     const float mlm_dscale = mlm_count > 0 ? in.grad_scale / static_cast<float>(mlm_count) : 0.0f;
     k.cross_entropy_forward_backward(ctx.stream, m.logits, in.dev->masked_labels, M, V, mlm_dscale, m.logits,
-                                     &in.scalars->mlm_loss_sum, &in.scalars->mlm_correct);
+                                     m.logits_bf16, &in.scalars->mlm_loss_sum, &in.scalars->mlm_correct);
   }
   r->mlm_count = mlm_count;
   if (!in.backward) return Status::ok();
@@ -76,15 +77,17 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
   // backward, in reverse: MLM, then NSP and the pooler
   if (M > 0) {
     k.column_sum_accumulate(ctx.stream, m.logits, M, V, g.mlm_bias);
-    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, fp32_operand(m.logits), fp32_operand(m.ln), g.word_emb, M, C, V));
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(m.logits), p.word_emb, m.d_a, M, C, V, false));
+    const GemmOperand d_logits{m.logits, m.logits_bf16};  // fp32 for the bias gradient, bf16 for the GEMMs
+    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_logits, written_operand(m.ln, m.ln_bf16), g.word_emb, M, C, V));
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_logits, p.word_emb, m.d_a, M, C, V, false));
     ctx.backend->memset_zero(m.d_b, sizeof(float) * M * C);
     k.layernorm_backward(ctx.stream, m.d_a, m.act, p.mlm_ln_w, m.mean, m.rstd, m.d_b, g.mlm_ln_w, g.mlm_ln_b, M, C);
-    k.gelu_backward(ctx.stream, m.d_b, m.pre, m.d_b, M, C, c.gelu);
+    k.gelu_backward(ctx.stream, m.d_b, m.pre, m.d_b, m.d_b_bf16, M, C, c.gelu);
     k.column_sum_accumulate(ctx.stream, m.d_b, M, C, g.mlm_dense_b);
-    BERT_RETURN_IF_ERROR(
-        linear_backward_weight(ctx, fp32_operand(m.d_b), fp32_operand(m.gathered), g.mlm_dense_w, M, C, C));
-    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(m.d_b), p.mlm_dense_w, m.d_a, M, C, C, false));
+    const GemmOperand d_pre{m.d_b, m.d_b_bf16};
+    const GemmOperand gathered = written_operand(m.gathered, m.gathered_bf16);
+    BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_pre, gathered, g.mlm_dense_w, M, C, C));
+    BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_pre, p.mlm_dense_w, m.d_a, M, C, C, false));
     k.scatter_add_rows(ctx.stream, m.d_a, in.dev->masked_positions, M, C, h.d_seq);
   }
   k.column_sum_accumulate(ctx.stream, h.head_logits, B, 2, g.nsp_b);
@@ -104,7 +107,7 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
   const DropoutKey key = dropout_key(ctx, c.num_hidden_layers, kClassifierDropoutSite);
 
   BERT_RETURN_IF_ERROR(pooler_forward(ctx, p, in, h));
-  k.dropout_apply(ctx.stream, h.pooled, h.pooled_dropped, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
+  k.dropout_apply(ctx.stream, h.pooled, h.pooled_dropped, nullptr, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, fp32_operand(h.pooled_dropped), p.cls_w, h.head_logits, B, C, L));
   k.add_bias(ctx.stream, h.head_logits, p.cls_b, B, L);
   r->class_logits.resize(static_cast<size_t>(B) * L);
@@ -117,7 +120,7 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
     const int64_t count = count_labels(batch.class_labels, B);
     const float dscale = count > 0 ? in.grad_scale / static_cast<float>(count) : 0.0f;
     k.cross_entropy_forward_backward(ctx.stream, h.head_logits, in.dev->class_labels, B, L, dscale, h.head_logits,
-                                     &in.scalars->class_loss_sum, &in.scalars->class_correct);
+                                     nullptr, &in.scalars->class_loss_sum, &in.scalars->class_correct);
     r->class_count = count;
   }
   if (!in.backward) return Status::ok();
@@ -126,7 +129,7 @@ Status classification_head(const LayerContext& ctx, const ModelParams& p, const 
   BERT_RETURN_IF_ERROR(
       linear_backward_weight(ctx, fp32_operand(h.head_logits), fp32_operand(h.pooled_dropped), g.cls_w, B, C, L));
   BERT_RETURN_IF_ERROR(linear_backward_input(ctx, fp32_operand(h.head_logits), p.cls_w, h.d_pooled, B, C, L, false));
-  k.dropout_apply(ctx.stream, h.d_pooled, h.d_pooled, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
+  k.dropout_apply(ctx.stream, h.d_pooled, h.d_pooled, nullptr, static_cast<int64_t>(B) * C, 1.0f, p_drop, key);
   return pooler_backward(ctx, p, g, in, h);
 }
 

@@ -105,7 +105,8 @@ void activations(std::vector<OpCase>& out, int64_t N, int F_, GeluForm form) {
                  }});
   out.push_back({"gelu_backward", shape, Tolerance::kApprox, nullptr, [=](DeviceArrays& d) {
                    float* dact = d.put(random_floats(n, 22));
-                   d.k().gelu_backward(d.s(), dact, d.put(random_floats(n, 23, -4, 4)), dact, N, F_, form);  // aliased
+                   d.k().gelu_backward(d.s(), dact, d.put(random_floats(n, 23, -4, 4)), dact, nullptr, N, F_,
+                                       form);  // aliased
                    return Outputs{d.get("dpre", dact, n)};
                  }});
 }
@@ -133,11 +134,12 @@ void dropout_ops(std::vector<OpCase>& out, int64_t N, int C, float p) {
                                                        d.put(F(n, 0.0f)), o, N, C, 1.25f, p, DropoutKey{5, 77});
                    return Outputs{d.get("out", o, n)};
                  }});
-  out.push_back({"dropout_apply", shape, Tolerance::kExact, "out", [=](DeviceArrays& d) {
-                   float* x = d.put(random_floats(n, 32));
-                   d.k().dropout_apply(d.s(), x, x, n, 1.5f, p, DropoutKey{9, 3});  // in place, as the model does
-                   return Outputs{d.get("out", x, n)};
-                 }});
+  out.push_back(
+      {"dropout_apply", shape, Tolerance::kExact, "out", [=](DeviceArrays& d) {
+         float* x = d.put(random_floats(n, 32));
+         d.k().dropout_apply(d.s(), x, x, nullptr, n, 1.5f, p, DropoutKey{9, 3});  // in place, as the model does
+         return Outputs{d.get("out", x, n)};
+       }});
 }
 
 void rows(std::vector<OpCase>& out, int64_t N, int F_) {
@@ -178,24 +180,25 @@ void softmax(std::vector<OpCase>& out, int B, int NH, int T, float p) {
   const std::string shape = dims({B, NH, T, T}) + " p=" + std::to_string(p).substr(0, 4);
   out.push_back({"softmax_dropout_forward", shape, Tolerance::kApprox, "probs_dropped", [=](DeviceArrays& d) {
                    float *probs = d.put(random_floats(n, 50, -6, 6)), *dropped = d.zeros<float>(n);
-                   d.k().softmax_dropout_forward(d.s(), probs, d.put(attention_mask(B, T, p == 0)), probs, dropped, B,
-                                                 NH, T, 0.125f, p,
+                   d.k().softmax_dropout_forward(d.s(), probs, d.put(attention_mask(B, T, p == 0)), probs, dropped,
+                                                 nullptr, B, NH, T, 0.125f, p,
                                                  DropoutKey{2, 8});  // scores overwritten, as in the model
                    Outputs o{d.get("probs", probs, n)};
                    if (p > 0) o.push_back(d.get("probs_dropped", dropped, n));
                    return o;
                  }});
-  out.push_back({"softmax_dropout_backward", shape, Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
-                   F probs = random_floats(n, 51, 0, 1);
-                   for (int64_t r = 0; r < n / T; r++) {  // rows that sum to one
-                     double s = 0;
-                     for (int j = 0; j < T; j++) s += probs[r * T + j];
-                     for (int j = 0; j < T; j++) probs[r * T + j] = static_cast<float>(probs[r * T + j] / s);
-                   }
-                   float* g = d.put(random_floats(n, 52));
-                   d.k().softmax_dropout_backward(d.s(), g, d.put(probs), g, B, NH, T, 0.125f, p, DropoutKey{2, 8});
-                   return Outputs{d.get("dscores", g, n)};
-                 }});
+  out.push_back(
+      {"softmax_dropout_backward", shape, Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
+         F probs = random_floats(n, 51, 0, 1);
+         for (int64_t r = 0; r < n / T; r++) {  // rows that sum to one
+           double s = 0;
+           for (int j = 0; j < T; j++) s += probs[r * T + j];
+           for (int j = 0; j < T; j++) probs[r * T + j] = static_cast<float>(probs[r * T + j] / s);
+         }
+         float* g = d.put(random_floats(n, 52));
+         d.k().softmax_dropout_backward(d.s(), g, d.put(probs), g, nullptr, B, NH, T, 0.125f, p, DropoutKey{2, 8});
+         return Outputs{d.get("dscores", g, n)};
+       }});
 }
 
 void layouts(std::vector<OpCase>& out, int G, int B, int T, int NH, int HS) {
@@ -236,7 +239,7 @@ void losses(std::vector<OpCase>& out, int64_t M, int V) {
          float* logits = d.put(random_floats(M * V, 71, -8, 8));
          double* loss = d.zeros<double>(1);
          int64_t* correct = d.zeros<int64_t>(1);
-         d.k().cross_entropy_forward_backward(d.s(), logits, d.put(labels), M, V, 0.5f, logits, loss, correct);
+         d.k().cross_entropy_forward_backward(d.s(), logits, d.put(labels), M, V, 0.5f, logits, nullptr, loss, correct);
          return Outputs{d.get("dlogits", logits, M * V), d.get("loss_sum", loss, 1), d.get("correct", correct, 1)};
        }});
   out.push_back({"mse_forward_backward", dims({M}), Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
@@ -331,6 +334,53 @@ void optimizer_mirror(std::vector<OpCase>& out, int64_t n) {
 
 }  // namespace
 
+// The gradient and probability kernels' bf16 outputs (bf16 runs write each operand two GEMMs read this way).
+void gradient_outputs_bf16(std::vector<OpCase>& out, int64_t N, int F_, int B, int NH, int T, float p) {
+  const int64_t n = N * F_, na = static_cast<int64_t>(B) * NH * T * T;
+  const std::string shape = dims({N, F_}) + " p=" + std::to_string(p).substr(0, 4) + " bf16 out";
+  const std::string attn = dims({B, NH, T, T}) + " p=" + std::to_string(p).substr(0, 4) + " bf16 out";
+  out.push_back({"dropout_apply", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
+                     d.k().dropout_apply(d.s(), d.put(random_floats(n, 32)), o, o16, n, 1.5f, p, DropoutKey{9, 3});
+                   });
+                 }});
+  out.push_back({"gelu_backward", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
+                     float* dact = d.put(random_floats(n, 22));  // in place, as the model calls it
+                     d.k().gelu_backward(d.s(), dact, d.put(random_floats(n, 23, -4, 4)), dact, o16, N, F_,
+                                         GeluForm::kErf);
+                     if (o) d.backend().copy(o, dact, sizeof(float) * n);
+                   });
+                 }});
+  out.push_back({"softmax_dropout_forward", attn, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, na, [&](float* used, uint16_t* used16) {
+                     float* probs = d.put(random_floats(na, 50, -6, 6));
+                     d.k().softmax_dropout_forward(d.s(), probs, d.put(attention_mask(B, T, false)), probs,
+                                                   p > 0 ? used : nullptr, used16, B, NH, T, 0.125f, p,
+                                                   DropoutKey{2, 8});
+                     if (used && p == 0) d.backend().copy(used, probs, sizeof(float) * na);
+                   });
+                 }});
+  out.push_back({"softmax_dropout_backward", attn, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   return bf16_output_agreement(d, na, [&](float* ds, uint16_t* ds16) {
+                     d.k().softmax_dropout_backward(d.s(), d.put(random_floats(na, 52)),
+                                                    d.put(random_floats(na, 51, 0, 1)), ds, ds16, B, NH, T, 0.125f, p,
+                                                    DropoutKey{2, 8});
+                   });
+                 }});
+  out.push_back(
+      {"cross_entropy_forward_backward", dims({N, F_}) + " bf16 out", Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+         return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
+           I labels = random_ints(N, 70, 0, F_);
+           labels[1 % N] = -1;                                  // an ignored row: zeros in both
+           float* logits = d.put(random_floats(n, 71, -8, 8));  // in place, as the model calls it
+           d.k().cross_entropy_forward_backward(d.s(), logits, d.put(labels), N, F_, 0.5f, logits, o16,
+                                                d.zeros<double>(1), d.zeros<int64_t>(1));
+           if (o) d.backend().copy(o, logits, sizeof(float) * n);
+         });
+       }});
+}
+
 std::vector<OpCase> kernel_cases() {
   std::vector<OpCase> c;
   embeddings(c, 3, 7, 37);
@@ -349,6 +399,8 @@ std::vector<OpCase> kernel_cases() {
   layouts(c, 3, 2, 5, 3, 7);
   layouts(c, 1, 3, 4, 2, 5);
   layouts_bf16(c, 3, 2, 5, 3, 7);
+  gradient_outputs_bf16(c, 9, 1001, 2, 3, 37, 0.1f);
+  gradient_outputs_bf16(c, 3, 17, 1, 2, 19, 0.0f);
   losses(c, 9, 1001);
   losses(c, 1, 2);
   conversions(c, 1003);
