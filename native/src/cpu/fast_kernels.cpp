@@ -405,6 +405,24 @@ void heads_to_tokens(Stream, const float* in, float* out, uint16_t* out_bf16, in
   }
 }
 
+void transpose_add_bias(Stream, const float* in, const float* bias, float* out, int64_t R, int64_t C) {
+  // 64 x 64 blocks: each block's rows of in and of out stay in L1 while it is transposed
+  constexpr int64_t kBlock = 64;
+  const int64_t row_blocks = (R + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t rb = 0; rb < row_blocks; rb++) {
+    const int64_t r0 = rb * kBlock, r1 = std::min(R, r0 + kBlock);
+    for (int64_t c0 = 0; c0 < C; c0 += kBlock) {
+      const int64_t c1 = std::min(C, c0 + kBlock);
+      for (int64_t c = c0; c < c1; c++) {
+        float* o = out + c * R;
+#pragma omp simd
+        for (int64_t r = r0; r < r1; r++) o[r] = in[r * C + c] + bias[r];
+      }
+    }
+  }
+}
+
 void gather_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* out) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);

@@ -242,6 +242,11 @@ void heads_to_tokens(Stream, const float* in, float* out, uint16_t* out_bf16, in
           }
 }
 
+void transpose_add_bias(Stream, const float* in, const float* bias, float* out, int64_t R, int64_t C) {
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t r = 0; r < R; r++) out[c * R + r] = in[r * C + c] + bias[r];
+}
+
 void gather_rows(Stream, const float* src, const int32_t* index, int64_t n, int C, float* out) {
   for (int64_t i = 0; i < n; i++) std::memcpy(out + i * C, src + static_cast<int64_t>(index[i]) * C, sizeof(float) * C);
 }

@@ -246,6 +246,14 @@ __global__ void heads_to_tokens_k(const float* in, float* out, uint16_t* out_bf1
   BERT_GRID_STRIDE(i, n) store(out, out_bf16, token_major_index(i, G, B, T, NH, HS), in[i]);
 }
 
+// one thread per element of out(C, R): consecutive threads write consecutive elements
+__global__ void transpose_add_bias_k(const float* in, const float* bias, float* out, int64_t R, int64_t C) {
+  BERT_GRID_STRIDE(i, R * C) {
+    const int64_t r = i % R, c = i / R;
+    out[i] = in[r * C + c] + bias[r];
+  }
+}
+
 __global__ void gather_rows_k(const float* src, const int32_t* index, int C, float* out, int64_t n) {
   BERT_GRID_STRIDE(i, n) out[i] = src[static_cast<int64_t>(index[i / C]) * C + i % C];
 }
@@ -439,6 +447,11 @@ void heads_to_tokens(Stream s, const float* in, float* out, uint16_t* out_bf16, 
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   if (n == 0) return;
   heads_to_tokens_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, out_bf16, G, B, T, NH, HS, n);
+}
+
+void transpose_add_bias(Stream s, const float* in, const float* bias, float* out, int64_t R, int64_t C) {
+  if (R * C == 0) return;
+  transpose_add_bias_k<<<blocks_for(R * C), kThreads, 0, to_cuda(s)>>>(in, bias, out, R, C);
 }
 
 void gather_rows(Stream s, const float* src, const int32_t* index, int64_t n, int C, float* out) {

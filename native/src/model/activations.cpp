@@ -127,6 +127,7 @@ void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, bool bf16_opera
   }
   arena.request(&m->mean, M);
   arena.request(&m->rstd, M);
+  arena.request(&m->logits_t, V * M);
   arena.request(&m->logits, M * V);
   arena.request(&m->d_a, M * C);
   arena.request(&m->d_b, M * C);

@@ -55,6 +55,7 @@ struct MlmActs {
   float* gathered;          // (M, C)
   float *pre, *act;         // (M, C) dense before / after GELU
   float *ln, *mean, *rstd;  // (M, C), (M), (M)
+  float* logits_t;          // (V, M) the logits as their GEMM makes them, vocabulary-major
   float* logits;            // (M, V), overwritten by its gradient
   float *d_a, *d_b;         // (M, C)
   // bf16 runs: the operands two GEMMs read, made once (ln then has no fp32 copy)

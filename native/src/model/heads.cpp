@@ -15,6 +15,20 @@ Status pooler_forward(const LayerContext& ctx, const ModelParams& p, const HeadI
   return Status::ok();
 }
 
+// m.logits(M, V) = ln(M, C) . E(V, C)^T + bias, by the GEMM E . ln^T into m.logits_t (V, M) and a transpose: with
+// only M (the masked positions, 640 at batch 32) rows, oneDNN runs the vocabulary-major shape up to 2.8x faster in
+// bf16 (docs/benchmarks.md), about as fast in fp32, and the transpose costs a tenth of what it saves.
+Status mlm_logits(const LayerContext& ctx, const ModelParams& p, GemmOperand ln, int64_t M, MlmActs& m) {
+  const int C = ctx.config->hidden_size, V = ctx.config->vocab_size;
+  GemmArgs g;
+  g.M = V, g.N = M, g.K = C;
+  g.trans_b = true;
+  g.lda = C, g.ldb = C, g.ldc = M;
+  BERT_RETURN_IF_ERROR(ctx.backend->gemm(g, weight_operand(ctx, p.word_emb), ln, m.logits_t));
+  ctx.backend->kernels().transpose_add_bias(ctx.stream, m.logits_t, p.mlm_bias, m.logits, V, M);
+  return Status::ok();
+}
+
 // From h.d_pooled back to d_seq at the [CLS] rows.
 Status pooler_backward(const LayerContext& ctx, const ModelParams& p, const ModelParams& g, const HeadInputs& in,
                        HeadActs& h) {
@@ -65,8 +79,7 @@ Status pretraining_heads(const LayerContext& ctx, const ModelParams& p, const Mo
     k.bias_gelu_forward(ctx.stream, m.pre, p.mlm_dense_b, m.act, nullptr, M, C, c.gelu);
     k.layernorm_forward(ctx.stream, m.act, p.mlm_ln_w, p.mlm_ln_b, m.ln, m.ln_bf16, m.mean, m.rstd, M, C,
                         c.layer_norm_eps);
-    BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(m.ln, m.ln_bf16), p.word_emb, m.logits, M, C, V));
-    k.add_bias(ctx.stream, m.logits, p.mlm_bias, M, V);
+    BERT_RETURN_IF_ERROR(mlm_logits(ctx, p, written_operand(m.ln, m.ln_bf16), M, m));
     const float mlm_dscale = mlm_count > 0 ? in.grad_scale / static_cast<float>(mlm_count) : 0.0f;
     k.cross_entropy_forward_backward(ctx.stream, m.logits, in.dev->masked_labels, M, V, mlm_dscale, m.logits,
                                      m.logits_bf16, &in.scalars->mlm_loss_sum, &in.scalars->mlm_correct);

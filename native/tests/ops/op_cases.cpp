@@ -142,6 +142,15 @@ void dropout_ops(std::vector<OpCase>& out, int64_t N, int C, float p) {
        }});
 }
 
+void transposes(std::vector<OpCase>& out, int64_t R, int64_t C) {
+  out.push_back({"transpose_add_bias", dims({R, C}), Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
+                   float* o = d.zeros<float>(R * C);
+                   d.k().transpose_add_bias(d.s(), d.put(random_floats(R * C, 44)), d.put(random_floats(R, 45)), o, R,
+                                            C);
+                   return Outputs{d.get("out", o, R * C)};
+                 }});
+}
+
 void rows(std::vector<OpCase>& out, int64_t N, int F_) {
   out.push_back({"add_bias", dims({N, F_}), Tolerance::kExact, nullptr, [=](DeviceArrays& d) {
                    float* x = d.put(random_floats(N * F_, 40));
@@ -394,6 +403,8 @@ std::vector<OpCase> kernel_cases() {
   dropout_ops(c, 3, 17, 0.0f);
   rows(c, 1000, 37);
   rows(c, 4, 1);
+  transposes(c, 1001, 67);
+  transposes(c, 1, 3);
   softmax(c, 2, 3, 37, 0.1f);
   softmax(c, 1, 2, 129, 0.0f);
   layouts(c, 3, 2, 5, 3, 7);
