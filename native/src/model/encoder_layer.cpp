@@ -148,6 +148,23 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
 
 namespace {
 
+// The backward of a block's output projection, out = residual + scale * Drop(x W^T + b), from d_resid (the gradient at
+// out): the branch gradient (fp32 for the bias gradient; in bf16 runs also bf16, which both GEMMs read), then db, dW
+// and dx(N, in) written.
+Status projection_backward(const LayerContext& ctx, DropoutKey key, float scale, const float* d_resid, GemmOperand x,
+                           const float* w, float* dw, float* db, float* dx, int in) {
+  LayerScratch& s = *ctx.scratch;
+  const int C = ctx.config->hidden_size;
+  const int64_t BT = static_cast<int64_t>(ctx.B) * ctx.T;
+  const float p_hidden = ctx.train ? ctx.config->hidden_dropout_prob : 0.0f;
+  const Kernels& k = ctx.backend->kernels();
+  k.dropout_apply(ctx.stream, d_resid, s.d_branch, s.dy_bf16, BT * C, scale, p_hidden, key);
+  k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, db);
+  const GemmOperand d_branch{s.d_branch, s.dy_bf16};
+  BERT_RETURN_IF_ERROR(linear_backward_weight(ctx, d_branch, x, dw, BT, in, C));
+  return linear_backward_input(ctx, d_branch, w, dx, BT, in, C, false);
+}
+
 // The feed-forward block backward, from the gradient at the layer output to s.d_x, the gradient at the block's
 // input x (the first residual sum, or its LayerNorm in Post-LN).
 Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams& p, const LayerParams& g,
@@ -157,7 +174,6 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
   LayerScratch& s = *ctx.scratch;
   const int C = c.hidden_size, F = c.intermediate_size;
   const int64_t BT = static_cast<int64_t>(ctx.B) * ctx.T;
-  const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
   const bool pre = c.pre_ln();
   const size_t row_bytes = sizeof(float) * BT * C;
   const float* d_resid2 = d_out;  // the gradient at the second residual sum
@@ -168,14 +184,9 @@ Status ffn_block_backward(const LayerContext& ctx, int layer, const LayerParams&
   }
   const float* x = pre ? a.resid1 : a.x_post;
   const GemmOperand ffn_in = pre ? written_operand(a.ln2, a.ln2_bf16) : fp32_operand(x);
-  // each gradient two GEMMs read is written in fp32 (bias gradients, the next kernel) and, in bf16 runs, in bf16
-  k.dropout_apply(ctx.stream, d_resid2, s.d_branch, s.dy_bf16, BT * C, gate.scale, p_hidden,
-                  dropout_key(ctx, layer, kFfnOutput));
-  k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.ffn_out_b);
-  const GemmOperand d_out_branch{s.d_branch, s.dy_bf16};
-  BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_out_branch, written_operand(a.ffn_act, a.ffn_act_bf16), g.ffn_out_w, BT, F, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_out_branch, p.ffn_out_w, s.d_ffn, BT, F, C, false));
+  BERT_RETURN_IF_ERROR(projection_backward(ctx, dropout_key(ctx, layer, kFfnOutput), gate.scale, d_resid2,
+                                           written_operand(a.ffn_act, a.ffn_act_bf16), p.ffn_out_w, g.ffn_out_w,
+                                           g.ffn_out_b, s.d_ffn, F));
   k.gelu_backward(ctx.stream, s.d_ffn, a.ffn_pre, s.d_ffn, s.dy_bf16, BT, F, c.gelu);
   k.column_sum_accumulate(ctx.stream, s.d_ffn, BT, F, g.ffn_in_b);
   const GemmOperand d_pre{s.d_ffn, s.dy_bf16};
@@ -236,7 +247,6 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   LayerScratch& s = *ctx.scratch;
   const int B = ctx.B, T = ctx.T, C = c.hidden_size, NH = c.num_attention_heads;
   const int64_t BT = static_cast<int64_t>(B) * T;
-  const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
   const bool pre = c.pre_ln();
   const size_t row_bytes = sizeof(float) * BT * C;
   BERT_RETURN_IF_ERROR(ffn_block_backward(ctx, layer, p, g, gate, a, d_out));
@@ -248,13 +258,9 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
     k.layernorm_backward(ctx.stream, s.d_x, a.resid1, p.ln1_w, a.ln1_mean, a.ln1_rstd, s.d_ln, g.ln1_w, g.ln1_b, BT, C);
     d_resid1 = s.d_ln;
   }
-  k.dropout_apply(ctx.stream, d_resid1, s.d_branch, s.dy_bf16, BT * C, gate.scale, p_hidden,
-                  dropout_key(ctx, layer, kAttentionOutput));
-  k.column_sum_accumulate(ctx.stream, s.d_branch, BT, C, g.attn_out_b);
-  const GemmOperand d_attn_branch{s.d_branch, s.dy_bf16};
-  BERT_RETURN_IF_ERROR(
-      linear_backward_weight(ctx, d_attn_branch, written_operand(a.ctx, a.ctx_bf16), g.attn_out_w, BT, C, C));
-  BERT_RETURN_IF_ERROR(linear_backward_input(ctx, d_attn_branch, p.attn_out_w, s.d_ctx, BT, C, C, false));
+  BERT_RETURN_IF_ERROR(projection_backward(ctx, dropout_key(ctx, layer, kAttentionOutput), gate.scale, d_resid1,
+                                           written_operand(a.ctx, a.ctx_bf16), p.attn_out_w, g.attn_out_w, g.attn_out_b,
+                                           s.d_ctx, C));
   k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, s.d_ctx_heads_bf16, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
