@@ -64,7 +64,6 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, boo
   const int64_t NH = c.num_attention_heads;
   *s = LayerScratch{};
   arena.request(&s->qkv, BT * 3 * C);
-  arena.request(&s->probs_dropped, BT * NH * T);
   arena.request(&s->ctx_heads, BT * C);
   arena.request(&s->proj, BT * C);
   arena.request(&s->d_ffn, BT * F);
@@ -76,11 +75,12 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, boo
   arena.request(&s->qkv_bias_grad, 3 * C);
   arena.request(&s->d_qkv_heads, BT * 3 * C);
   arena.request(&s->d_probs, BT * NH * T);
-  if (bf16_operands) {
+  if (bf16_operands) {  // the dropped probabilities then live in attn_bf16 alone
     arena.request_bf16(&s->d_ctx_heads_bf16, BT * C);
     arena.request_bf16(&s->attn_bf16, BT * NH * T);
     arena.request_bf16(&s->dy_bf16, BT * std::max<int64_t>(3 * C, F));
   } else {
+    arena.request(&s->probs_dropped, BT * NH * T);
     arena.request(&s->d_ctx_heads, BT * C);
   }
 }

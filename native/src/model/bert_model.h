@@ -81,7 +81,7 @@ struct LayerActs {
 // Buffers used by one layer at a time, in either direction.
 struct LayerScratch {
   float* qkv;            // (B*T, 3C)
-  float* probs_dropped;  // (B, NH, T, T)
+  float* probs_dropped;  // (B, NH, T, T), fp32 runs
   float* ctx_heads;      // (B, NH, T, HS)
   float* proj;           // (B*T, C) output of a projection GEMM before bias
   // backward
