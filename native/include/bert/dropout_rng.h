@@ -5,11 +5,7 @@
 #include <cstdint>
 
 // The same functions on the host and in CUDA kernels: a CPU run and a GPU run of one seed drop the same elements.
-#ifdef __CUDACC__
-#define BERT_HOST_DEVICE __host__ __device__
-#else
-#define BERT_HOST_DEVICE
-#endif
+#include "bert/host_device.h"
 
 namespace bert {
 

@@ -497,20 +497,9 @@ void mse_forward_backward(Stream, const float* pred, const float* target, int64_
 }
 
 void convert_to_bf16(Stream, const float* src, uint16_t* dst, int64_t n) {
-#if defined(__AVX512BF16__)
+  constexpr int64_t kChunk = 4096;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i += 32) {
-    __mmask16 k0 = vec::tail_mask(n - i);
-    __mmask16 k1 = vec::tail_mask(std::max<int64_t>(n - i - 16, 0));
-    __m512 a = _mm512_maskz_loadu_ps(k0, src + i);
-    __m512 b = _mm512_maskz_loadu_ps(k1, src + i + 16);
-    __m512bh packed = _mm512_cvtne2ps_pbh(b, a);
-    __mmask32 k = (static_cast<__mmask32>(k1) << 16) | k0;
-    _mm512_mask_storeu_epi16(dst + i, k, reinterpret_cast<__m512i&>(packed));
-  }
-#else
-  ref::convert_to_bf16(Stream{}, src, dst, n);
-#endif
+  for (int64_t i = 0; i < n; i += kChunk) convert_row(src + i, dst + i, std::min(kChunk, n - i));
 }
 
 void round_to_fp16(Stream, const float* in, float* out, int64_t n) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bert/bf16_bits.h"
 #include "cpu/kernels.h"
 
 namespace bert::ref {
@@ -26,15 +27,6 @@ double gelu_derivative(double x, GeluForm form) {
   double t = std::tanh(u);
   double du = kSqrt2OverPi * (1.0 + 3.0 * 0.044715 * x * x);
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du;
-}
-
-// fp32 -> bf16, round to nearest even; NaN stays NaN
-uint16_t bf16_bits(float value) {
-  uint32_t bits;
-  std::memcpy(&bits, &value, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
 }
 
 // Writes one output element to the fp32 tensor, its bf16 copy, or both (either may be null).

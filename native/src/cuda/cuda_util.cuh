@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "bert/bf16_bits.h"
 #include "bert/stream.h"
 
 namespace bert::cuda {
@@ -45,14 +46,6 @@ __device__ inline T block_sum(T v, T* shared) {
   __syncthreads();
   v = lane < warps ? shared[lane] : T(0);
   return warp_sum(v);
-}
-
-// fp32 -> bf16 as the reference rounds: to nearest even, NaN kept quiet
-__device__ inline uint16_t bf16_bits(float value) {
-  uint32_t bits = __float_as_uint(value);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
 }
 
 // One output element to the fp32 tensor, its bf16 copy, or both (either may be null).
