@@ -16,8 +16,8 @@ Status pooler_forward(const LayerContext& ctx, const ModelParams& p, const HeadI
 }
 
 // m.logits(M, V) = ln(M, C) . E(V, C)^T + bias, by the GEMM E . ln^T into m.logits_t (V, M) and a transpose: with
-// only M (the masked positions, 640 at batch 32) rows, oneDNN runs the vocabulary-major shape up to 2.8x faster in
-// bf16 (docs/benchmarks.md), about as fast in fp32, and the transpose costs a tenth of what it saves.
+// only M (the masked positions, 640 at batch 32) rows, oneDNN runs the vocabulary-major shape faster (3.3x for the
+// BERT-mini logits in bf16, docs/benchmarks.md), and the transpose is one pass over the logits.
 Status mlm_logits(const LayerContext& ctx, const ModelParams& p, GemmOperand ln, int64_t M, MlmActs& m) {
   const int C = ctx.config->hidden_size, V = ctx.config->vocab_size;
   GemmArgs g;
