@@ -124,6 +124,11 @@ for lr in ${lrs//,/ }; do
     bt pretrain --cf "$cf" --deepspeed --deepspeed_config "$ds" --max_seq_length 128 --output_dir "$runs" \
       --job_name "$job" --data_path_prefix "$out/data" --seed 42 --max_steps "$steps" --ckpt_steps "$every" \
       --print_steps 100 --device cpu "${flags[@]}"
+    # a run stopped by a signal exits 0 after saving: done only when its latest checkpoint is the last step
+    if [[ "$(cat "$runs/saved_models/$job/latest" 2>/dev/null)" != *_step"$steps" ]]; then
+      echo "pld-study.sh: $job stopped before step $steps; run the same command again to resume it" >&2
+      exit 3
+    fi
     touch "$runs/$job.done"
   done
 done
