@@ -3,6 +3,8 @@
 // 1. inside a real `pretrain` run: the time between step ends (the whole loop) against the engine's share of it;
 // 2. on one engine, interleaved rounds of steps with every layer kept, with PLD gates at θ = 0.5 from the training
 //    sampler, and with no layer kept: the step time PLD saves against (1 − expected keep) × the layers' time.
+//    With --post_ln, rounds of a Post-LN engine of the same size (original BERT, every layer kept) join them: the
+//    baseline arm of a PLD study, timed under the same drift.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +28,8 @@ export interface TrainBenchOptions {
   precision: "fp32" | "bf16";
   batch: number;
   steps: number;
+  /** Also time a Post-LN model of the same size, every layer kept, in the same interleaved rounds. */
+  post_ln?: boolean;
 }
 
 function median(xs: number[]): number {
@@ -117,6 +121,8 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
   return { engineMs, loopMs, utilisation };
 }
 
+type Kind = "all" | "pld" | "none" | "postln";
+
 /**
  * 2. PLD at θ = 0.5 against all layers kept and none kept, on one engine, interleaved so that machine drift hits
  * all three alike; gates drawn by the training sampler.
@@ -124,32 +130,40 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
 async function measurePld(o: TrainBenchOptions, data: string) {
   const vocab = readVocab(defaultVocabFile());
   const loader = new PretrainingLoader(await CorpusShards.open(data), benchLoaderOptions(vocab, o.batch));
-  const engine = createEngine({
-    config: { ...benchModel(o), vocab_size: 30522, pre_layer_norm: true, num_labels: 0 },
-    precision: o.precision,
-  });
+  const engineOf = (preLayerNorm: boolean) =>
+    createEngine({
+      config: { ...benchModel(o), vocab_size: 30522, pre_layer_norm: preLayerNorm, num_labels: 0 },
+      precision: o.precision,
+    });
+  const engine = engineOf(true);
+  const postLn = o.post_ln ? engineOf(false) : undefined;
   const pldConfig = { theta: 0.5, gamma: 1, sampling: "paper" as const };
-  const gatesOf = (kind: "all" | "pld" | "none", step: number): LayerGates =>
-    kind === "all"
+  const gatesOf = (kind: Kind, step: number): LayerGates =>
+    kind === "all" || kind === "postln"
       ? allLayersKept(o.layers)
       : kind === "none"
         ? { keep: new Array<boolean>(o.layers).fill(false), scale: new Array<number>(o.layers).fill(1) }
         : sampleGates(pldConfig, o.layers, 0.5, 1, step);
-  const times = { all: [] as number[], pld: [] as number[], none: [] as number[] };
+  const kinds: Kind[] = postLn ? ["all", "pld", "none", "postln"] : ["all", "pld", "none"];
+  const times: Record<Kind, number[]> = { all: [], pld: [], none: [], postln: [] };
   let keptLayers = 0;
   let step = 0;
   const rounds = Math.max(2, Math.round(o.steps / 4));
   for (let round = 0; round < rounds; round++)
-    for (const kind of ["all", "pld", "none"] as const)
+    for (const kind of kinds)
       for (let i = 0; i < 4; i++) {
         const gates = gatesOf(kind, step);
         const t = performance.now();
-        await trainStep(engine, [{ batch: loader.next(), gates, dropoutStream: step }], {
-          optimizer: DEFAULT_ADAMW,
-          lr: 1e-4,
-          stepNumber: step + 1,
-          maxGradNorm: 1,
-        });
+        await trainStep(
+          kind === "postln" && postLn ? postLn : engine,
+          [{ batch: loader.next(), gates, dropoutStream: step }],
+          {
+            optimizer: DEFAULT_ADAMW,
+            lr: 1e-4,
+            stepNumber: step + 1,
+            maxGradNorm: 1,
+          },
+        );
         const ms = performance.now() - t;
         step++;
         if (round === 0 && i === 0) continue; // warm-up
@@ -159,6 +173,7 @@ async function measurePld(o: TrainBenchOptions, data: string) {
   return {
     all: median(times.all),
     none: median(times.none),
+    postLnMs: postLn ? median(times.postln) : undefined,
     pldMs: times.pld.reduce((a, b) => a + b, 0) / times.pld.length, // gates vary per step: the mean
     kept: keptLayers / (times.pld.length * o.layers),
   };
@@ -170,7 +185,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
     const data = join(work, "corpus", "128");
     await prepareData(seq128Options([join(projectRoot(), "data", "corpus")], data, defaultVocabFile(), 2));
     const { engineMs, loopMs, utilisation } = await measureLoop(o, work, print);
-    const { all, none, pldMs, kept } = await measurePld(o, data);
+    const { all, none, pldMs, kept, postLnMs } = await measurePld(o, data);
     const expectedKeep = expectedKeptFraction("paper", o.layers, 0.5);
     const expectedSaving = (1 - expectedKeep) * (all - none);
     const realizedSaving = (1 - kept) * (all - none);
@@ -181,6 +196,10 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
         `${((100 * saving) / expectedSaving).toFixed(0)}% of the ${expectedSaving.toFixed(1)} ms the expected keep predicts, ` +
         `${((100 * saving) / realizedSaving).toFixed(0)}% of the ${realizedSaving.toFixed(1)} ms the gates actually drawn predict`,
     );
+    if (postLnMs !== undefined)
+      print(
+        `Post-LN, every layer kept: ${postLnMs.toFixed(1)} ms/step (${((100 * postLnMs) / all).toFixed(1)}% of Pre-LN's)`,
+      );
     print(
       JSON.stringify({
         layers: o.layers,
@@ -196,6 +215,7 @@ export async function runTrainBench(o: TrainBenchOptions, print: (line: string) 
         pld_kept_fraction: Number(kept.toFixed(3)),
         pld_saving_over_expected: Number((saving / expectedSaving).toFixed(3)),
         pld_saving_over_drawn: Number((saving / realizedSaving).toFixed(3)),
+        ...(postLnMs === undefined ? {} : { post_ln_ms: Number(postLnMs.toFixed(2)) }),
       }),
     );
   } finally {

@@ -9,6 +9,7 @@ interface Args {
   precision: "fp32" | "bf16";
   batch: number;
   steps: number;
+  post_ln: boolean;
 }
 
 export const benchTrainCommand: CommandModule<object, Args> = {
@@ -20,7 +21,13 @@ export const benchTrainCommand: CommandModule<object, Args> = {
       .option("hidden", { type: "number", default: 256, describe: "hidden size" })
       .option("precision", { choices: ["fp32", "bf16"] as const, default: "bf16" as const, describe: "arithmetic" })
       .option("batch", { type: "number", default: 32, describe: "sequences per step" })
-      .option("steps", { type: "number", default: 30, describe: "steps timed" }),
+      .option("steps", { type: "number", default: 30, describe: "steps timed" })
+      .option("post_ln", {
+        type: "boolean",
+        alias: "post-ln",
+        default: false,
+        describe: "also time a Post-LN model of the same size (every layer kept) in the same interleaved rounds",
+      }),
   handler: async (a) => {
     await runTrainBench(a, (line) => process.stdout.write(line + "\n"));
   },

@@ -1,5 +1,6 @@
-// `bert-train bench` as a smoke test (no timing is asserted): each case's JSON line names its batch and sequence
-// length and carries the peak measured in the same run, and the default cases are both pre-training phases.
+// `bert-train bench` and `bench-train` as smoke tests (no timing is asserted): each bench case's JSON line names
+// its batch and sequence length and carries the peak measured in the same run, and the default cases are both
+// pre-training phases; bench-train reports every step time it measured.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -49,5 +50,23 @@ describe("bert-train bench", () => {
       { batch: 32, seq: 128 },
       { batch: 8, seq: 512 },
     ]);
+  });
+});
+
+describe("bert-train bench-train", () => {
+  it("times Pre-LN with and without dropping and, with --post_ln, a Post-LN model in the same rounds", () => {
+    const args = ["bench-train", "--layers", "2", "--hidden", "64", "--batch", "2", "--steps", "4", "--post_ln"];
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const json = r.stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("{"));
+    assert.equal(json.length, 1, "one JSON line");
+    const x = JSON.parse(json[0] as string) as Record<string, number>;
+    for (const key of ["all_kept_ms", "pld_ms", "none_kept_ms", "post_ln_ms"])
+      assert.ok(Number.isFinite(x[key]) && (x[key] as number) > 0, `${key} measured`);
+    assert.ok((x.pld_kept_fraction as number) > 0 && (x.pld_kept_fraction as number) < 1, "PLD dropped some layers");
+    assert.match(r.stdout, /Post-LN, every layer kept: [\d.]+ ms\/step/);
   });
 });
