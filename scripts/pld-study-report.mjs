@@ -18,6 +18,8 @@ const read = (path) => {
 
 const ARMS = { pld: "PLD (Pre-LN, θ̄ = 0.5)", preln: "Pre-LN, no dropping", postln: "Post-LN (BERT)" };
 const jobs = plan.lrs.split(",").flatMap((lr) => Object.keys(ARMS).map((arm) => ({ arm, lr, job: `${arm}_lr${lr}` })));
+/** The seed-43 replica of each arm at the first rate: the first `replicate_steps` steps of the same schedule. */
+const replicaJob = (job) => `${job}_seed${plan.replicate_seed}`;
 
 function steps(job) {
   const path = join(out, "runs", `${job}.metrics.jsonl`);
@@ -80,6 +82,24 @@ say(`Training text: ${plan.corpora}. Held-out text (no arm trains on it): ${plan
 say();
 
 const data = jobs.map((j) => ({ ...j, steps: steps(j.job), heldout: heldout(j.job), glue: glue(j.job) }));
+const timingPath = join(out, "timing.json");
+const timing = existsSync(timingPath) ? JSON.parse(read(timingPath)) : null;
+
+/**
+ * A step's time on a quiet machine, from the interleaved timing: the Post-LN model's step, or the Pre-LN step's
+ * fixed part (no layer kept) plus its kept fraction of the layers' time. Null without the timing.
+ */
+function quietStepMs(arm, record) {
+  if (!timing) return null;
+  if (arm === "postln") return timing.post_ln_ms ?? null;
+  return timing.none_kept_ms + (record.kept_layers ?? 1) * (timing.all_kept_ms - timing.none_kept_ms);
+}
+/** Seconds of training up to and including `step`: by the run's wall clock, or by the quiet-machine step times. */
+function trainingSeconds(d, step, clock) {
+  let ms = 0;
+  for (const r of d.steps) if (r.step <= step) ms += clock === "wall" ? r.step_ms : (quietStepMs(d.arm, r) ?? NaN);
+  return ms / 1000;
+}
 
 say("## Held-out MLM loss against samples");
 say();
@@ -90,6 +110,32 @@ for (const s of sampleCounts)
   say(`| ${s} | ${data.map((d) => f(d.heldout.find((p) => p.samples === s)?.loss)).join(" | ")} |`);
 say();
 
+say(`## Seed-to-seed spread of the held-out loss (seed 42 against ${plan.replicate_seed})`);
+say();
+const firstLr = plan.lrs.split(",")[0];
+const replicas = data
+  .filter((d) => d.lr === firstLr)
+  .map((d) => ({ d, replica: heldout(replicaJob(d.job)) }))
+  .filter((x) => x.replica.length > 0);
+if (replicas.length === 0) say("No replicas were run (--replicate_steps 0).");
+else {
+  say(
+    `Each arm again with seed ${plan.replicate_seed} (initial weights, data order, dropout and gates), the first ` +
+      `${plan.replicate_steps} steps of the same schedule: how far two runs of one arm land apart.`,
+  );
+  say();
+  say("| arm | samples | seed 42 | seed " + plan.replicate_seed + " | difference |");
+  say("| --- | --- | --- | --- | --- |");
+  for (const { d, replica } of replicas)
+    for (const p of replica) {
+      const main = d.heldout.find((q) => q.step === p.step);
+      say(
+        `| ${ARMS[d.arm]} | ${p.samples} | ${f(main?.loss)} | ${f(p.loss)} | ${main ? f(main.loss - p.loss) : "n/a"} |`,
+      );
+    }
+}
+say();
+
 say("## Time per step and per sample");
 say();
 const wallMs = (d) => mean(d.steps.slice(Math.min(5, d.steps.length - 1)).map((r) => r.step_ms));
@@ -98,18 +144,34 @@ for (const d of data)
     `- ${ARMS[d.arm]}, lr ${d.lr}: ${f(wallMs(d), 1)} ms per step by the wall clock of its run ` +
       `(mean after the first 5 steps; the kept fraction of layer evaluations ${f(mean(d.steps.map((r) => r.kept_layers ?? 1)), 3)}).`,
   );
-const timingPath = join(out, "timing.json");
-let timing = null;
-if (existsSync(timingPath)) {
-  timing = JSON.parse(read(timingPath));
+if (timing) {
   const predicted = (1 - timing.pld_kept_fraction) * (timing.all_kept_ms - timing.none_kept_ms);
   const saved = timing.all_kept_ms - timing.pld_ms;
+  const ratio = saved / predicted;
   say(
-    `- Interleaved on one engine (\`bert-train bench-train\`, OUT/timing.txt): every layer kept ${f(timing.all_kept_ms, 1)} ms, ` +
-      `PLD at θ = 0.5 ${f(timing.pld_ms, 1)} ms (kept ${f(100 * timing.pld_kept_fraction, 1)}% of layer evaluations), no layer ` +
-      `${f(timing.none_kept_ms, 1)} ms. PLD saves ${f((100 * saved) / timing.all_kept_ms, 1)}% of the step time; the kept ` +
-      `fraction predicts ${f((100 * predicted) / timing.all_kept_ms, 1)}% (measured/predicted ${f(saved / predicted, 3)}).`,
+    `- Interleaved on one engine (\`bert-train bench-train --post_ln\`, timing.txt): Pre-LN with every layer kept ` +
+      `${f(timing.all_kept_ms, 1)} ms, PLD at θ = 0.5 ${f(timing.pld_ms, 1)} ms (kept ` +
+      `${f(100 * timing.pld_kept_fraction, 1)}% of layer evaluations), no layer ${f(timing.none_kept_ms, 1)} ms, ` +
+      `Post-LN ${f(timing.post_ln_ms, 1)} ms.`,
   );
+  say(
+    `- At θ̄ = 0.5 PLD saves ${f((100 * saved) / timing.all_kept_ms, 1)}% of the Pre-LN step; the kept fraction ` +
+      `predicts ${f((100 * predicted) / timing.all_kept_ms, 1)}% (measured/predicted saving ${f(ratio, 3)}: ` +
+      `${Math.abs(ratio - 1) <= 0.05 ? "within" : "outside"} 5%). Per sample: PLD ${f(timing.pld_ms / plan.batch, 2)} ms, ` +
+      `Pre-LN ${f(timing.all_kept_ms / plan.batch, 2)} ms, Post-LN ${f(timing.post_ln_ms / plan.batch, 2)} ms; PLD's ` +
+      `time per sample is ${f((100 * timing.pld_ms) / timing.all_kept_ms, 1)}% of Pre-LN's and ` +
+      `${f((100 * timing.pld_ms) / timing.post_ln_ms, 1)}% of Post-LN's (the paper: 76%).`,
+  );
+  for (const d of data.filter((x) => x.arm === "pld")) {
+    const whole = trainingSeconds(d, Infinity, "quiet");
+    const base = data.find((x) => x.arm === "preln" && x.lr === d.lr);
+    const post = data.find((x) => x.arm === "postln" && x.lr === d.lr);
+    say(
+      `- Over its whole run (θ falling from 1 to θ̄), PLD lr ${d.lr} takes ${f(whole, 0)} s by the quiet-machine ` +
+        `step times: ${base ? f((100 * whole) / trainingSeconds(base, Infinity, "quiet"), 1) : "n/a"}% of Pre-LN's ` +
+        `and ${post ? f((100 * whole) / trainingSeconds(post, Infinity, "quiet"), 1) : "n/a"}% of Post-LN's.`,
+    );
+  }
 } else say("- Interleaved timing: not measured (--tiny skips it).");
 say();
 
@@ -120,15 +182,22 @@ for (const lr of plan.lrs.split(",")) {
   const target = base?.heldout.at(-1)?.loss;
   say(`Target (lr ${lr}): ${f(target)}, the Post-LN arm's held-out loss at its last checkpoint.`);
   say();
-  say("| arm | samples to reach it | training time to reach it (s, wall) | of the baseline's samples |");
-  say("| --- | --- | --- | --- |");
+  say(
+    "| arm | samples to reach it | of the baseline's samples | time to reach it (s, quiet-machine step times) | " +
+      "of the baseline's time | time to reach it (s, wall clock of the run) |",
+  );
+  say("| --- | --- | --- | --- | --- | --- |");
+  const baseStep = base?.heldout.at(-1)?.step;
+  const baseQuiet = base && baseStep !== undefined ? trainingSeconds(base, baseStep, "quiet") : null;
   for (const d of data.filter((x) => x.lr === lr)) {
     const s = target === undefined ? null : samplesToReach(d.heldout, target);
     const step = s === null ? null : s / plan.batch;
-    const wall = step === null ? null : d.steps.filter((r) => r.step <= step).reduce((t, r) => t + r.step_ms, 0) / 1000;
+    const quiet = step === null || !timing ? null : trainingSeconds(d, step, "quiet");
+    const wall = step === null ? null : trainingSeconds(d, step, "wall");
     const baseSamples = base?.heldout.at(-1)?.samples;
     say(
-      `| ${ARMS[d.arm]} | ${f(s, 0)} | ${f(wall, 1)} | ${s === null || !baseSamples ? "n/a" : f(s / baseSamples, 3)} |`,
+      `| ${ARMS[d.arm]} | ${f(s, 0)} | ${s === null || !baseSamples ? "n/a" : f(s / baseSamples, 3)} | ` +
+        `${f(quiet, 0)} | ${quiet === null || !baseQuiet ? "n/a" : f(quiet / baseQuiet, 3)} | ${f(wall, 0)} |`,
     );
   }
   say();
@@ -177,6 +246,40 @@ const plotted = spawnSync(
   { encoding: "utf8" },
 );
 if (plotted.status !== 0) throw new Error(`bert-train plot failed: ${plotted.stderr}`);
+// the same runs with each step's time taken from the quiet-machine timing, for the loss-against-time chart
+let quietCharts = [];
+if (timing) {
+  const quietInput = join(out, "plots", "input-quiet-time");
+  mkdirSync(quietInput, { recursive: true });
+  const quietInputs = data.map((d) => {
+    const path = join(quietInput, `${d.job}.jsonl`);
+    const records = [
+      ...d.steps.map((r) => JSON.stringify({ ...r, step_ms: quietStepMs(d.arm, r) })),
+      ...d.heldout.map((p) => JSON.stringify({ step: p.step, validation: { heldout_mlm_loss: p.loss } })),
+    ];
+    writeFileSync(path, records.join("\n") + "\n");
+    return path;
+  });
+  const quiet = spawnSync(
+    process.execPath,
+    [
+      join(repo, "dist", "bin", "bert-train.js"),
+      "plot",
+      ...quietInputs,
+      "--out",
+      join(out, "plots", "quiet-time"),
+      "--metrics",
+      "mlm_loss,validation/heldout_mlm_loss",
+      ...data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]),
+    ],
+    { encoding: "utf8" },
+  );
+  if (quiet.status !== 0) throw new Error(`bert-train plot failed: ${quiet.stderr}`);
+  quietCharts = quiet.stdout
+    .trim()
+    .split("\n")
+    .filter((p) => p.endsWith("loss-vs-time.png"));
+}
 say("## Plots");
 say();
 for (const p of plotted.stdout
@@ -185,6 +288,12 @@ for (const p of plotted.stdout
   .filter((p) => p.endsWith(".png")))
   say(`![${relative(out, p)}](${relative(out, p)})`);
 say();
+for (const p of quietCharts) {
+  say("Held-out loss against training time from the quiet-machine step times (interleaved timing):");
+  say();
+  say(`![${relative(out, p)}](${relative(out, p)})`);
+  say();
+}
 say("## Files these numbers come from");
 say();
 for (const s of [...sources].sort()) say(`- ${s}`);

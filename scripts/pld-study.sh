@@ -5,7 +5,8 @@
 # interruption (a killed run resumes from its latest checkpoint; finished phases are skipped).
 #
 #   scripts/pld-study.sh CORPUS... --out OUT [--heldout TEXT...] [--glue DIR] [--tasks SST-2,CoLA,MRPC,STS-B]
-#                        [--seeds 1,2,3] [--lrs 1e-3] [--steps 10000] [--evals 10] [--layers 12] [--hidden 256]
+#                        [--seeds 1,2,3] [--lrs 1e-3] [--steps 5000] [--evals 10] [--layers 12] [--hidden 256]
+#                        [--replicate_steps N]   (default: a fifth of --steps; 0: no seed replicas)
 #   scripts/pld-study.sh --tiny --out OUT     the whole pipeline in minutes on the embedded corpus (a CI test of
 #                                             the pipeline, not of the science)
 #
@@ -13,13 +14,15 @@
 #   pld     Pre-LN, layers dropped: theta 0.5, gamma = 13.8 / steps (theta is within 1% of 0.5 after a third)
 #   preln   Pre-LN, nothing dropped: the same code path with theta 1 (every keep probability is 1)
 #   postln  Post-LN (original BERT), no PLD
+# Every arm runs with seed 42; a replica of each with seed 43 runs the first --replicate_steps steps of the same
+# schedule, so that the report can set the seed-to-seed spread of the held-out loss beside each difference.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cli="$repo/dist/bin/bert-train.js"
 bt() { node "$cli" "$@"; }
 
 corpora=() heldout=() out="" glue="" tasks="SST-2,CoLA,MRPC,STS-B" seeds="1,2,3" lrs="1e-3"
-steps=10000 evals=10 layers=12 hidden=256 tiny=0
+steps=5000 evals=10 layers=12 hidden=256 tiny=0 replicate_steps=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift ;;
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --evals) evals=$2; shift ;;
     --layers) layers=$2; shift ;;
     --hidden) hidden=$2; shift ;;
+    --replicate_steps) replicate_steps=$2; shift ;;
     --tiny) tiny=1 ;;
     -*) echo "pld-study.sh: unknown option $1" >&2; exit 2 ;;
     *) corpora+=("$1") ;;
@@ -43,7 +47,7 @@ finetune_extra=() evaluate_extra=()
 if [ "$tiny" = 1 ]; then
   [ ${#corpora[@]} -gt 0 ] || corpora=("$repo/data/corpus/wikipedia")
   [ ${#heldout[@]} -gt 0 ] || heldout=("$repo/data/corpus/books")
-  glue=${glue:-$repo/data/glue} tasks=SST-2 seeds=1 steps=24 evals=3 layers=4 hidden=64
+  glue=${glue:-$repo/data/glue} tasks=SST-2 seeds=1 steps=24 evals=3 layers=4 hidden=64 replicate_steps=8
   finetune_extra=(--max_steps 3 --max_seq_length 32) evaluate_extra=(--max_batches 4)
 fi
 [ ${#corpora[@]} -gt 0 ] || { echo "pld-study.sh: name the training corpus (text files or folders)" >&2; exit 2; }
@@ -52,6 +56,7 @@ glue=${glue:-$repo/data/glue}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 every=$((steps / evals))
+replicate_steps=${replicate_steps:-$((steps / 5 / every * every))}  # a whole number of checkpoints
 gamma=$(awk -v s="$steps" 'BEGIN { printf "%.6g", 13.8 / s }')
 heads=$((hidden >= 64 ? hidden / 64 : 1))
 batch=32
@@ -60,7 +65,7 @@ batch=32
 cat >"$out/study.json" <<JSON
 {"steps": $steps, "checkpoint_every": $every, "batch": $batch, "layers": $layers, "hidden": $hidden,
  "heads": $heads, "intermediate": $((4 * hidden)), "seq": 128, "precision": "bf16", "gamma": $gamma,
- "theta": 0.5, "lrs": "$lrs", "tasks": "$tasks", "seeds": "$seeds", "tiny": $([ "$tiny" = 1 ] && echo true || echo false),
+ "theta": 0.5, "lrs": "$lrs", "replicate_steps": $replicate_steps, "replicate_seed": 43, "tasks": "$tasks", "seeds": "$seeds", "tiny": $([ "$tiny" = 1 ] && echo true || echo false),
  "corpora": "${corpora[*]}", "heldout": "${heldout[*]}"}
 JSON
 
@@ -106,35 +111,46 @@ JSON
 
 # --- pre-training, each arm resumable ---
 runs="$out/runs"
+pretrain_arm() {  # pretrain_arm JOB ARM CF SEED MAX_STEPS: resumes JOB from its latest checkpoint, if any
+  local job=$1 arm=$2 cf=$3 seed=$4 max=$5
+  [ -f "$runs/$job.done" ] && return 0
+  local flags=()
+  [ "$arm" != postln ] && flags+=(--progressive_layer_drop)
+  if [ -f "$runs/saved_models/$job/latest" ]; then
+    flags+=(--load_training_checkpoint "$runs/saved_models/$job")
+  else
+    flags+=(--overwrite)  # outputs of a start that died before its first checkpoint
+  fi
+  bt pretrain --cf "$cf" --deepspeed --deepspeed_config "$(ds_for "$arm")" --max_seq_length 128 --output_dir "$runs" \
+    --job_name "$job" --data_path_prefix "$out/data" --seed "$seed" --max_steps "$max" --ckpt_steps "$every" \
+    --print_steps 100 --device cpu "${flags[@]}"
+  # a run stopped by a signal exits 0 after saving: done only when its latest checkpoint is the last step
+  if [[ "$(cat "$runs/saved_models/$job/latest" 2>/dev/null)" != *_step"$max" ]]; then
+    echo "pld-study.sh: $job stopped before step $max; run the same command again to resume it" >&2
+    exit 3
+  fi
+  touch "$runs/$job.done"
+}
 jobs=()
 for lr in ${lrs//,/ }; do
-  cf=$(cf_for "$lr")
   for arm in pld preln postln; do
-    job="${arm}_lr${lr}"
-    jobs+=("$job")
-    [ -f "$runs/$job.done" ] && continue
-    ds=$(ds_for "$arm")
-    flags=()
-    [ "$arm" != postln ] && flags+=(--progressive_layer_drop)
-    if [ -f "$runs/saved_models/$job/latest" ]; then
-      flags+=(--load_training_checkpoint "$runs/saved_models/$job")
-    else
-      flags+=(--overwrite)  # outputs of a start that died before its first checkpoint
-    fi
-    bt pretrain --cf "$cf" --deepspeed --deepspeed_config "$ds" --max_seq_length 128 --output_dir "$runs" \
-      --job_name "$job" --data_path_prefix "$out/data" --seed 42 --max_steps "$steps" --ckpt_steps "$every" \
-      --print_steps 100 --device cpu "${flags[@]}"
-    # a run stopped by a signal exits 0 after saving: done only when its latest checkpoint is the last step
-    if [[ "$(cat "$runs/saved_models/$job/latest" 2>/dev/null)" != *_step"$steps" ]]; then
-      echo "pld-study.sh: $job stopped before step $steps; run the same command again to resume it" >&2
-      exit 3
-    fi
-    touch "$runs/$job.done"
+    jobs+=("${arm}_lr${lr}")
+    pretrain_arm "${arm}_lr${lr}" "$arm" "$(cf_for "$lr")" 42 "$steps"
   done
 done
+# the seed-to-seed spread: every arm again with another seed (initial weights, data order, dropout, gates), on the
+# same schedule cut short after $replicate_steps steps, at the first learning rate
+replicas=()
+if [ "$replicate_steps" -gt 0 ]; then
+  lr=${lrs%%,*}
+  for arm in pld preln postln; do
+    replicas+=("${arm}_lr${lr}_seed43")
+    pretrain_arm "${arm}_lr${lr}_seed43" "$arm" "$(cf_for "$lr")" 43 "$replicate_steps"
+  done
+fi
 
 # --- held-out MLM loss of every checkpoint ---
-for job in "${jobs[@]}"; do
+for job in "${jobs[@]}" "${replicas[@]}"; do
   mkdir -p "$out/heldout/$job"
   for ck in "$runs/saved_models/$job"/epoch*_step*; do
     [ -d "$ck" ] || continue
@@ -146,20 +162,31 @@ for job in "${jobs[@]}"; do
 done
 
 # --- GLUE: every arm's final checkpoint, the same grid for all ---
+# batch 32, lr 1e-4, 3 epochs; sequences as long as the task needs (99% of single sentences fit in 64 tokens, of
+# MRPC's and STS-B's pairs in 128), and SST-2's 67k sentences cut to 1,000 steps (32k sentences, half an epoch)
+glue_grid() {  # glue_grid TASK: its fine-tuning flags beyond batch, rate and epochs
+  if [ "$tiny" = 1 ]; then echo "${finetune_extra[@]}"; return; fi
+  case "$1" in
+    SST-2) echo --max_seq_length 64 --max_steps 1000 ;;
+    CoLA) echo --max_seq_length 64 ;;
+    *) echo --max_seq_length 128 ;;
+  esac
+}
 for job in "${jobs[@]}"; do
   for task in ${tasks//,/ }; do
     for seed in ${seeds//,/ }; do
       ft="${job}_${task}_s${seed}"
       [ -f "$out/glue/$ft/eval_results.txt" ] && continue
+      read -r -a grid <<<"$(glue_grid "$task")"
       bt finetune "$task" 32 1e-4 3 "$ft" "$runs/saved_models/$job" --data_dir "$glue" --seed "$seed" \
-        --output_dir "$out/glue" --overwrite --device cpu "${finetune_extra[@]}"
+        --output_dir "$out/glue" --overwrite --device cpu "${grid[@]}"
     done
   done
 done
 
 # --- per-step time, measured on one engine with interleaved rounds (noise hits the arms alike) ---
 if [ "$tiny" = 0 ] && [ ! -f "$out/timing.json" ]; then
-  bt bench-train --layers "$layers" --hidden "$hidden" --batch "$batch" --steps 30 | tee "$out/timing.txt"
+  bt bench-train --layers "$layers" --hidden "$hidden" --batch "$batch" --steps 40 --post_ln | tee "$out/timing.txt"
   grep '^{' "$out/timing.txt" | tail -1 >"$out/timing.json"
 fi
 

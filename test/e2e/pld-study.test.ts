@@ -26,6 +26,7 @@ describe("scripts/pld-study.sh --tiny", () => {
     const report = readFileSync(join(out, "report.md"), "utf8");
     for (const heading of [
       "## Held-out MLM loss against samples",
+      "## Seed-to-seed spread of the held-out loss (seed 42 against 43)",
       "## Time per step and per sample",
       "## Samples and time to reach the Post-LN baseline's final held-out loss",
       "## GLUE dev metrics",
@@ -35,10 +36,12 @@ describe("scripts/pld-study.sh --tiny", () => {
       assert.ok(report.includes(heading), `report.md has ${heading}`);
     for (const arm of ARMS) {
       assert.equal(readdirSync(join(out, "heldout", arm)).length, 3, `${arm}: three held-out evaluations`);
+      assert.equal(readdirSync(join(out, "heldout", `${arm}_seed43`)).length, 1, `${arm}: its seed replica scored`);
       assert.ok(existsSync(join(out, "glue", `${arm}_SST-2_s1`, "eval_results.txt")), `${arm} fine-tuned`);
       assert.ok(report.includes(`runs/${arm}.metrics.jsonl`), "the report lists its sources");
     }
     assert.match(report, /\| SST-2 acc \| 0\.\d{4} \(/, "GLUE means with their range");
+    assert.match(report, /\| Pre-LN, no dropping \| 256 \| \d+\.\d{4} \| \d+\.\d{4} \| -?\d\.\d{4} \|/, "seed spread");
     assert.doesNotMatch(report.split("## Held-out")[1]?.split("##")[0] ?? "", /n\/a/, "every checkpoint scored");
     for (const chart of ["loss-vs-step", "loss-vs-samples", "loss-vs-time", "pld-vs-step"])
       assert.ok(existsSync(join(out, "plots", `${chart}.png`)), `${chart}.png`);
