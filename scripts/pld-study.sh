@@ -154,6 +154,8 @@ for job in "${jobs[@]}" "${replicas[@]}"; do
   mkdir -p "$out/heldout/$job"
   for ck in "$runs/saved_models/$job"/epoch*_step*; do
     [ -d "$ck" ] || continue
+    # the fixed sample counts only: a run stopped by a signal also saved where it stopped
+    [ $(("${ck##*_step}" % every)) -eq 0 ] || continue
     json="$out/heldout/$job/$(basename "$ck").json"
     [ -f "$json" ] && continue
     bt evaluate --checkpoint "$ck" --data "$out/data/heldout/128" --seed 1 --device cpu "${evaluate_extra[@]}" >"$json.tmp"
