@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build-asan -DBERT_SANITIZE=ON -DBERT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-asan -j"$(nproc)" --target test_kernels test_gradcheck test_dropout test_engine test_gradient_sync \
-  test_backend_ops test_training_backends
+  test_backend_ops test_training_backends test_fused_attention
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -E test_golden

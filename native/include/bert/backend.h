@@ -41,6 +41,25 @@ struct GemmOperand {
   const uint16_t* bf16 = nullptr;
 };
 
+// Fused scaled dot-product attention over bf16 Q, K and V (head-major (B, NH, T, HS) each), the GEMMs and the
+// softmax with its dropout done per head in cache. Forward: probs(B, NH, T, T) = softmax(Q K^T * scale + the mask's
+// -10000 on padding), fp32, kept for the backward; ctx(B, NH, T, HS) = bf16(dropout(probs)) . V. Backward, from
+// d_ctx in bf16 and the stored probs: dq, dk, dv (fp32, head-major, written) of the same computation, the dropped
+// probabilities regenerated from `key`. Rounded as the batched path rounds (bf16 P and dS, fp32 accumulation), so
+// that path is its reference.
+struct AttentionShape {
+  int B = 0, NH = 0, T = 0, HS = 0;
+  float scale = 1.0f;  // 1 / sqrt(HS)
+  float p = 0.0f;      // attention-probability dropout
+  DropoutKey key;
+};
+struct FusedAttention {
+  void (*forward)(const uint16_t* q, const uint16_t* k, const uint16_t* v, const float* mask, float* probs, float* ctx,
+                  const AttentionShape& shape);
+  void (*backward)(const uint16_t* d_ctx, const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                   float* dq, float* dk, float* dv, const AttentionShape& shape);
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -68,13 +87,22 @@ class Backend {
   virtual Status synchronize() = 0;
   // Whether the host may read the backend's memory directly (the CPU): callers may then skip host staging.
   virtual bool host_addressable() const = 0;
+  // The fused attention of bf16 runs where this backend has one (the CPU's fast kernels on AVX512-BF16), else
+  // null: the model then runs the batched GEMMs and the softmax kernels.
+  virtual const FusedAttention* fused_attention() const { return nullptr; }
 };
 
 enum class CpuKernelChoice { kFast, kReference };
 
+// Where bf16 runs use the fused attention (with the fast kernels, in a build with AVX512-BF16). kAuto: where the
+// CPU's fastest bf16 products are its vdpbf16ps ones, i.e. without AMX (with AMX, oneDNN's batched AMX GEMMs are
+// faster: docs/benchmarks.md).
+enum class FusedAttentionChoice { kAuto, kOn, kOff };
+
 struct CpuBackendOptions {
   int threads = 0;  // OpenMP threads; 0 leaves OpenMP's default
   CpuKernelChoice kernels = CpuKernelChoice::kFast;
+  FusedAttentionChoice fused_attention = FusedAttentionChoice::kAuto;
 };
 
 // The CPU backend: oneDNN GEMMs, OpenMP/AVX-512 kernels (or the plain reference kernels, for testing).

@@ -9,6 +9,7 @@
 
 #include "bert/backend.h"
 #include "cpu/cpu_gemm.h"
+#include "cpu/fused_attention.h"
 #include "cpu/kernels.h"
 
 namespace bert {
@@ -39,17 +40,24 @@ int64_t operand_elements(int batch, int64_t rows, int64_t cols, bool transposed,
   return static_cast<int64_t>(batch - 1) * stride + last_row;
 }
 
+bool uses_fused_attention(const CpuBackendOptions& o) {
+  if (o.kernels != CpuKernelChoice::kFast || o.fused_attention == FusedAttentionChoice::kOff) return false;
+  return o.fused_attention == FusedAttentionChoice::kOn || cpu_fused_attention_preferred();
+}
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& options)
-      : kernels_(options.kernels == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()) {
+      : kernels_(options.kernels == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()),
+        fused_attention_(uses_fused_attention(options) ? cpu_fused_attention() : nullptr) {
     if (options.threads > 0) omp_set_num_threads(options.threads);
   }
 
   const char* name() const override { return "cpu"; }
   std::string description() const override {
     return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, " +
-           (&kernels_ == &cpu_fast_kernels() ? "fast" : "reference") + " kernels, GEMM: " + CpuGemm::library();
+           (&kernels_ == &cpu_fast_kernels() ? "fast" : "reference") + " kernels, GEMM: " + CpuGemm::library() +
+           (fused_attention_ ? ", fused bf16 attention (AVX512-BF16)" : "");
   }
   Device device() const override { return Device::kCpu; }
   Stream stream() const override { return Stream{}; }
@@ -80,6 +88,9 @@ class CpuBackend final : public Backend {
   void download(void* host_dst, const void* src, size_t bytes) override { std::memcpy(host_dst, src, bytes); }
   Status synchronize() override { return Status::ok(); }
   bool host_addressable() const override { return true; }
+  const FusedAttention* fused_attention() const override {
+    return precision_ == Precision::kBf16 ? fused_attention_ : nullptr;
+  }
 
  private:
   // Half precision as a GPU would see it: operands rounded to fp16 values, fp32 accumulation, the result rounded
@@ -111,6 +122,7 @@ class CpuBackend final : public Backend {
   }
 
   const Kernels& kernels_;
+  const FusedAttention* fused_attention_;
   Precision precision_ = Precision::kFp32;
   CpuGemm gemm_;
   std::vector<uint16_t> scratch_a_, scratch_b_;

@@ -80,6 +80,40 @@ Status head_gemm(const LayerContext& ctx, int64_t n, int64_t k, bool trans_a, bo
   return ctx.backend->gemm(g, a, b, c);
 }
 
+AttentionShape attention_shape(const LayerContext& ctx, int layer) {
+  const ModelConfig& c = *ctx.config;
+  AttentionShape shape;
+  shape.B = ctx.B, shape.NH = c.num_attention_heads, shape.T = ctx.T, shape.HS = c.head_size();
+  shape.scale = 1.0f / std::sqrt(static_cast<float>(shape.HS));
+  shape.p = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
+  shape.key = dropout_key(ctx, layer, kAttentionProbs);
+  return shape;
+}
+
+// Scaled dot-product attention of every head, from a.qkv_heads to ctx_heads (head-major), keeping a.probs for the
+// backward: the backend's fused kernel in bf16 runs where it has one, else batched GEMMs around the softmax kernel.
+Status attention_core_forward(const LayerContext& ctx, int layer, LayerActs& a, float* ctx_heads) {
+  const Kernels& k = ctx.backend->kernels();
+  LayerScratch& s = *ctx.scratch;
+  const AttentionShape sh = attention_shape(ctx, layer);
+  const int B = sh.B, NH = sh.NH, T = sh.T, HS = sh.HS;
+  const int64_t head_block = static_cast<int64_t>(B) * T * ctx.config->hidden_size;
+  const FusedAttention* fused = ctx.bf16_operands ? ctx.backend->fused_attention() : nullptr;
+  if (fused) {
+    const uint16_t* qkv = a.qkv_heads_bf16;
+    fused->forward(qkv, qkv + head_block, qkv + 2 * head_block, ctx.mask, a.probs, ctx_heads, sh);
+    return Status::ok();
+  }
+  const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
+  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, qkv.q, HS, T * HS, qkv.k, HS, T * HS, a.probs, T, T * T));
+  // P.V reads the dropped probabilities (bf16 runs: only in bf16)
+  float* dropped = ctx.bf16_operands ? nullptr : s.probs_dropped;
+  k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, dropped, s.attn_bf16, B, NH, T, sh.scale, sh.p,
+                            sh.key);
+  const GemmOperand pd = written_operand(sh.p > 0 ? dropped : a.probs, s.attn_bf16);
+  return head_gemm(ctx, HS, T, false, false, pd, T, T * T, qkv.v, HS, T * HS, ctx_heads, HS, T * HS);
+}
+
 }  // namespace
 
 Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerParams& p, const PldGate& gate,
@@ -90,8 +124,6 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   const int B = ctx.B, T = ctx.T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_attention_heads;
   const int HS = c.head_size();
   const int64_t BT = static_cast<int64_t>(B) * T;
-  const int64_t head_block = BT * C;  // one of q, k, v in head-major layout
-  const float p_attn = ctx.train ? c.attention_probs_dropout_prob : 0.0f;
   const float p_hidden = ctx.train ? c.hidden_dropout_prob : 0.0f;
   const bool pre = c.pre_ln();
 
@@ -105,15 +137,7 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
   k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
   k.tokens_to_heads(ctx.stream, s.qkv, a.qkv_heads, a.qkv_heads_bf16, 3, B, T, NH, HS);
-  const HeadOperands qkv = head_operands(a.qkv_heads, a.qkv_heads_bf16, head_block);
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, T, HS, false, true, qkv.q, HS, T * HS, qkv.k, HS, T * HS, a.probs, T, T * T));
-  const float attn_scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  // P.V reads the dropped probabilities (bf16 runs: only in bf16)
-  float* dropped = ctx.bf16_operands ? nullptr : s.probs_dropped;
-  k.softmax_dropout_forward(ctx.stream, a.probs, ctx.mask, a.probs, dropped, s.attn_bf16, B, NH, T, attn_scale, p_attn,
-                            dropout_key(ctx, layer, kAttentionProbs));
-  const GemmOperand pd = written_operand(p_attn > 0 ? dropped : a.probs, s.attn_bf16);
-  BERT_RETURN_IF_ERROR(head_gemm(ctx, HS, T, false, false, pd, T, T * T, qkv.v, HS, T * HS, s.ctx_heads, HS, T * HS));
+  BERT_RETURN_IF_ERROR(attention_core_forward(ctx, layer, a, s.ctx_heads));
   k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, a.ctx_bf16, 1, B, T, NH, HS);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(a.ctx, a.ctx_bf16), p.attn_out_w, s.proj, BT, C, C));
   k.bias_dropout_residual_forward(ctx.stream, s.proj, p.attn_out_b, h, a.resid1, BT, C, gate.scale, p_hidden,
@@ -212,6 +236,13 @@ Status attention_core_backward(const LayerContext& ctx, int layer, const LayerAc
   float* dq = s.d_qkv_heads;
   float* dk = s.d_qkv_heads + head_block;
   float* dv = s.d_qkv_heads + 2 * head_block;
+  if (const FusedAttention* fused = ctx.bf16_operands ? ctx.backend->fused_attention() : nullptr) {
+    const uint16_t* q = a.qkv_heads_bf16;
+    fused->backward(s.d_ctx_heads_bf16, a.probs, q, q + head_block, q + 2 * head_block, dq, dk, dv,
+                    attention_shape(ctx, layer));
+    k.heads_to_tokens(ctx.stream, s.d_qkv_heads, s.d_qkv, s.dy_bf16, 3, B, T, NH, HS);
+    return Status::ok();
+  }
   const int64_t attn_size = static_cast<int64_t>(B) * NH * T * T;
   // the probabilities P.V read, regenerated from their dropout key (bf16 runs: in bf16 only, even where p is 0)
   GemmOperand pd = fp32_operand(a.probs);
