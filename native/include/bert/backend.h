@@ -94,9 +94,8 @@ class Backend {
 
 enum class CpuKernelChoice { kFast, kReference };
 
-// Where bf16 runs use the fused attention (with the fast kernels, in a build with AVX512-BF16). kAuto: where the
-// CPU's fastest bf16 products are its vdpbf16ps ones, i.e. without AMX (with AMX, oneDNN's batched AMX GEMMs are
-// faster: docs/benchmarks.md).
+// Where bf16 runs use the fused attention (with the fast kernels, in a build with AVX512-BF16). kAuto: where it was
+// measured faster than the batched path, i.e. where its products run on AMX (docs/benchmarks.md).
 enum class FusedAttentionChoice { kAuto, kOn, kOff };
 
 struct CpuBackendOptions {

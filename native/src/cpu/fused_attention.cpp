@@ -1,9 +1,10 @@
 // Fused scaled dot-product attention for bf16 runs on CPUs with AVX512-BF16. Each (batch, head) is one task; its
 // query rows go in blocks, so a block's scores, softmax and dropout stay in cache between the two products that
-// bracket them. The products are vdpbf16ps loops: the instruction multiplies pairs of bf16 along the inner
-// dimension, so the right-hand operand is packed with pairs of its rows interleaved ("VNNI" layout: element (k, n)
-// at ((k / 2) * Np + n) * 2 + k % 2, Np a multiple of 16), and the left-hand one is read row-major, a pair at a time.
-// The backward regenerates the dropped probabilities from the stored fp32 ones and their dropout key.
+// bracket them. The products multiply pairs of bf16 along the inner dimension (AMX tiles where the CPU has them,
+// vdpbf16ps otherwise), so the right-hand operand is packed with pairs of its rows interleaved ("VNNI" layout:
+// element (k, n) at ((k / 2) * Np + n) * 2 + k % 2), the layout both read; the left-hand one is read row-major.
+// Every operand of a head is padded with zeros to multiples of 32. The backward regenerates the dropped
+// probabilities from the stored fp32 ones and their dropout key.
 //
 // It rounds where the batched path rounds (P and dS to bf16, every product accumulated in fp32), so that path (the
 // batched GEMMs with the softmax kernels) is its reference: native/tests/test_fused_attention.cpp.
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bert/dropout_rng.h"
+#include "cpu/amx.h"
 #include "cpu/vec_math.h"
 #endif
 
@@ -85,9 +87,10 @@ MicroKernel kernel_of(int mr, int nb) {
   }
 }
 
-// c(M, Np) (+)= a(M, 2 pairs) . b(2 pairs, Np), b in VNNI layout; Np a multiple of 16, a's and b's padding zero.
-void gemm_bf16(int64_t M, int64_t Np, int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* b, float* c,
-               int64_t ldc, bool accumulate) {
+// c(M, Np) (+)= a(M, 2 pairs) . b(2 pairs, Np), b in VNNI layout, on vdpbf16ps: M, Np multiples of 32, pairs of 16
+// (every operand of a head is padded so; see HeadDims), a's and b's padding zero.
+void gemm_dot(int64_t M, int64_t Np, int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* b, float* c,
+              int64_t ldc, bool accumulate) {
   for (int64_t n = 0; n < Np; n += 16 * kNb) {
     const int nb = static_cast<int>(std::min<int64_t>(kNb, (Np - n) / 16));
     for (int64_t m = 0; m < M; m += kMr) {
@@ -97,61 +100,177 @@ void gemm_bf16(int64_t M, int64_t Np, int64_t pairs, const uint16_t* a, int64_t 
   }
 }
 
-// VNNI layout of B(k, n) = x[k][n] (K rows of N, row stride ldx) with Np columns; padding zero.
-void pack_rows(const uint16_t* x, int64_t ldx, int64_t K, int64_t N, int64_t Np, uint16_t* out) {
-  for (int64_t kp = 0; kp < (K + 1) / 2; kp++) {
-    const uint16_t* r0 = x + 2 * kp * ldx;
-    const uint16_t* r1 = 2 * kp + 1 < K ? r0 + ldx : nullptr;
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+// The same product on AMX tiles, 32 x 32 of c at a time (four 16 x 16 accumulator tiles; tiles 4 and 5 hold 16 rows
+// of a by 32 of the inner dimension, 6 and 7 sixteen pairs of b's rows by 16 columns: the VNNI layout is the one a
+// tile of b wants). The calling thread has loaded amx::TileConfig.
+void gemm_amx(int64_t M, int64_t Np, int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* b, float* c,
+              int64_t ldc, bool accumulate) {
+  const int64_t a_stride = 2 * lda, b_stride = 4 * Np, c_stride = 4 * ldc;
+  for (int64_t m = 0; m < M; m += 32)
+    for (int64_t n = 0; n < Np; n += 32) {
+      float* c0 = c + m * ldc + n;
+      float* c1 = c0 + 16 * ldc;
+      if (accumulate) {
+        _tile_loadd(0, c0, c_stride);
+        _tile_loadd(1, c0 + 16, c_stride);
+        _tile_loadd(2, c1, c_stride);
+        _tile_loadd(3, c1 + 16, c_stride);
+      } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+      }
+      for (int64_t kp = 0; kp < pairs; kp += 16) {
+        _tile_loadd(4, a + m * lda + 2 * kp, a_stride);
+        _tile_loadd(5, a + (m + 16) * lda + 2 * kp, a_stride);
+        _tile_loadd(6, b + 2 * (kp * Np + n), b_stride);
+        _tile_loadd(7, b + 2 * (kp * Np + n + 16), b_stride);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      _tile_stored(0, c0, c_stride);
+      _tile_stored(1, c0 + 16, c_stride);
+      _tile_stored(2, c1, c_stride);
+      _tile_stored(3, c1 + 16, c_stride);
+    }
+}
+
+bool use_amx() { return amx::granted(); }
+#else
+void gemm_amx(int64_t, int64_t, int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_t, bool) {}
+bool use_amx() { return false; }
+#endif
+
+using Gemm = void (*)(int64_t, int64_t, int64_t, const uint16_t*, int64_t, const uint16_t*, float*, int64_t, bool);
+
+// A head's products run on AMX where the CPU has it and the kernel granted it, else on vdpbf16ps. While it lives,
+// the thread holds the tile configuration.
+class HeadGemm {
+ public:
+  HeadGemm() : amx_(use_amx()) {
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+    if (amx_) {
+      static const amx::TileConfig config;
+      _tile_loadconfig(&config);
+    }
+#endif
+  }
+  ~HeadGemm() {
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+    if (amx_) _tile_release();
+#endif
+  }
+  HeadGemm(const HeadGemm&) = delete;
+  HeadGemm& operator=(const HeadGemm&) = delete;
+  void operator()(int64_t M, int64_t Np, int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* b, float* c,
+                  int64_t ldc, bool accumulate) const {
+    (amx_ ? gemm_amx : gemm_dot)(M, Np, pairs, a, lda, b, c, ldc, accumulate);
+  }
+
+ private:
+  bool amx_;
+};
+
+// VNNI layout of B(k, n) = x[k][n] (K rows of N, row stride ldx) with Np columns and `pairs` pairs of rows; padding
+// zero.
+void pack_rows(const uint16_t* x, int64_t ldx, int64_t K, int64_t N, int64_t Np, int64_t pairs, uint16_t* out) {
+  for (int64_t kp = 0; kp < pairs; kp++) {
+    const uint16_t* r0 = 2 * kp < K ? x + 2 * kp * ldx : nullptr;
+    const uint16_t* r1 = 2 * kp + 1 < K ? x + (2 * kp + 1) * ldx : nullptr;
     for (int64_t n = 0; n < Np; n += 16) {
       const __mmask16 k = live(N - n);
-      const __m512i lo = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r0 + n));
+      const __m512i lo = r0 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r0 + n)) : _mm512_setzero_si512();
       const __m512i hi = r1 ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, r1 + n)) : _mm512_setzero_si512();
       _mm512_storeu_si512(out + 2 * (kp * Np + n), _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
     }
   }
 }
 
-// VNNI layout of B(k, n) = x[n][k] (N rows of K, row stride ldx) with Np columns: a pair (x[n][2p], x[n][2p+1]) is
-// one 32-bit word, so this is a transpose of 32-bit words; padding zero.
-void pack_transposed(const uint16_t* x, int64_t ldx, int64_t N, int64_t K, int64_t Np, uint16_t* out) {
-  const int64_t pairs = (K + 1) / 2;
+// out[c][r] = x[r][c] for one 16 x 16 block of 32-bit words: pairs of rows interleaved, then pairs of pairs, then
+// the 128-bit lanes gathered (after the second step, b[4i + c] holds in its lane L column 4L + c of rows 4i..4i+3).
+// GCC 12's unpack intrinsics pass an undefined vector as their merge source, which -Wuninitialized reports.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+void transpose_block16(const uint32_t* x, int64_t ldx, uint32_t* out, int64_t ldo) {
+  __m512i r[16], a[16], b[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(x + i * ldx);
+  for (int i = 0; i < 8; i++) {
+    a[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    b[4 * i] = _mm512_unpacklo_epi64(a[4 * i], a[4 * i + 2]);
+    b[4 * i + 1] = _mm512_unpackhi_epi64(a[4 * i], a[4 * i + 2]);
+    b[4 * i + 2] = _mm512_unpacklo_epi64(a[4 * i + 1], a[4 * i + 3]);
+    b[4 * i + 3] = _mm512_unpackhi_epi64(a[4 * i + 1], a[4 * i + 3]);
+  }
+  for (int c = 0; c < 4; c++) {
+    const __m512i even_low = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x88),
+                  odd_low = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xdd);
+    const __m512i even_high = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512i odd_high = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xdd);
+    _mm512_storeu_si512(out + c * ldo, _mm512_shuffle_i32x4(even_low, even_high, 0x88));
+    _mm512_storeu_si512(out + (8 + c) * ldo, _mm512_shuffle_i32x4(even_low, even_high, 0xdd));
+    _mm512_storeu_si512(out + (4 + c) * ldo, _mm512_shuffle_i32x4(odd_low, odd_high, 0x88));
+    _mm512_storeu_si512(out + (12 + c) * ldo, _mm512_shuffle_i32x4(odd_low, odd_high, 0xdd));
+  }
+}
+#pragma GCC diagnostic pop
+
+// out[c][r] = x[r][c] for r < R, c < C (32-bit words); the rest of out untouched.
+void transpose32(const uint32_t* x, int64_t ldx, int64_t R, int64_t C, uint32_t* out, int64_t ldo) {
+  const int64_t R16 = R / 16 * 16, C16 = C / 16 * 16;
+  for (int64_t r = 0; r < R16; r += 16)
+    for (int64_t c = 0; c < C16; c += 16) transpose_block16(x + r * ldx + c, ldx, out + c * ldo + r, ldo);
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t c = r < R16 ? C16 : 0; c < C; c++) out[c * ldo + r] = x[r * ldx + c];
+}
+
+// VNNI layout of B(k, n) = x[n][k] (N rows of K, row stride ldx) with Np columns and `pairs` pairs: a pair
+// (x[n][2p], x[n][2p+1]) is one 32-bit word, so this is a transpose of 32-bit words; padding zero.
+void pack_transposed(const uint16_t* x, int64_t ldx, int64_t N, int64_t K, int64_t Np, int64_t pairs, uint16_t* out) {
   uint32_t* o = reinterpret_cast<uint32_t*>(out);
-  for (int64_t n = 0; n < Np; n++)
-    for (int64_t kp = 0; kp < pairs; kp++) {
-      uint32_t word = 0;
-      if (n < N) {
-        const uint32_t first = x[n * ldx + 2 * kp];
-        const uint32_t second = 2 * kp + 1 < K ? x[n * ldx + 2 * kp + 1] : 0;
-        word = first | (second << 16);
-      }
-      o[kp * Np + n] = word;
+  std::memset(o, 0, sizeof(uint32_t) * pairs * Np);
+  if (K % 2 == 0 && ldx % 2 == 0) {
+    transpose32(reinterpret_cast<const uint32_t*>(x), ldx / 2, N, K / 2, o, Np);
+    return;
+  }
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t kp = 0; 2 * kp < K; kp++) {
+      const uint32_t second = 2 * kp + 1 < K ? x[n * ldx + 2 * kp + 1] : 0;
+      o[kp * Np + n] = x[n * ldx + 2 * kp] | (second << 16);
     }
 }
 
-// out(C, ldo) = x(R, C)^T, x's row stride ldx; columns R..ldo of out zero.
-void transpose_bf16(const uint16_t* x, int64_t ldx, int64_t R, int64_t C, uint16_t* out, int64_t ldo) {
-  for (int64_t c = 0; c < C; c++) {
-    for (int64_t r = 0; r < R; r++) out[c * ldo + r] = x[r * ldx + c];
-    for (int64_t r = R; r < ldo; r++) out[c * ldo + r] = 0;
-  }
+// out(Cp, Tp) = x(T, C)^T (row stride ldx), its padding zero, through `words` (Tp * Cp bf16 of scratch): pairs of
+// x's rows interleaved are 32-bit words whose transpose is the bf16 transpose.
+void transpose_bf16(const uint16_t* x, int64_t ldx, int64_t T, int64_t C, int64_t Tp, int64_t Cp, uint16_t* words,
+                    uint16_t* out) {
+  pack_rows(x, ldx, T, C, Cp, Tp / 2, words);
+  transpose32(reinterpret_cast<const uint32_t*>(words), Cp, Tp / 2, Cp, reinterpret_cast<uint32_t*>(out), Tp / 2);
 }
 
-// The sizes of one head's operands: Tp, HSp the padded column counts (multiples of 16), Tk the padded inner length
-// over keys or queries (even), hs_pairs the pairs over the head dimension.
+// out(Rp, ldo) = x(R, C) with row stride ldx; the padding (columns from C, rows from R) zero.
+void copy_padded(const uint16_t* x, int64_t ldx, int64_t R, int64_t C, int64_t Rp, uint16_t* out, int64_t ldo) {
+  std::memset(out, 0, sizeof(uint16_t) * Rp * ldo);
+  for (int64_t r = 0; r < R; r++) std::memcpy(out + r * ldo, x + r * ldx, sizeof(uint16_t) * C);
+}
+
+// One head's sizes, padded for the products: every dimension to a multiple of 32 (AMX's 16-row tiles in pairs, and
+// 32 bf16 of the inner dimension per tile row). Tp: the sequence (columns of the scores, inner length of P.V);
+// HSp: the head size (columns of the context, inner length of Q.K^T, rows of dV^T).
 struct HeadDims {
-  int64_t T, HS, Tp, HSp, Tk, hs_pairs;
-  explicit HeadDims(const AttentionShape& s)
-      : T(s.T),
-        HS(s.HS),
-        Tp(round_up(s.T, 16)),
-        HSp(round_up(s.HS, 16)),
-        Tk(round_up(s.T, 2)),
-        hs_pairs((s.HS + 1) / 2) {}
+  int64_t T, HS, Tp, HSp;
+  explicit HeadDims(const AttentionShape& s) : T(s.T), HS(s.HS), Tp(round_up(s.T, 32)), HSp(round_up(s.HS, 32)) {}
   // Bytes of everything one head's forward or backward carves from its arena (with each piece's alignment).
   size_t scratch_bytes() const {
-    const int64_t bf16 = T * (HS + 1) + 2 * hs_pairs * Tp + Tk * HSp + 2 * HS * Tk + 4 * kRowBlock * Tp;
-    const int64_t fp32 = 2 * HS * Tp + kRowBlock * Tp + kRowBlock * HSp;
-    return static_cast<size_t>(2 * bf16 + 4 * fp32 + 16 * 64);
+    const int64_t bf16 = 6 * Tp * HSp + 4 * kRowBlock * Tp;
+    const int64_t fp32 = 2 * HSp * Tp + kRowBlock * Tp + kRowBlock * HSp;
+    return static_cast<size_t>(2 * bf16 + 4 * fp32 + 2 * Tp / 16 + 20 * 64);
   }
 };
 
@@ -182,21 +301,6 @@ class Arena {
 Arena& thread_arena() {
   thread_local Arena arena;
   return arena;
-}
-
-// A head's left-hand operand with an even row length: x itself (row stride HS) when HS is even, else a padded copy.
-const uint16_t* even_rows(const uint16_t* x, const HeadDims& d, Arena& arena, int64_t* ld) {
-  if (d.HS % 2 == 0) {
-    *ld = d.HS;
-    return x;
-  }
-  *ld = d.HS + 1;
-  uint16_t* copy = arena.take<uint16_t>(d.T * *ld);
-  for (int64_t t = 0; t < d.T; t++) {
-    std::memcpy(copy + t * *ld, x + t * d.HS, sizeof(uint16_t) * d.HS);
-    copy[t * *ld + d.HS] = 0;
-  }
-  return copy;
 }
 
 // Softmax of one row of raw scores (scale, the mask's -10000 on padding) into probs; the P that P.V reads (dropped
@@ -236,47 +340,58 @@ void softmax_row(const float* scores, const float* mask, const HeadDims& d, cons
   }
 }
 
+// Rows `from` .. `to` of a block operand (row length Tp) zero: the padding of a last, partial block.
+void zero_rows(uint16_t* x, int64_t from, int64_t to, int64_t Tp) {
+  if (to > from) std::memset(x + from * Tp, 0, sizeof(uint16_t) * (to - from) * Tp);
+}
+
+// rows x HS of dst (row stride HS) from src (row stride ld)
+void copy_rows_out(const float* src, int64_t ld, int64_t rows, int64_t HS, float* dst) {
+  for (int64_t i = 0; i < rows; i++) std::memcpy(dst + i * HS, src + i * ld, sizeof(float) * HS);
+}
+
 void forward_head(const uint16_t* q, const uint16_t* k, const uint16_t* v, const float* mask, float* probs, float* ctx,
                   const AttentionShape& s, int64_t head) {
   const HeadDims d(s);
+  const HeadGemm gemm;
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
-  int64_t ldq;
-  const uint16_t* qa = even_rows(q, d, arena, &ldq);
-  uint16_t* kt = arena.take<uint16_t>(2 * d.hs_pairs * d.Tp);  // B(dim, key) = K[key][dim]
-  pack_transposed(k, d.HS, d.T, d.HS, d.Tp, kt);
-  uint16_t* vv = arena.take<uint16_t>(d.Tk * d.HSp);  // B(key, dim) = V[key][dim]
-  pack_rows(v, d.HS, d.T, d.HS, d.HSp, vv);
+  uint16_t* qa = arena.take<uint16_t>(d.Tp * d.HSp);
+  copy_padded(q, d.HS, d.T, d.HS, d.Tp, qa, d.HSp);
+  uint16_t* kt = arena.take<uint16_t>(d.HSp * d.Tp);  // B(dim, key) = K[key][dim]
+  pack_transposed(k, d.HS, d.T, d.HS, d.Tp, d.HSp / 2, kt);
+  uint16_t* vv = arena.take<uint16_t>(d.Tp * d.HSp);  // B(key, dim) = V[key][dim]
+  pack_rows(v, d.HS, d.T, d.HS, d.HSp, d.Tp / 2, vv);
   float* scores = arena.take<float>(kRowBlock * d.Tp);
   uint16_t* used = arena.take<uint16_t>(kRowBlock * d.Tp);
-  float* out = d.HS == d.HSp ? nullptr : arena.take<float>(kRowBlock * d.HSp);
+  float* out = arena.take<float>(kRowBlock * d.HSp);
   const uint64_t base = dropout_base(s.key);
   const uint32_t threshold = dropout_threshold(s.p);
   for (int64_t r0 = 0; r0 < d.T; r0 += kRowBlock) {
-    const int64_t rows = std::min<int64_t>(kRowBlock, d.T - r0);
-    gemm_bf16(rows, d.Tp, d.hs_pairs, qa + r0 * ldq, ldq, kt, scores, d.Tp, false);
+    const int64_t rows = std::min<int64_t>(kRowBlock, d.T - r0), padded = round_up(rows, 32);
+    gemm(padded, d.Tp, d.HSp / 2, qa + r0 * d.HSp, d.HSp, kt, scores, d.Tp, false);
     for (int64_t i = 0; i < rows; i++) {
       const int64_t element0 = (head * d.T + r0 + i) * d.T;
       softmax_row(scores + i * d.Tp, mask, d, s, base, threshold, element0, probs + (r0 + i) * d.T, used + i * d.Tp);
     }
-    float* c = out ? out : ctx + r0 * d.HS;
-    gemm_bf16(rows, d.HSp, d.Tk / 2, used, d.Tp, vv, c, out ? d.HSp : d.HS, false);
-    if (out)
-      for (int64_t i = 0; i < rows; i++) std::memcpy(ctx + (r0 + i) * d.HS, out + i * d.HSp, sizeof(float) * d.HS);
+    zero_rows(used, rows, padded, d.Tp);
+    gemm(padded, d.HSp, d.Tp / 2, used, d.Tp, vv, out, d.HSp, false);
+    copy_rows_out(out, d.HSp, rows, d.HS, ctx + r0 * d.HS);
   }
 }
 
 // One row's softmax-and-dropout backward: dS = scale * P * (dPd * keep - <dPd * keep, P>) with keep the dropout
 // factor (0 or 1 / (1 - p)), into ds (bf16); and the dropped probabilities P * keep into pd (bf16). Both zero from T
-// to Tp.
+// to Tp. The row's dropout masks are drawn once, into `masks` (Tp / 16 of them).
 void softmax_backward_row(const float* dpd, const float* pr, const HeadDims& d, const AttentionShape& s, uint64_t base,
-                          uint32_t threshold, int64_t element0, uint16_t* ds, uint16_t* pd) {
+                          uint32_t threshold, int64_t element0, __mmask16* masks, uint16_t* ds, uint16_t* pd) {
   const int64_t T = d.T;
   const __m512 keep_scale = _mm512_set1_ps(s.p > 0 ? 1.0f / (1.0f - s.p) : 1.0f);
-  auto kept = [&](int64_t j) {
+  for (int64_t j = 0; j < d.Tp; j += 16) {
     const __mmask16 k = live(T - j);
-    return s.p > 0 ? static_cast<__mmask16>(k & vec::dropout_keep16(base, element0 + j, threshold)) : k;
-  };
+    masks[j / 16] = s.p > 0 && k ? static_cast<__mmask16>(k & vec::dropout_keep16(base, element0 + j, threshold)) : k;
+  }
+  auto kept = [&](int64_t j) { return masks[j / 16]; };
   __m512 vdot = _mm512_setzero_ps();
   for (int64_t j = 0; j < T; j += 16) {
     const __mmask16 k = kept(j);
@@ -297,54 +412,54 @@ void softmax_backward_row(const float* dpd, const float* pr, const HeadDims& d, 
 
 // dst(T, HS) = src(HS, ld)^T, fp32
 void transpose_out(const float* src, int64_t ld, int64_t T, int64_t HS, float* dst) {
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t c = 0; c < HS; c++) dst[t * HS + c] = src[c * ld + t];
+  transpose32(reinterpret_cast<const uint32_t*>(src), ld, HS, T, reinterpret_cast<uint32_t*>(dst), HS);
 }
 
 void backward_head(const uint16_t* d_ctx, const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                    float* dq, float* dk, float* dv, const AttentionShape& s, int64_t head) {
   const HeadDims d(s);
+  const HeadGemm gemm;
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
-  int64_t ldc;
-  const uint16_t* dca = even_rows(d_ctx, d, arena, &ldc);
-  uint16_t* vt = arena.take<uint16_t>(2 * d.hs_pairs * d.Tp);  // B(dim, key) = V[key][dim]
-  pack_transposed(v, d.HS, d.T, d.HS, d.Tp, vt);
-  uint16_t* kr = arena.take<uint16_t>(d.Tk * d.HSp);  // B(key, dim) = K[key][dim]
-  pack_rows(k, d.HS, d.T, d.HS, d.HSp, kr);
-  uint16_t* dct = arena.take<uint16_t>(d.HS * d.Tk);  // dC^T and Q^T: the left operands of dV^T and dK^T
-  transpose_bf16(d_ctx, d.HS, d.T, d.HS, dct, d.Tk);
-  uint16_t* qt = arena.take<uint16_t>(d.HS * d.Tk);
-  transpose_bf16(q, d.HS, d.T, d.HS, qt, d.Tk);
-  float* dvt = arena.take<float>(d.HS * d.Tp);
-  float* dkt = arena.take<float>(d.HS * d.Tp);
+  uint16_t* dca = arena.take<uint16_t>(d.Tp * d.HSp);
+  copy_padded(d_ctx, d.HS, d.T, d.HS, d.Tp, dca, d.HSp);
+  uint16_t* vt = arena.take<uint16_t>(d.HSp * d.Tp);  // B(dim, key) = V[key][dim]
+  pack_transposed(v, d.HS, d.T, d.HS, d.Tp, d.HSp / 2, vt);
+  uint16_t* kr = arena.take<uint16_t>(d.Tp * d.HSp);  // B(key, dim) = K[key][dim]
+  pack_rows(k, d.HS, d.T, d.HS, d.HSp, d.Tp / 2, kr);
+  uint16_t* words = arena.take<uint16_t>(d.Tp * d.HSp);
+  uint16_t* dct = arena.take<uint16_t>(d.HSp * d.Tp);  // dC^T and Q^T: the left operands of dV^T and dK^T
+  transpose_bf16(d_ctx, d.HS, d.T, d.HS, d.Tp, d.HSp, words, dct);
+  uint16_t* qt = arena.take<uint16_t>(d.HSp * d.Tp);
+  transpose_bf16(q, d.HS, d.T, d.HS, d.Tp, d.HSp, words, qt);
+  float* dvt = arena.take<float>(d.HSp * d.Tp);
+  float* dkt = arena.take<float>(d.HSp * d.Tp);
   float* dp = arena.take<float>(kRowBlock * d.Tp);
   uint16_t* ds = arena.take<uint16_t>(kRowBlock * d.Tp);
   uint16_t* pd = arena.take<uint16_t>(kRowBlock * d.Tp);
   uint16_t* ds_vnni = arena.take<uint16_t>(kRowBlock * d.Tp);
   uint16_t* pd_vnni = arena.take<uint16_t>(kRowBlock * d.Tp);
-  float* out = d.HS == d.HSp ? nullptr : arena.take<float>(kRowBlock * d.HSp);
+  float* out = arena.take<float>(kRowBlock * d.HSp);
+  __mmask16* masks = arena.take<__mmask16>(d.Tp / 16);
   const uint64_t base = dropout_base(s.key);
   const uint32_t threshold = dropout_threshold(s.p);
   for (int64_t r0 = 0; r0 < d.T; r0 += kRowBlock) {
-    const int64_t rows = std::min<int64_t>(kRowBlock, d.T - r0);
+    const int64_t rows = std::min<int64_t>(kRowBlock, d.T - r0), padded = round_up(rows, 32);
     // dPd = dC . V^T for the block's rows, then dS and Pd row by row
-    gemm_bf16(rows, d.Tp, d.hs_pairs, dca + r0 * ldc, ldc, vt, dp, d.Tp, false);
+    gemm(padded, d.Tp, d.HSp / 2, dca + r0 * d.HSp, d.HSp, vt, dp, d.Tp, false);
     for (int64_t i = 0; i < rows; i++) {
       const int64_t element0 = (head * d.T + r0 + i) * d.T;
-      softmax_backward_row(dp + i * d.Tp, probs + (r0 + i) * d.T, d, s, base, threshold, element0, ds + i * d.Tp,
+      softmax_backward_row(dp + i * d.Tp, probs + (r0 + i) * d.T, d, s, base, threshold, element0, masks, ds + i * d.Tp,
                            pd + i * d.Tp);
     }
+    zero_rows(ds, rows, padded, d.Tp);
     // dQ = dS . K ; dV^T += dC^T . Pd ; dK^T += Q^T . dS (over this block's queries)
-    float* c = out ? out : dq + r0 * d.HS;
-    gemm_bf16(rows, d.HSp, d.Tk / 2, ds, d.Tp, kr, c, out ? d.HSp : d.HS, false);
-    if (out)
-      for (int64_t i = 0; i < rows; i++) std::memcpy(dq + (r0 + i) * d.HS, out + i * d.HSp, sizeof(float) * d.HS);
-    pack_rows(pd, d.Tp, rows, d.T, d.Tp, pd_vnni);
-    pack_rows(ds, d.Tp, rows, d.T, d.Tp, ds_vnni);
-    const int64_t pairs = (rows + 1) / 2;  // an odd last block pairs its last row with dC^T's and Q^T's zero column
-    gemm_bf16(d.HS, d.Tp, pairs, dct + r0, d.Tk, pd_vnni, dvt, d.Tp, r0 > 0);
-    gemm_bf16(d.HS, d.Tp, pairs, qt + r0, d.Tk, ds_vnni, dkt, d.Tp, r0 > 0);
+    gemm(padded, d.HSp, d.Tp / 2, ds, d.Tp, kr, out, d.HSp, false);
+    copy_rows_out(out, d.HSp, rows, d.HS, dq + r0 * d.HS);
+    pack_rows(pd, d.Tp, rows, d.T, d.Tp, padded / 2, pd_vnni);
+    pack_rows(ds, d.Tp, rows, d.T, d.Tp, padded / 2, ds_vnni);
+    gemm(d.HSp, d.Tp, padded / 2, dct + r0, d.Tp, pd_vnni, dvt, d.Tp, r0 > 0);
+    gemm(d.HSp, d.Tp, padded / 2, qt + r0, d.Tp, ds_vnni, dkt, d.Tp, r0 > 0);
   }
   transpose_out(dvt, d.Tp, d.T, d.HS, dv);
   transpose_out(dkt, d.Tp, d.T, d.HS, dk);
@@ -377,13 +492,7 @@ const FusedAttention* cpu_fused_attention() {
   return &table;
 }
 
-bool cpu_fused_attention_preferred() {
-#if defined(__AMX_BF16__)
-  return false;
-#else
-  return true;
-#endif
-}
+bool cpu_fused_attention_preferred() { return use_amx(); }
 
 #else
 

@@ -1,5 +1,5 @@
-// The CPU's fused attention for bf16 runs (bert/backend.h, FusedAttention): AVX512-BF16 dot products over operands
-// packed per head, the scores and their softmax kept in cache.
+// The CPU's fused attention for bf16 runs (bert/backend.h, FusedAttention): bf16 products (AMX or AVX512-BF16) over
+// operands packed per head, the scores and their softmax kept in cache.
 #pragma once
 #include "bert/backend.h"
 
@@ -8,8 +8,8 @@ namespace bert {
 // Null in a build for a CPU without AVX512-BF16 (the model then runs the batched path).
 const FusedAttention* cpu_fused_attention();
 
-// Whether the fused attention is the faster path on this build's CPU: it has AVX512-BF16 and no AMX (oneDNN's
-// batched GEMMs on AMX tiles outrun vdpbf16ps products by far).
+// Whether the fused attention is the path measured faster on this CPU: where its products run on AMX tiles. On
+// vdpbf16ps alone it lost to oneDNN's batched AMX GEMMs, and no CPU without AMX has measured it yet.
 bool cpu_fused_attention_preferred();
 
 }  // namespace bert

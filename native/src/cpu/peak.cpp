@@ -13,12 +13,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cstdint>
-#endif
+#include "cpu/amx.h"
 
 namespace bert {
 namespace {
@@ -69,26 +64,10 @@ double bf16_dot_loop(long iterations, float* sink) {
 #endif
 
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__)
-/** Linux hands a process the AMX tile state only when asked (arch_prctl ARCH_REQ_XCOMP_PERM, XTILEDATA). */
-bool amx_granted() {
-  constexpr int kArchReqXcompPerm = 0x1023;
-  constexpr int kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
-
-/** Palette 1: every tile 16 rows of 64 bytes (16 × 16 fp32, or 16 × 32 bf16). */
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
-  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
-};
-
 /** Four independent 16 × 16 fp32 accumulator tiles, each += a 16 × 32 by 32 × 16 bf16 product: 16,384 FLOPs. */
 double amx_loop(long iterations, float* sink) {
-  if (!amx_granted()) return 0;
-  const TileConfig config;
+  if (!amx::granted()) return 0;
+  const amx::TileConfig config;
   _tile_loadconfig(&config);
   alignas(64) uint16_t operand[16 * 32];
   for (int i = 0; i < 16 * 32; i++) operand[i] = static_cast<uint16_t>(0x3c00 + (i & 7));  // small bf16 values
@@ -116,7 +95,7 @@ using Loop = double (*)(long, float*);
 
 Loop loop_for(PeakKind kind) {
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__)
-  if (kind == PeakKind::kBf16Amx) return amx_granted() ? amx_loop : nullptr;
+  if (kind == PeakKind::kBf16Amx) return amx::granted() ? amx_loop : nullptr;
 #endif
 #if defined(__AVX512BF16__)
   if (kind == PeakKind::kBf16Dot) return bf16_dot_loop;
