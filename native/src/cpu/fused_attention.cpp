@@ -151,7 +151,7 @@ using Gemm = void (*)(int64_t, int64_t, int64_t, const uint16_t*, int64_t, const
 // the thread holds the tile configuration.
 class HeadGemm {
  public:
-  HeadGemm() : amx_(use_amx()) {
+  explicit HeadGemm(bool allow_amx) : amx_(allow_amx && use_amx()) {
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__)
     if (amx_) {
       static const amx::TileConfig config;
@@ -351,9 +351,9 @@ void copy_rows_out(const float* src, int64_t ld, int64_t rows, int64_t HS, float
 }
 
 void forward_head(const uint16_t* q, const uint16_t* k, const uint16_t* v, const float* mask, float* probs, float* ctx,
-                  const AttentionShape& s, int64_t head) {
+                  const AttentionShape& s, int64_t head, bool allow_amx) {
   const HeadDims d(s);
-  const HeadGemm gemm;
+  const HeadGemm gemm(allow_amx);
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
   uint16_t* qa = arena.take<uint16_t>(d.Tp * d.HSp);
@@ -416,9 +416,9 @@ void transpose_out(const float* src, int64_t ld, int64_t T, int64_t HS, float* d
 }
 
 void backward_head(const uint16_t* d_ctx, const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                   float* dq, float* dk, float* dv, const AttentionShape& s, int64_t head) {
+                   float* dq, float* dk, float* dv, const AttentionShape& s, int64_t head, bool allow_amx) {
   const HeadDims d(s);
-  const HeadGemm gemm;
+  const HeadGemm gemm(allow_amx);
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
   uint16_t* dca = arena.take<uint16_t>(d.Tp * d.HSp);
@@ -465,6 +465,7 @@ void backward_head(const uint16_t* d_ctx, const float* probs, const uint16_t* q,
   transpose_out(dkt, d.Tp, d.T, d.HS, dk);
 }
 
+template <bool kAllowAmx>
 void fused_forward(const uint16_t* q, const uint16_t* k, const uint16_t* v, const float* mask, float* probs, float* ctx,
                    const AttentionShape& s) {
   const int64_t heads = static_cast<int64_t>(s.B) * s.NH;
@@ -472,9 +473,10 @@ void fused_forward(const uint16_t* q, const uint16_t* k, const uint16_t* v, cons
 #pragma omp parallel for schedule(static)
   for (int64_t h = 0; h < heads; h++)
     forward_head(q + h * block, k + h * block, v + h * block, mask + (h / s.NH) * s.T,
-                 probs + h * static_cast<int64_t>(s.T) * s.T, ctx + h * block, s, h);
+                 probs + h * static_cast<int64_t>(s.T) * s.T, ctx + h * block, s, h, kAllowAmx);
 }
 
+template <bool kAllowAmx>
 void fused_backward(const uint16_t* d_ctx, const float* probs, const uint16_t* q, const uint16_t* k, const uint16_t* v,
                     float* dq, float* dk, float* dv, const AttentionShape& s) {
   const int64_t heads = static_cast<int64_t>(s.B) * s.NH;
@@ -482,13 +484,18 @@ void fused_backward(const uint16_t* d_ctx, const float* probs, const uint16_t* q
 #pragma omp parallel for schedule(static)
   for (int64_t h = 0; h < heads; h++)
     backward_head(d_ctx + h * block, probs + h * static_cast<int64_t>(s.T) * s.T, q + h * block, k + h * block,
-                  v + h * block, dq + h * block, dk + h * block, dv + h * block, s, h);
+                  v + h * block, dq + h * block, dk + h * block, dv + h * block, s, h, kAllowAmx);
 }
 
 }  // namespace
 
 const FusedAttention* cpu_fused_attention() {
-  static const FusedAttention table{fused_forward, fused_backward};
+  static const FusedAttention table{fused_forward<true>, fused_backward<true>};
+  return &table;
+}
+
+const FusedAttention* cpu_fused_attention_without_amx() {
+  static const FusedAttention table{fused_forward<false>, fused_backward<false>};
   return &table;
 }
 
@@ -497,6 +504,7 @@ bool cpu_fused_attention_preferred() { return use_amx(); }
 #else
 
 const FusedAttention* cpu_fused_attention() { return nullptr; }
+const FusedAttention* cpu_fused_attention_without_amx() { return nullptr; }
 bool cpu_fused_attention_preferred() { return false; }
 
 #endif

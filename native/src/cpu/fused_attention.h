@@ -8,6 +8,9 @@ namespace bert {
 // Null in a build for a CPU without AVX512-BF16 (the model then runs the batched path).
 const FusedAttention* cpu_fused_attention();
 
+// The same kernel with its products on vdpbf16ps even where AMX is there (the tests check both product paths).
+const FusedAttention* cpu_fused_attention_without_amx();
+
 // Whether the fused attention is the path measured faster on this CPU: where its products run on AMX tiles. On
 // vdpbf16ps alone it lost to oneDNN's batched AMX GEMMs, and no CPU without AMX has measured it yet.
 bool cpu_fused_attention_preferred();
