@@ -59,7 +59,8 @@ void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool b
   if (!pre) arena.request(&a->out_post, BT * C);
 }
 
-void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s) {
+void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, bool fused_attention,
+                           LayerScratch* s) {
   const int64_t BT = static_cast<int64_t>(B) * T, C = c.hidden_size, F = c.intermediate_size;
   const int64_t NH = c.num_attention_heads;
   *s = LayerScratch{};
@@ -74,10 +75,10 @@ void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, boo
   arena.request(&s->d_qkv, BT * 3 * C);
   arena.request(&s->qkv_bias_grad, 3 * C);
   arena.request(&s->d_qkv_heads, BT * 3 * C);
-  arena.request(&s->d_probs, BT * NH * T);
+  if (!fused_attention) arena.request(&s->d_probs, BT * NH * T);
   if (bf16_operands) {  // the dropped probabilities then live in attn_bf16 alone
     arena.request_bf16(&s->d_ctx_heads_bf16, BT * C);
-    arena.request_bf16(&s->attn_bf16, BT * NH * T);
+    if (!fused_attention) arena.request_bf16(&s->attn_bf16, BT * NH * T);
     arena.request_bf16(&s->dy_bf16, BT * std::max<int64_t>(3 * C, F));
   } else {
     arena.request(&s->probs_dropped, BT * NH * T);

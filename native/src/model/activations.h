@@ -65,7 +65,9 @@ struct MlmActs {
 
 // bf16_operands: a bf16 run's layout (LayerActs' bf16 activations, LayerScratch::dy_bf16).
 void request_layer_acts(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerActs* a);
-void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, LayerScratch* s);
+// fused_attention: the backend's fused attention runs (it needs none of the batched path's T x T scratch).
+void request_layer_scratch(Arena& arena, const ModelConfig& c, int B, int T, bool bf16_operands, bool fused_attention,
+                           LayerScratch* s);
 void request_head_acts(Arena& arena, const ModelConfig& c, int B, int T, HeadActs* h);
 void request_mlm_acts(Arena& arena, const ModelConfig& c, int M, bool bf16_operands, MlmActs* m);
 

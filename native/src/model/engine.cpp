@@ -153,7 +153,8 @@ Status Engine::Impl::ensure_capacity(int B, int T, int M) {
     layer_acts.assign(config.num_hidden_layers, LayerActs{});
     for (LayerActs& a : layer_acts) request_layer_acts(acts, config, cap_B, cap_T, bf16, &a);
     scratch = LayerScratch{};
-    request_layer_scratch(acts, config, cap_B, cap_T, bf16, &scratch);
+    const bool fused_attention = bf16 && backend->fused_attention() != nullptr;
+    request_layer_scratch(acts, config, cap_B, cap_T, bf16, fused_attention, &scratch);
     request_head_acts(acts, config, cap_B, cap_T, &head);
     BERT_RETURN_IF_ERROR(acts.allocate());
   }
