@@ -219,74 +219,46 @@ for (const k of keys)
   );
 say();
 
-// plots: each arm's metrics with its held-out evaluations as validation records
-const plotInput = join(out, "plots", "input");
-mkdirSync(plotInput, { recursive: true });
-const inputs = data.map((d) => {
-  const path = join(plotInput, `${d.job}.jsonl`);
-  const records = [
-    ...d.steps.map((r) => JSON.stringify(r)),
-    ...d.heldout.map((p) => JSON.stringify({ step: p.step, validation: { heldout_mlm_loss: p.loss } })),
-  ];
-  writeFileSync(path, records.join("\n") + "\n");
-  return path;
-});
-const plotted = spawnSync(
-  process.execPath,
-  [
-    join(repo, "dist", "bin", "bert-train.js"),
-    "plot",
-    ...inputs,
-    "--out",
-    join(out, "plots"),
-    "--metrics",
-    "mlm_loss,validation/heldout_mlm_loss",
-    ...data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]),
-  ],
-  { encoding: "utf8" },
-);
-if (plotted.status !== 0) throw new Error(`bert-train plot failed: ${plotted.stderr}`);
-// the same runs with each step's time taken from the quiet-machine timing, for the loss-against-time chart
-let quietCharts = [];
-if (timing) {
-  const quietInput = join(out, "plots", "input-quiet-time");
-  mkdirSync(quietInput, { recursive: true });
-  const quietInputs = data.map((d) => {
-    const path = join(quietInput, `${d.job}.jsonl`);
+/**
+ * `bert-train plot` of every arm: its step records (through `stepRecord`) with its held-out evaluations as
+ * validation records, written into `inputDir` and charted into `outDir`. Returns the PNGs' paths.
+ */
+function plotArms(inputDir, outDir, stepRecord = (d, r) => r) {
+  mkdirSync(inputDir, { recursive: true });
+  const inputs = data.map((d) => {
+    const path = join(inputDir, `${d.job}.jsonl`);
     const records = [
-      ...d.steps.map((r) => JSON.stringify({ ...r, step_ms: quietStepMs(d.arm, r) })),
+      ...d.steps.map((r) => JSON.stringify(stepRecord(d, r))),
       ...d.heldout.map((p) => JSON.stringify({ step: p.step, validation: { heldout_mlm_loss: p.loss } })),
     ];
     writeFileSync(path, records.join("\n") + "\n");
     return path;
   });
-  const quiet = spawnSync(
+  const labels = data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]);
+  const cli = join(repo, "dist", "bin", "bert-train.js");
+  const metrics = "mlm_loss,validation/heldout_mlm_loss";
+  const plotted = spawnSync(
     process.execPath,
-    [
-      join(repo, "dist", "bin", "bert-train.js"),
-      "plot",
-      ...quietInputs,
-      "--out",
-      join(out, "plots", "quiet-time"),
-      "--metrics",
-      "mlm_loss,validation/heldout_mlm_loss",
-      ...data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]),
-    ],
+    [cli, "plot", ...inputs, "--out", outDir, "--metrics", metrics, ...labels],
     { encoding: "utf8" },
   );
-  if (quiet.status !== 0) throw new Error(`bert-train plot failed: ${quiet.stderr}`);
-  quietCharts = quiet.stdout
+  if (plotted.status !== 0) throw new Error(`bert-train plot failed: ${plotted.stderr}`);
+  return plotted.stdout
     .trim()
     .split("\n")
-    .filter((p) => p.endsWith("loss-vs-time.png"));
+    .filter((p) => p.endsWith(".png"));
 }
+const charts = plotArms(join(out, "plots", "input"), join(out, "plots"));
+// the same runs with each step's time taken from the quiet-machine timing, for the loss-against-time chart
+const quietCharts = timing
+  ? plotArms(join(out, "plots", "input-quiet-time"), join(out, "plots", "quiet-time"), (d, r) => ({
+      ...r,
+      step_ms: quietStepMs(d.arm, r),
+    })).filter((p) => p.endsWith("loss-vs-time.png"))
+  : [];
 say("## Plots");
 say();
-for (const p of plotted.stdout
-  .trim()
-  .split("\n")
-  .filter((p) => p.endsWith(".png")))
-  say(`![${relative(out, p)}](${relative(out, p)})`);
+for (const p of charts) say(`![${relative(out, p)}](${relative(out, p)})`);
 say();
 for (const p of quietCharts) {
   say("Held-out loss against training time from the quiet-machine step times (interleaved timing):");

@@ -350,18 +350,31 @@ void copy_rows_out(const float* src, int64_t ld, int64_t rows, int64_t HS, float
   for (int64_t i = 0; i < rows; i++) std::memcpy(dst + i * HS, src + i * ld, sizeof(float) * HS);
 }
 
+// The three operands each pass starts from, in the arena: `left` row-major with its padding (Q; in the backward dC),
+// `right_t` as B(dim, key) = right_t[key][dim] (K; V) and `right` as B(key, dim) = right[key][dim] (V; K).
+struct PackedHead {
+  const uint16_t *left, *right_t, *right;
+};
+
+PackedHead pack_head(const uint16_t* left, const uint16_t* right_t, const uint16_t* right, const HeadDims& d,
+                     Arena& arena) {
+  uint16_t* a = arena.take<uint16_t>(d.Tp * d.HSp);
+  copy_padded(left, d.HS, d.T, d.HS, d.Tp, a, d.HSp);
+  uint16_t* bt = arena.take<uint16_t>(d.HSp * d.Tp);
+  pack_transposed(right_t, d.HS, d.T, d.HS, d.Tp, d.HSp / 2, bt);
+  uint16_t* b = arena.take<uint16_t>(d.Tp * d.HSp);
+  pack_rows(right, d.HS, d.T, d.HS, d.HSp, d.Tp / 2, b);
+  return PackedHead{a, bt, b};
+}
+
 void forward_head(const uint16_t* q, const uint16_t* k, const uint16_t* v, const float* mask, float* probs, float* ctx,
                   const AttentionShape& s, int64_t head, bool allow_amx) {
   const HeadDims d(s);
   const HeadGemm gemm(allow_amx);
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
-  uint16_t* qa = arena.take<uint16_t>(d.Tp * d.HSp);
-  copy_padded(q, d.HS, d.T, d.HS, d.Tp, qa, d.HSp);
-  uint16_t* kt = arena.take<uint16_t>(d.HSp * d.Tp);  // B(dim, key) = K[key][dim]
-  pack_transposed(k, d.HS, d.T, d.HS, d.Tp, d.HSp / 2, kt);
-  uint16_t* vv = arena.take<uint16_t>(d.Tp * d.HSp);  // B(key, dim) = V[key][dim]
-  pack_rows(v, d.HS, d.T, d.HS, d.HSp, d.Tp / 2, vv);
+  const PackedHead packed = pack_head(q, k, v, d, arena);
+  const uint16_t *qa = packed.left, *kt = packed.right_t, *vv = packed.right;
   float* scores = arena.take<float>(kRowBlock * d.Tp);
   uint16_t* used = arena.take<uint16_t>(kRowBlock * d.Tp);
   float* out = arena.take<float>(kRowBlock * d.HSp);
@@ -421,12 +434,8 @@ void backward_head(const uint16_t* d_ctx, const float* probs, const uint16_t* q,
   const HeadGemm gemm(allow_amx);
   Arena& arena = thread_arena();
   arena.prepare(d.scratch_bytes());
-  uint16_t* dca = arena.take<uint16_t>(d.Tp * d.HSp);
-  copy_padded(d_ctx, d.HS, d.T, d.HS, d.Tp, dca, d.HSp);
-  uint16_t* vt = arena.take<uint16_t>(d.HSp * d.Tp);  // B(dim, key) = V[key][dim]
-  pack_transposed(v, d.HS, d.T, d.HS, d.Tp, d.HSp / 2, vt);
-  uint16_t* kr = arena.take<uint16_t>(d.Tp * d.HSp);  // B(key, dim) = K[key][dim]
-  pack_rows(k, d.HS, d.T, d.HS, d.HSp, d.Tp / 2, kr);
+  const PackedHead packed = pack_head(d_ctx, v, k, d, arena);
+  const uint16_t *dca = packed.left, *vt = packed.right_t, *kr = packed.right;
   uint16_t* words = arena.take<uint16_t>(d.Tp * d.HSp);
   uint16_t* dct = arena.take<uint16_t>(d.HSp * d.Tp);  // dC^T and Q^T: the left operands of dV^T and dK^T
   transpose_bf16(d_ctx, d.HS, d.T, d.HS, d.Tp, d.HSp, words, dct);
