@@ -7,6 +7,8 @@
 #   scripts/pld-study.sh CORPUS... --out OUT [--heldout TEXT...] [--glue DIR] [--tasks SST-2,CoLA,MRPC,STS-B]
 #                        [--seeds 1,2,3] [--lrs 1e-3] [--steps 5000] [--evals 10] [--layers 12] [--hidden 256]
 #                        [--replicate_steps N]   (default: a fifth of --steps; 0: no seed replicas)
+#                        [--glue_steps N --glue_seq L]  (every GLUE task cut to N steps of L tokens; default: the
+#                                                        full grid below)  [--glue_lr 1e-4]
 #   scripts/pld-study.sh --tiny --out OUT     the whole pipeline in minutes on the embedded corpus (a CI test of
 #                                             the pipeline, not of the science)
 #
@@ -22,7 +24,7 @@ cli="$repo/dist/bin/bert-train.js"
 bt() { node "$cli" "$@"; }
 
 corpora=() heldout=() out="" glue="" tasks="SST-2,CoLA,MRPC,STS-B" seeds="1,2,3" lrs="1e-3"
-steps=5000 evals=10 layers=12 hidden=256 tiny=0 replicate_steps=""
+steps=5000 evals=10 layers=12 hidden=256 tiny=0 replicate_steps="" glue_steps="" glue_seq=64 glue_lr=1e-4
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift ;;
@@ -36,6 +38,9 @@ while [ $# -gt 0 ]; do
     --layers) layers=$2; shift ;;
     --hidden) hidden=$2; shift ;;
     --replicate_steps) replicate_steps=$2; shift ;;
+    --glue_steps) glue_steps=$2; shift ;;
+    --glue_seq) glue_seq=$2; shift ;;
+    --glue_lr) glue_lr=$2; shift ;;
     --tiny) tiny=1 ;;
     -*) echo "pld-study.sh: unknown option $1" >&2; exit 2 ;;
     *) corpora+=("$1") ;;
@@ -65,9 +70,17 @@ batch=32
 cat >"$out/study.json" <<JSON
 {"steps": $steps, "checkpoint_every": $every, "batch": $batch, "layers": $layers, "hidden": $hidden,
  "heads": $heads, "intermediate": $((4 * hidden)), "seq": 128, "precision": "bf16", "gamma": $gamma,
- "theta": 0.5, "lrs": "$lrs", "replicate_steps": $replicate_steps, "replicate_seed": 43, "tasks": "$tasks", "seeds": "$seeds", "tiny": $([ "$tiny" = 1 ] && echo true || echo false),
+ "theta": 0.5, "lrs": "$lrs", "replicate_steps": $replicate_steps, "replicate_seed": 43, "tasks": "$tasks", "seeds": "$seeds",
+ "glue_lr": $glue_lr, "glue_steps": ${glue_steps:-null}, "glue_seq": $([ -n "$glue_steps" ] && echo "$glue_seq" || echo null), "tiny": $([ "$tiny" = 1 ] && echo true || echo false),
  "corpora": "${corpora[*]}", "heldout": "${heldout[*]}"}
 JSON
+
+# --- per-step time, measured first, before anything else loads the machine: one engine, interleaved rounds
+# (noise hits the arms alike) ---
+if [ "$tiny" = 0 ] && [ ! -f "$out/timing.json" ]; then
+  bt bench-train --layers "$layers" --hidden "$hidden" --batch "$batch" --steps 40 --post_ln | tee "$out/timing.txt"
+  grep '^{' "$out/timing.txt" | tail -1 >"$out/timing.json"
+fi
 
 # --- data ---
 if [ ! -f "$out/data/train/128/dataset.json" ]; then
@@ -164,32 +177,32 @@ for job in "${jobs[@]}" "${replicas[@]}"; do
 done
 
 # --- GLUE: every arm's final checkpoint, the same grid for all ---
-# batch 32, lr 1e-4, 3 epochs; sequences as long as the task needs (99% of single sentences fit in 64 tokens, of
+# batch 32, lr --glue_lr, 3 epochs; sequences as long as the task needs (99% of single sentences fit in 64 tokens, of
 # MRPC's and STS-B's pairs in 128), and SST-2's 67k sentences cut to 1,000 steps (32k sentences, half an epoch)
 glue_grid() {  # glue_grid TASK: its fine-tuning flags beyond batch, rate and epochs
   if [ "$tiny" = 1 ]; then echo "${finetune_extra[@]}"; return; fi
+  if [ -n "$glue_steps" ]; then echo --max_seq_length "$glue_seq" --max_steps "$glue_steps"; return; fi
   case "$1" in
     SST-2) echo --max_seq_length 64 --max_steps 1000 ;;
     CoLA) echo --max_seq_length 64 ;;
     *) echo --max_seq_length 128 ;;
   esac
 }
+ft_config="$out/configs/ds_finetune.json"  # the pre-training's precision and clipping; AdamW, as by default
+cat >"$ft_config" <<JSON
+{"train_batch_size": $batch, "train_micro_batch_size_per_gpu": $batch, "gradient_clipping": 1.0, "bf16": {"enabled": true},
+ "optimizer": {"type": "AdamW", "params": {"lr": $glue_lr, "weight_decay": 0.01}}}
+JSON
 for job in "${jobs[@]}"; do
   for task in ${tasks//,/ }; do
     for seed in ${seeds//,/ }; do
       ft="${job}_${task}_s${seed}"
       [ -f "$out/glue/$ft/eval_results.txt" ] && continue
       read -r -a grid <<<"$(glue_grid "$task")"
-      bt finetune "$task" 32 1e-4 3 "$ft" "$runs/saved_models/$job" --data_dir "$glue" --seed "$seed" \
-        --output_dir "$out/glue" --overwrite --device cpu "${grid[@]}"
+      bt finetune "$task" 32 "$glue_lr" 3 "$ft" "$runs/saved_models/$job" --data_dir "$glue" --seed "$seed" \
+        --output_dir "$out/glue" --overwrite --device cpu --deepspeed_config "$ft_config" "${grid[@]}"
     done
   done
 done
-
-# --- per-step time, measured on one engine with interleaved rounds (noise hits the arms alike) ---
-if [ "$tiny" = 0 ] && [ ! -f "$out/timing.json" ]; then
-  bt bench-train --layers "$layers" --hidden "$hidden" --batch "$batch" --steps 40 --post_ln | tee "$out/timing.txt"
-  grep '^{' "$out/timing.txt" | tail -1 >"$out/timing.json"
-fi
 
 node "$repo/scripts/pld-study-report.mjs" "$out"
