@@ -3,7 +3,7 @@
 import yargs from "yargs";
 
 import { checkFlags } from "../config/flags.js";
-import { checkRepeatedPositionals } from "./repeated-positionals.js";
+import { checkRepeatedPositionals, lastValueOfRepeatedFlags } from "./repeated-positionals.js";
 import { joinedWorld, launchedWorldSize } from "../parallel/world.js";
 import { benchCommand } from "./bench.js";
 import { benchDataCommand } from "./bench-data.js";
@@ -103,8 +103,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName("bert-train")
-      // a flag given twice takes its last value, as argparse does in DeepSpeed's scripts
-      .parserConfiguration({ "duplicate-arguments-array": false })
+      // a flag given twice takes its last value, as argparse does in DeepSpeed's scripts; only here, not through
+      // yargs' "duplicate-arguments-array": false, which also keeps one value of a list (`plot A B C` plotted C)
+      .middleware(lastValueOfRepeatedFlags, true)
       .command(benchCommand)
       .command(prepareDataCommand)
       .command(convertShardsCommand)

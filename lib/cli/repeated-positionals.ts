@@ -1,6 +1,8 @@
 // A named flag that repeats a positional argument (`finetune SST-2 32 1e-4 3 job ckpt --learning_rate 2e-5`):
 // yargs keeps the positional and drops the flag without a word. Here the flag must agree with the positional,
 // or the run stops with both values named.
+import type { MiddlewareFunction } from "yargs";
+
 import { ConfigError } from "../config/errors.js";
 
 /** The positionals of each command that a user may also spell as flags. */
@@ -34,3 +36,18 @@ export function checkRepeatedPositionals(command: string, argv: string[], args: 
         );
   if (problems.length) throw new ConfigError(problems);
 }
+
+/** What yargs hands a middleware as its second argument (its typings leave the argument out). */
+interface ParserWithOptions {
+  getOptions(): { array: string[] };
+}
+
+/**
+ * A flag given more than once keeps its last value, as with argparse; options and positionals declared as lists
+ * (`plot A.jsonl B.jsonl --label a --label b`) keep every value.
+ */
+export const lastValueOfRepeatedFlags = ((args: Record<string, unknown>, parser: ParserWithOptions) => {
+  const lists = new Set(parser.getOptions().array);
+  for (const [key, value] of Object.entries(args))
+    if (key !== "_" && Array.isArray(value) && !lists.has(key)) args[key] = value.at(-1);
+}) as unknown as MiddlewareFunction;

@@ -116,6 +116,24 @@ describe("bert-train plot", () => {
     assert.ok(svgTexts(readFileSync(join(dir, "loss-vs-step.svg"), "utf8")).includes("Post-LN: loss"));
   });
 
+  it("the command overlays every file it is given, each under its --label", () => {
+    const cli = join(projectRoot(), "dist", "bin", "bert-train.js");
+    const files = [
+      metricsFile("a", 20, true, 0.05),
+      metricsFile("b", 20, false, 0.08),
+      metricsFile("c", 20, false, 0.1),
+    ];
+    const dir = join(work, "cli-overlay");
+    const labels = ["PLD", "Pre-LN", "Post-LN"].flatMap((l) => ["--label", l]);
+    const r = spawnSync(process.execPath, [cli, "plot", ...files, "--out", dir, "--formats", "svg", ...labels], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const texts = svgTexts(readFileSync(join(dir, "loss-vs-step.svg"), "utf8"));
+    for (const label of ["PLD", "Pre-LN", "Post-LN"])
+      assert.ok(texts.includes(`${label}: loss`), `${label} in the legend`);
+  });
+
   it("reports a missing or malformed file in one line, exit 2", () => {
     const cli = join(projectRoot(), "dist", "bin", "bert-train.js");
     const bad = join(work, "bad.jsonl");
