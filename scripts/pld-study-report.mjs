@@ -79,6 +79,13 @@ say(
     `${plan.checkpoint_every}. PLD: θ̄ = ${plan.theta}, γ = ${plan.gamma}. Learning rates: ${plan.lrs}.`,
 );
 say(`Training text: ${plan.corpora}. Held-out text (no arm trains on it): ${plan.heldout}.`);
+const glueGrid = plan.glue_steps
+  ? `${plan.glue_steps} steps of ${plan.glue_seq}-token sequences per task`
+  : "3 epochs (SST-2: 1,000 steps), 64-token sequences for single sentences and 128 for pairs";
+say(
+  `GLUE fine-tuning, the same for every arm: batch ${plan.batch}, learning rate ${plan.glue_lr ?? 1e-4}, ` +
+    `${glueGrid}, seeds ${plan.seeds}.`,
+);
 say();
 
 const data = jobs.map((j) => ({ ...j, steps: steps(j.job), heldout: heldout(j.job), glue: glue(j.job) }));

@@ -48,12 +48,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -n "$out" ] || { echo "pld-study.sh: --out OUT is required" >&2; exit 2; }
-finetune_extra=() evaluate_extra=()
+evaluate_extra=()
 if [ "$tiny" = 1 ]; then
   [ ${#corpora[@]} -gt 0 ] || corpora=("$repo/data/corpus/wikipedia")
   [ ${#heldout[@]} -gt 0 ] || heldout=("$repo/data/corpus/books")
   glue=${glue:-$repo/data/glue} tasks=SST-2 seeds=1 steps=24 evals=3 layers=4 hidden=64 replicate_steps=8
-  finetune_extra=(--max_steps 3 --max_seq_length 32) evaluate_extra=(--max_batches 4)
+  glue_steps=3 glue_seq=32 evaluate_extra=(--max_batches 4)
 fi
 [ ${#corpora[@]} -gt 0 ] || { echo "pld-study.sh: name the training corpus (text files or folders)" >&2; exit 2; }
 [ ${#heldout[@]} -gt 0 ] || { echo "pld-study.sh: --heldout TEXT: text no arm trains on (e.g. WikiText-2 valid)" >&2; exit 2; }
@@ -180,7 +180,6 @@ done
 # batch 32, lr --glue_lr, 3 epochs; sequences as long as the task needs (99% of single sentences fit in 64 tokens, of
 # MRPC's and STS-B's pairs in 128), and SST-2's 67k sentences cut to 1,000 steps (32k sentences, half an epoch)
 glue_grid() {  # glue_grid TASK: its fine-tuning flags beyond batch, rate and epochs
-  if [ "$tiny" = 1 ]; then echo "${finetune_extra[@]}"; return; fi
   if [ -n "$glue_steps" ]; then echo --max_seq_length "$glue_seq" --max_steps "$glue_steps"; return; fi
   case "$1" in
     SST-2) echo --max_seq_length 64 --max_steps 1000 ;;
