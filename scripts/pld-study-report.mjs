@@ -230,7 +230,7 @@ say();
  * `bert-train plot` of every arm: its step records (through `stepRecord`) with its held-out evaluations as
  * validation records, written into `inputDir` and charted into `outDir`. Returns the PNGs' paths.
  */
-function plotArms(inputDir, outDir, stepRecord = (d, r) => r) {
+function plotArms(inputDir, outDir, stepRecord = (d, r) => r, metrics = "mlm_loss,validation/heldout_mlm_loss") {
   mkdirSync(inputDir, { recursive: true });
   const inputs = data.map((d) => {
     const path = join(inputDir, `${d.job}.jsonl`);
@@ -243,7 +243,6 @@ function plotArms(inputDir, outDir, stepRecord = (d, r) => r) {
   });
   const labels = data.flatMap((d) => ["--label", `${d.arm} lr ${d.lr}`]);
   const cli = join(repo, "dist", "bin", "bert-train.js");
-  const metrics = "mlm_loss,validation/heldout_mlm_loss";
   const plotted = spawnSync(
     process.execPath,
     [cli, "plot", ...inputs, "--out", outDir, "--metrics", metrics, ...labels],
@@ -256,19 +255,27 @@ function plotArms(inputDir, outDir, stepRecord = (d, r) => r) {
     .filter((p) => p.endsWith(".png"));
 }
 const charts = plotArms(join(out, "plots", "input"), join(out, "plots"));
-// the same runs with each step's time taken from the quiet-machine timing, for the loss-against-time chart
+// the same runs with each step's time taken from the quiet-machine timing, held-out loss only (the per-step
+// training loss is noisier than the differences between arms)
+const quietStep = (d, r) => ({ ...r, step_ms: quietStepMs(d.arm, r) });
 const quietCharts = timing
-  ? plotArms(join(out, "plots", "input-quiet-time"), join(out, "plots", "quiet-time"), (d, r) => ({
-      ...r,
-      step_ms: quietStepMs(d.arm, r),
-    })).filter((p) => p.endsWith("loss-vs-time.png"))
+  ? plotArms(
+      join(out, "plots", "input-heldout"),
+      join(out, "plots", "heldout"),
+      quietStep,
+      "validation/heldout_mlm_loss",
+    ).filter((p) => /loss-vs-(samples|time)\.png$/.test(p))
   : [];
 say("## Plots");
 say();
 for (const p of charts) say(`![${relative(out, p)}](${relative(out, p)})`);
 say();
 for (const p of quietCharts) {
-  say("Held-out loss against training time from the quiet-machine step times (interleaved timing):");
+  say(
+    p.endsWith("loss-vs-time.png")
+      ? "Held-out loss against training time from the quiet-machine step times (interleaved timing):"
+      : "Held-out loss against samples:",
+  );
   say();
   say(`![${relative(out, p)}](${relative(out, p)})`);
   say();
