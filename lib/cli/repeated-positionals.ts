@@ -37,6 +37,9 @@ export function checkRepeatedPositionals(command: string, argv: string[], args: 
   if (problems.length) throw new ConfigError(problems);
 }
 
+/** The parser's own lists: the bare words, and what follows `--` (a launcher's command line). */
+const PARSER_LISTS = new Set(["_", "--"]);
+
 /** What yargs hands a middleware as its second argument (its typings leave the argument out). */
 interface ParserWithOptions {
   getOptions(): { array: string[] };
@@ -49,5 +52,5 @@ interface ParserWithOptions {
 export const lastValueOfRepeatedFlags = ((args: Record<string, unknown>, parser: ParserWithOptions) => {
   const lists = new Set(parser.getOptions().array);
   for (const [key, value] of Object.entries(args))
-    if (key !== "_" && Array.isArray(value) && !lists.has(key)) args[key] = value.at(-1);
+    if (!PARSER_LISTS.has(key) && Array.isArray(value) && !lists.has(key)) args[key] = value.at(-1);
 }) as unknown as MiddlewareFunction;
