@@ -91,6 +91,52 @@ void test_activations(int64_t N, int F, GeluForm form) {
   expect_close("tanh_backward", fd, rd, kApprox);
 }
 
+int count_subnormals(const std::vector<float>& v) {
+  int n = 0;
+  for (float x : v) n += std::fpclassify(x) == FP_SUBNORMAL;
+  return n;
+}
+
+// Where e^x underflows, the fast kernels write exactly 0, as the reference's std::exp does for a masked key, and
+// never a subnormal: each subnormal read again (a GEMM operand) costs an Intel core a microcode assist.
+void test_underflow_is_zero(int T) {
+  const int B = 2, NH = 3;
+  const int64_t n = static_cast<int64_t>(B) * NH * T * T;
+  auto scores = random_floats(n, 50, -8, 8);
+  std::vector<float> mask(B * T);
+  for (int i = 0; i < B * T; i++) mask[i] = i % T < T / 2 + 1 ? 1.0f : 0.0f;
+  DropoutKey key{3, 6};
+  std::vector<float> probs(n), dropped(n), dscores(n);
+  X.softmax_dropout_forward(Stream{}, scores.data(), mask.data(), probs.data(), dropped.data(), nullptr, B, NH, T, 0.3f,
+                            0.1f, key);
+  int masked_nonzero = 0;
+  for (int64_t row = 0; row < n / T; row++)
+    for (int j = 0; j < T; j++)
+      masked_nonzero += mask[(row / (NH * T)) * T + j] == 0.0f && probs[row * T + j] != 0.0f;
+  std::printf("  masked keys with a nonzero probability: %d; subnormal probabilities: %d\n", masked_nonzero,
+              count_subnormals(probs) + count_subnormals(dropped));
+  CHECK_MSG(masked_nonzero == 0, "softmax_dropout_forward: %d masked keys have a nonzero probability", masked_nonzero);
+  CHECK(count_subnormals(probs) == 0 && count_subnormals(dropped) == 0);
+  auto dpd = random_floats(n, 51);
+  X.softmax_dropout_backward(Stream{}, dpd.data(), probs.data(), dscores.data(), nullptr, B, NH, T, 0.3f, 0.1f, key);
+  CHECK(count_subnormals(dscores) == 0);
+
+  // GELU's Gaussian factor underflows beyond |x| = 13.2
+  const int64_t N = 5, F = 37;
+  auto pre = random_floats(N * F, 52, 15, 30), dact = random_floats(N * F, 53);
+  for (int64_t i = 0; i < N * F; i += 2) pre[i] = -pre[i];
+  for (GeluForm form : {GeluForm::kErf, GeluForm::kTanh}) {
+    std::vector<float> act(N * F), dpre(N * F);
+    auto biased = pre;
+    const std::vector<float> zero_bias(F, 0.0f);
+    X.bias_gelu_forward(Stream{}, biased.data(), zero_bias.data(), act.data(), nullptr, N, F, form);
+    X.gelu_backward(Stream{}, dact.data(), pre.data(), dpre.data(), nullptr, N, F, form);
+    std::printf("  gelu at |x| in [15, 30]: subnormal outputs %d, subnormal gradients %d\n", count_subnormals(act),
+                count_subnormals(dpre));
+    CHECK(count_subnormals(act) == 0 && count_subnormals(dpre) == 0);
+  }
+}
+
 void test_dropout_ops(int64_t N, int C, float p) {
   auto branch = random_floats(N * C, 30), bias = random_floats(C, 31), resid = random_floats(N * C, 32);
   DropoutKey key{7, 99};
@@ -278,6 +324,8 @@ int main() {
     test_softmax(1, 2, 128, p);
     test_softmax(1, 1, 1, p);
   }
+  test_underflow_is_zero(19);
+  test_underflow_is_zero(128);
   test_permutes(3, 2, 19, 3, 16);
   test_permutes(1, 3, 5, 2, 7);
   test_rows(41, 48);
