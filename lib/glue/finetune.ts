@@ -256,6 +256,8 @@ export async function finetune(
     : undefined;
   try {
     const partial = setup(a, glueTask(a.task), world, out);
+    const slow = partial.compute.precisionWarning();
+    if (slow) out.warn(slow);
     const tok = await createBertTokenizer(partial.vocab.path, partial.vocab.lowerCase);
     out.log(`tokenizing with ${partial.vocab.path} (${partial.vocab.lowerCase ? "lower-cased" : "cased"})`);
     const data = await readSplits(a, partial.task, partial.dataDir, tok, world.isRoot);

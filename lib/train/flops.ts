@@ -57,6 +57,8 @@ export class ComputeMeter {
     /** The peak of one rank (this process's threads); undefined where it could not be measured. */
     readonly peak: Peak | undefined,
     private readonly ranks: number,
+    /** bf16 asked for on a CPU with no bf16 instruction (measured on rank 0): oneDNN emulates it, slowly. */
+    private readonly bf16Emulated = false,
   ) {}
 
   /**
@@ -70,8 +72,19 @@ export class ComputeMeter {
     world: { isRoot: boolean; size: number },
     device: Device = "cpu",
   ) {
-    const measured = world.isRoot && device === "cpu" ? measurePeak(precision, threads, 0.15) : undefined;
-    return new ComputeMeter(m, measured, world.size);
+    const measuring = world.isRoot && device === "cpu";
+    const measured = measuring ? measurePeak(precision, threads, 0.15) : undefined;
+    return new ComputeMeter(m, measured, world.size, measuring && precision === "bf16" && measured === undefined);
+  }
+
+  /** A warning for the start of a run whose precision this CPU can only emulate. */
+  precisionWarning(): string | undefined {
+    if (!this.bf16Emulated) return undefined;
+    return (
+      "[bert-train] bf16 on this CPU: it has no AVX512-BF16 (or this build was not compiled for it), so the bf16 " +
+      "GEMMs are emulated and slower than fp32. fp32 trains faster here: set bf16.enabled to false in the DeepSpeed " +
+      "config (`bert-train bench --precisions fp32,bf16` compares the two)"
+    );
   }
 
   /** The summary screen's line. */

@@ -508,7 +508,10 @@ export async function pretrain(
     ? lockFolder(join(a.output_dir, `.${a.job_name}.lock`), `--output_dir ${a.output_dir} (job ${a.job_name})`)
     : undefined;
   try {
-    return await runLocked(await setup(a, plan, world, out), signal);
+    const run = await setup(a, plan, world, out);
+    const slow = run.compute.precisionWarning();
+    if (slow) out.warn(slow);
+    return await runLocked(run, signal);
   } finally {
     lock?.release();
   }

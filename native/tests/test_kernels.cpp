@@ -111,8 +111,7 @@ void test_underflow_is_zero(int T) {
                             0.1f, key);
   int masked_nonzero = 0;
   for (int64_t row = 0; row < n / T; row++)
-    for (int j = 0; j < T; j++)
-      masked_nonzero += mask[(row / (NH * T)) * T + j] == 0.0f && probs[row * T + j] != 0.0f;
+    for (int j = 0; j < T; j++) masked_nonzero += mask[(row / (NH * T)) * T + j] == 0.0f && probs[row * T + j] != 0.0f;
   std::printf("  masked keys with a nonzero probability: %d; subnormal probabilities: %d\n", masked_nonzero,
               count_subnormals(probs) + count_subnormals(dropped));
   CHECK_MSG(masked_nonzero == 0, "softmax_dropout_forward: %d masked keys have a nonzero probability", masked_nonzero);
