@@ -271,6 +271,31 @@ void test_fp16_rounding() {
   CHECK(r[13] == 1.0009766f && r[14] == 1.0f);  // exactly representable; a tie rounds to even
 }
 
+// A moment with no gradient decays towards the subnormals and would stick there (see stored_moment): both kernels,
+// fast and reference, Adam and LAMB, store it as 0 once it falls below the smallest normal float.
+void test_moments_never_subnormal(int64_t n) {
+  std::vector<float> g(n, 0.0f), p = random_floats(n, 110);
+  std::vector<float> m0(n), v0(n);
+  for (int64_t i = 0; i < n; i++) {
+    m0[i] = (i % 3 == 0 ? 1.2e-38f : i % 3 == 1 ? 3e-39f : 1e-45f) * (i % 2 ? -1.0f : 1.0f);  // normal, subnormal
+    v0[i] = i % 3 == 0 ? 1.2e-38f : 2e-42f;
+  }
+  AdamStepArgs a;
+  a.lr = 1e-3f, a.weight_decay = 0.01f;
+  for (const Kernels* k : {&R, &X}) {
+    auto m = m0, v = v0, pa = p;
+    k->adam_update(Stream{}, pa.data(), nullptr, g.data(), m.data(), v.data(), n, a);
+    const int adam = count_subnormals(m) + count_subnormals(v);
+    m = m0, v = v0;
+    std::vector<float> u(n);
+    k->lamb_direction(Stream{}, p.data(), g.data(), m.data(), v.data(), u.data(), n, a);
+    const int lamb = count_subnormals(m) + count_subnormals(v);
+    std::printf("  %s: subnormal moments after a step with no gradient: Adam %d, LAMB %d\n",
+                k == &R ? "reference" : "fast", adam, lamb);
+    CHECK(adam == 0 && lamb == 0);
+  }
+}
+
 void test_optimizer_kernels(int64_t n) {
   auto p = random_floats(n, 100), g = random_floats(n, 101, -0.1f, 0.1f);
   auto m0 = random_floats(n, 102, -0.01f, 0.01f), v0 = random_floats(n, 103, 0.0f, 1e-3f);
@@ -337,6 +362,7 @@ int main() {
   test_fp16_rounding();
   test_non_finite_propagation();
   test_optimizer_kernels(1);
+  test_moments_never_subnormal(37);
   test_optimizer_kernels(100003);
   return finish("test_kernels");
 }

@@ -541,8 +541,8 @@ void adam_update(Stream, float* p, uint16_t* p_bf16, const float* g, float* m, f
     for (int64_t i = block; i < end; i++) {
       float grad = g[i] * mul;
       if (!w_mode) grad += wd * p[i];
-      const float mi = b1 * m[i] + c1 * grad;
-      const float vi = b2 * v[i] + c2 * grad * grad;
+      const float mi = stored_moment(b1 * m[i] + c1 * grad);
+      const float vi = stored_moment(b2 * v[i] + c2 * grad * grad);
       m[i] = mi;
       v[i] = vi;
       float update = (mi * inv_bc1) / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
@@ -560,8 +560,8 @@ void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, 
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; i++) {
     const float grad = g[i] * mul;
-    const float mi = b1 * m[i] + c1 * grad;
-    const float vi = b2 * v[i] + c2 * grad * grad;
+    const float mi = stored_moment(b1 * m[i] + c1 * grad);
+    const float vi = stored_moment(b2 * v[i] + c2 * grad * grad);
     m[i] = mi;
     v[i] = vi;
     u[i] = mi / (std::sqrt(vi) + eps) + wd * p[i];

@@ -325,8 +325,8 @@ void adam_update(Stream, float* p, uint16_t* p_bf16, const float* g, float* m, f
   for (int64_t i = 0; i < n; i++) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
     if (!a.adam_w_mode) grad += static_cast<double>(a.weight_decay) * p[i];
-    m[i] = static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad);
-    v[i] = static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad);
+    m[i] = stored_moment(static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad));
+    v[i] = stored_moment(static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad));
     double update = (m[i] / a.bias_correction1) / (std::sqrt(v[i] / a.bias_correction2) + a.eps);
     if (a.adam_w_mode) update += static_cast<double>(a.weight_decay) * p[i];
     store(p, p_bf16, i, static_cast<float>(p[i] - a.lr * update));
@@ -337,8 +337,8 @@ void lamb_direction(Stream, const float* p, const float* g, float* m, float* v, 
                     const AdamStepArgs& a) {
   for (int64_t i = 0; i < n; i++) {
     double grad = static_cast<double>(g[i]) * a.grad_mul;
-    m[i] = static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad);
-    v[i] = static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad);
+    m[i] = stored_moment(static_cast<float>(a.beta1 * static_cast<double>(m[i]) + a.one_minus_beta1 * grad));
+    v[i] = stored_moment(static_cast<float>(a.beta2 * static_cast<double>(v[i]) + a.one_minus_beta2 * grad * grad));
     u[i] = static_cast<float>(m[i] / (std::sqrt(static_cast<double>(v[i])) + a.eps) +
                               static_cast<double>(a.weight_decay) * p[i]);
   }
