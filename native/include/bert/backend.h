@@ -34,6 +34,20 @@ struct GemmArgs {
   bool accumulate = false;  // C += instead of C =
 };
 
+// Elements an operand of `args` spans from its first (batch strides and leading dimensions included): what a
+// converted copy of A or B must hold so that the GEMM reads only converted values.
+inline int64_t gemm_operand_elements(int batch, int64_t rows, int64_t cols, bool transposed, int64_t ld,
+                                     int64_t stride) {
+  const int64_t last_row = transposed ? (cols - 1) * ld + rows : (rows - 1) * ld + cols;
+  return static_cast<int64_t>(batch - 1) * stride + last_row;
+}
+inline int64_t gemm_a_elements(const GemmArgs& g) {
+  return gemm_operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a);
+}
+inline int64_t gemm_b_elements(const GemmArgs& g) {
+  return gemm_operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b);
+}
+
 // A GEMM operand: its fp32 values and, optionally, a bf16 copy the caller keeps current (weights). A backend
 // computing in bf16 uses the copy when given and converts the fp32 values otherwise.
 struct GemmOperand {

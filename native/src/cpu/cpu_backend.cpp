@@ -34,12 +34,6 @@ const Kernels& cpu_fast_kernels() {
 
 namespace {
 
-int64_t operand_elements(int batch, int64_t rows, int64_t cols, bool transposed, int64_t ld, int64_t stride) {
-  // Elements spanned by a (batch, rows, cols) operand, so a bf16 copy covers exactly what oneDNN reads.
-  int64_t last_row = transposed ? (cols - 1) * ld + rows : (rows - 1) * ld + cols;
-  return static_cast<int64_t>(batch - 1) * stride + last_row;
-}
-
 bool uses_fused_attention(const CpuBackendOptions& o) {
   if (o.kernels != CpuKernelChoice::kFast || o.fused_attention == FusedAttentionChoice::kOff) return false;
   return o.fused_attention == FusedAttentionChoice::kOn || cpu_fused_attention_preferred();
@@ -57,6 +51,7 @@ class CpuBackend final : public Backend {
   std::string description() const override {
     return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, " +
            (&kernels_ == &cpu_fast_kernels() ? "fast" : "reference") + " kernels, GEMM: " + CpuGemm::library() +
+           (gemm_.widens_bf16() ? " (bf16 widened to fp32: no bf16 matmul for this CPU)" : "") +
            (fused_attention_ ? ", fused bf16 attention (AVX512-BF16)" : "");
   }
   Device device() const override { return Device::kCpu; }
@@ -68,10 +63,8 @@ class CpuBackend final : public Backend {
   Status gemm(const GemmArgs& g, GemmOperand a, GemmOperand b, float* c) override {
     if (precision_ == Precision::kFp32) return gemm_.run(g, false, a.f32, b.f32, c);
     if (precision_ == Precision::kFp16) return gemm_fp16_emulated(g, a.f32, b.f32, c);
-    const uint16_t* a16 =
-        a.bf16 ? a.bf16 : convert(a.f32, operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a), scratch_a_);
-    const uint16_t* b16 =
-        b.bf16 ? b.bf16 : convert(b.f32, operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b), scratch_b_);
+    const uint16_t* a16 = a.bf16 ? a.bf16 : convert(a.f32, gemm_a_elements(g), scratch_a_);
+    const uint16_t* b16 = b.bf16 ? b.bf16 : convert(b.f32, gemm_b_elements(g), scratch_b_);
     return gemm_.run(g, true, a16, b16, c);
   }
 
@@ -96,8 +89,8 @@ class CpuBackend final : public Backend {
   // Half precision as a GPU would see it: operands rounded to fp16 values, fp32 accumulation, the result rounded
   // to fp16 (overflowing to inf beyond 65504).
   Status gemm_fp16_emulated(const GemmArgs& g, const float* a, const float* b, float* c) {
-    const int64_t na = operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a);
-    const int64_t nb = operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b);
+    const int64_t na = gemm_a_elements(g);
+    const int64_t nb = gemm_b_elements(g);
     if (static_cast<int64_t>(half_a_.size()) < na) half_a_.resize(na);
     if (static_cast<int64_t>(half_b_.size()) < nb) half_b_.resize(nb);
     kernels_.round_to_fp16(Stream{}, a, half_a_.data(), na);

@@ -2,6 +2,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "cpu/cpu_gemm.h"
 
@@ -15,15 +16,42 @@ struct CpuGemm::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   std::map<Key, std::shared_ptr<dnnl::matmul>> cache;
+  bool bf16_matmul = has_bf16_matmul(engine);
+  std::vector<float> wide_a, wide_b;  // widened bf16 operands, where oneDNN has no bf16 matmul
+
+  // oneDNN 2.x implements bf16 matmul on AVX-512 CPUs only; elsewhere creating one throws "could not create a
+  // primitive descriptor". Asked once, with the smallest matmul.
+  static bool has_bf16_matmul(const dnnl::engine& engine) {
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::desc one({1, 1}, dt::bf16, dnnl::memory::format_tag::ab);
+    const dnnl::memory::desc out({1, 1}, dt::f32, dnnl::memory::format_tag::ab);
+    try {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(one, one, out), engine);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }
 };
 
 CpuGemm::CpuGemm() : impl_(std::make_unique<Impl>()) {}
 
 CpuGemm::~CpuGemm() = default;
 
+bool CpuGemm::widens_bf16() const { return !impl_->bf16_matmul; }
+
 namespace {
 
 using dims = dnnl::memory::dims;
+
+const float* widen(const void* bf16, int64_t n, std::vector<float>& out) {
+  if (static_cast<int64_t>(out.size()) < n) out.resize(n);
+  const uint16_t* in = static_cast<const uint16_t*>(bf16);
+  uint32_t* bits = reinterpret_cast<uint32_t*>(out.data());
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) bits[i] = static_cast<uint32_t>(in[i]) << 16;
+  return out.data();
+}
 
 // A (batch, rows, cols) view of a row-major matrix that may be read transposed.
 dnnl::memory::desc matrix_desc(const GemmArgs& g, int64_t rows, int64_t cols, bool transposed, int64_t ld,
@@ -38,6 +66,8 @@ dnnl::memory::desc matrix_desc(const GemmArgs& g, int64_t rows, int64_t cols, bo
 }  // namespace
 
 Status CpuGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* b, float* c) {
+  if (bf16 && !impl_->bf16_matmul)
+    return run(g, false, widen(a, gemm_a_elements(g), impl_->wide_a), widen(b, gemm_b_elements(g), impl_->wide_b), c);
   using dt = dnnl::memory::data_type;
   const dt operand_type = bf16 ? dt::bf16 : dt::f32;
   auto a_desc = matrix_desc(g, g.M, g.K, g.trans_a, g.lda, g.stride_a, operand_type);

@@ -24,6 +24,7 @@ const char* CpuGemm::library() { return "plain loops (this build found no oneDNN
 struct CpuGemm::Impl {};
 CpuGemm::CpuGemm() = default;
 CpuGemm::~CpuGemm() = default;
+bool CpuGemm::widens_bf16() const { return false; }  // widened element by element, as every operand is
 
 Status CpuGemm::run(const GemmArgs& g, bool bf16, const void* a, const void* b, float* c) {
   for (int batch = 0; batch < g.batch; batch++) {

@@ -27,11 +27,6 @@ const Kernels& cuda_kernels() {
   return table;
 }
 
-int64_t operand_elements(int batch, int64_t rows, int64_t cols, bool transposed, int64_t ld, int64_t stride) {
-  const int64_t last_row = transposed ? (cols - 1) * ld + rows : (rows - 1) * ld + cols;
-  return static_cast<int64_t>(batch - 1) * stride + last_row;
-}
-
 // A device buffer that grows (never shrinks) to the largest request.
 class Scratch {
  public:
@@ -74,8 +69,8 @@ class CudaBackend final : public Backend {
   bool host_addressable() const override { return false; }
 
   Status gemm(const GemmArgs& g, GemmOperand a, GemmOperand b, float* c) override {
-    const int64_t na = operand_elements(g.batch, g.M, g.K, g.trans_a, g.lda, g.stride_a);
-    const int64_t nb = operand_elements(g.batch, g.K, g.N, g.trans_b, g.ldb, g.stride_b);
+    const int64_t na = gemm_a_elements(g);
+    const int64_t nb = gemm_b_elements(g);
     if (precision_ == Precision::kFp32) return run_gemm(g, cuda::OperandType::kF32, a.f32, b.f32, c);
     if (precision_ == Precision::kBf16) {
       const uint16_t* a16 = a.bf16 ? a.bf16 : convert(a.f32, na, scratch_a_, false);
