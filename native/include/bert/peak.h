@@ -11,8 +11,8 @@ enum class PeakKind { kFp32Fma, kBf16Dot, kBf16Amx };
 
 /**
  * GFLOP/s of `kind` on `threads` threads (0: all), from about `seconds` of work (the best of three rounds).
- * Returns 0 when this build or CPU has no instruction for it (no AVX-512, AVX512-BF16 or AMX, or the kernel does
- * not grant the AMX tile state).
+ * Returns 0 when this build or CPU has no instruction for it (fp32: no FMA; bf16: no AVX512-BF16 or AMX, or the
+ * kernel does not grant the AMX tile state).
  */
 double measure_peak_gflops(PeakKind kind, int threads, double seconds);
 

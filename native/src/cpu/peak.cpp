@@ -1,8 +1,9 @@
 // Peak arithmetic throughput: each thread runs a loop of register-only FMAs (or bf16 dot products) on 24
 // independent accumulators, more than latency × issue width needs (8 for the FMA), so the loop is bound by issue
 // rate alone. The unroll pragmas and distinct starting values keep the accumulators in registers and apart: without
-// them GCC kept them in a stack array, or computed identical ones once. FLOPs: an fp32 FMA on 16 lanes is 32; a
-// `vdpbf16ps` adds two bf16 products into each of 16 fp32 lanes, 64; an AMX `tdpbf16ps` on 16 × 16 tiles, 16,384.
+// them GCC kept them in a stack array, or computed identical ones once. FLOPs: an fp32 FMA on 16 lanes is 32 (on
+// AVX2's 8 lanes, 16); a `vdpbf16ps` adds two bf16 products into each of 16 fp32 lanes, 64; an AMX `tdpbf16ps` on
+// 16 × 16 tiles, 16,384.
 #include "bert/peak.h"
 
 #include <omp.h>
@@ -10,7 +11,7 @@
 #include <algorithm>
 #include <chrono>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__FMA__)
 #include <immintrin.h>
 #endif
 #include "cpu/amx.h"
@@ -45,6 +46,32 @@ double fma_loop(long iterations, float* sink) {
     for (int i = 0; i < kAccumulators; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   *sink = lane_sum(acc);
   return 32.0 * kAccumulators * static_cast<double>(iterations);
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__FMA__)
+// AVX2 + FMA (no AVX-512): 8 lanes, so an FMA is 16 FLOPs, and 12 accumulators, since 16 registers must also hold
+// the two operands (12 still exceed latency 4 × two FMA ports).
+constexpr int kAvx2Accumulators = 12;
+
+double fma_loop(long iterations, float* sink) {
+  __m256 acc[kAvx2Accumulators];
+#pragma GCC unroll 16
+  for (int i = 0; i < kAvx2Accumulators; i++) acc[i] = _mm256_set1_ps(1.0f + 1e-3f * i);
+  const __m256 a = _mm256_set1_ps(0.999999f);
+  const __m256 b = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < iterations; it++)
+#pragma GCC unroll 16
+    for (int i = 0; i < kAvx2Accumulators; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 total = acc[0];
+#pragma GCC unroll 16
+  for (int i = 1; i < kAvx2Accumulators; i++) total = _mm256_add_ps(total, acc[i]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, total);
+  float sum = 0;
+  for (float v : lanes) sum += v;
+  *sink = sum;
+  return 16.0 * kAvx2Accumulators * static_cast<double>(iterations);
 }
 #endif
 
@@ -100,7 +127,7 @@ Loop loop_for(PeakKind kind) {
 #if defined(__AVX512BF16__)
   if (kind == PeakKind::kBf16Dot) return bf16_dot_loop;
 #endif
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__FMA__)
   if (kind == PeakKind::kFp32Fma) return fma_loop;
 #endif
   return nullptr;
