@@ -2,6 +2,7 @@
 """Writes the golden files the parity tests compare the native engine against.
 
 Run with Debian's PyTorch 1.13 (package python3-torch):  /usr/bin/python3 scripts/make_golden.py
+(--training-curves: only the train_* files)
 Output: test/golden/<case>.safetensors, each holding the weights (param/<name>), the inputs (input/<name>), the
 losses (output/<name>) and every parameter gradient (grad/<name>), with a metadata header that records this
 script's format version and the torch version that produced it.
@@ -343,40 +344,75 @@ def make_optimizer_only_cases():
         print(f"{path}: written")
 
 
+def train(cfg, W, batches, update, on_gradients=lambda W: None):
+    """TRAIN_STEPS whole steps on W (forward, backward, global-norm clipping, update); returns the losses."""
+    _, n = param_names(cfg, True, 0)
+    losses = []
+    for step in range(1, TRAIN_STEPS + 1):
+        for t in W.values():
+            t.grad = None
+        out = forward(cfg, True, 0, W, n, batches[step - 1], dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]))
+        out["loss"].backward()
+        zero_key_bias_grads(W)
+        on_gradients(W)
+        torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
+        losses.append(out["loss"].item())
+        update(step)
+    return losses
+
+
+# A gradient element under this fraction of its tensor's largest is below what fp32 resolves here: an element of
+# a weight gradient is a sum of about a hundred products, rounded to about 1e-7 of the largest term each.
+UNSETTLED_BELOW = 1e-6
+
+
+def unsettled_elements(cfg, name, impl, opts, initial, batches):
+    """The elements whose final weight fp32 cannot pin down: the same run in float64, where some step's gradient
+    there is not zero but under UNSETTLED_BELOW of its tensor's largest. Adam divides each element by its own
+    gradient history, so on a first step (or after small ones) the sign of such a gradient, which in fp32 is
+    rounding noise, moves the weight by about lr one way or the other. Returns {name: [flat indices]}."""
+    W = {k: v.detach().double().requires_grad_(True) for k, v in initial.items()}
+    unsettled = {k: torch.zeros(v.numel(), dtype=torch.bool) for k, v in W.items()}
+
+    def mark(W):
+        for k, v in W.items():
+            g = v.grad.detach().abs().reshape(-1)
+            unsettled[k] |= (g > 0) & (g < UNSETTLED_BELOW * g.max())
+
+    train(cfg, W, batches, optimizer_for(W, name, impl, opts), mark)
+    return {k: m.nonzero().reshape(-1).tolist() for k, m in unsettled.items() if m.any()}
+
+
 def make_training_curves():
     """Ten optimizer steps (forward, backward, global-norm clipping, update) on the Pre-LN tiny model, one new
-    batch per step, for each optimizer; records the loss of every step and the weights after the last."""
+    batch per step, for each optimizer; records the loss of every step, the weights after the last, and (metadata
+    "unsettled") the elements an fp32 run cannot pin down."""
     cfg = dict(TINY)
     for name, impl, opts in TRAIN_CASES:
         gen = torch.Generator().manual_seed(777)  # same weights and batches for every optimizer
         W = make_weights(cfg, True, 0, gen)
-        _, n = param_names(cfg, True, 0)
         batches = [make_inputs(cfg, 0, gen) for _ in range(TRAIN_STEPS)]
         initial = {k: v.detach().clone() for k, v in W.items()}
-        update = optimizer_for(W, name, impl, opts)
-        losses = []
-        for step in range(1, TRAIN_STEPS + 1):
-            for t in W.values():
-                t.grad = None
-            out = forward(cfg, True, 0, W, n, batches[step - 1], dict(keep=[1, 1, 1], scale=[1.0, 1.0, 1.0]))
-            out["loss"].backward()
-            zero_key_bias_grads(W)
-            torch.nn.utils.clip_grad_norm_(list(W.values()), TRAIN_CLIP)
-            losses.append(out["loss"].item())
-            update(step)
+        losses = train(cfg, W, batches, optimizer_for(W, name, impl, opts))
+        unsettled = unsettled_elements(cfg, name, impl, opts, initial, batches)
         tensors = {f"param/{k}": v for k, v in initial.items()}
         tensors.update({f"final/{k}": v.detach() for k, v in W.items()})
         for i, b in enumerate(batches):
             tensors.update({f"input{i}/{k}": v for k, v in b.items()})
         tensors["output/losses"] = torch.tensor(losses, dtype=torch.float64)
         path = os.path.join(OUT_DIR, f"train_{name}.safetensors")
-        write_safetensors(path, tensors, training_metadata(cfg, name, impl, opts))
-        print(f"{path}: losses {losses[0]:.5f} .. {losses[-1]:.5f}")
+        metadata = training_metadata(cfg, name, impl, opts, unsettled=json.dumps(unsettled))
+        write_safetensors(path, tensors, metadata)
+        count = sum(len(v) for v in unsettled.values())
+        print(f"{path}: losses {losses[0]:.5f} .. {losses[-1]:.5f}; {count} unsettled elements")
 
 
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
+    if sys.argv[1:] == ["--training-curves"]:  # only the train_* files
+        make_training_curves()
+        return
     for index, (name, pre_ln, num_labels, gates, act) in enumerate(CASES):
         cfg = dict(TINY, hidden_act=act)
         dropout = DROPOUT_CASES.get(name)

@@ -27,7 +27,7 @@ import {
 import { projectRoot } from "../../lib/native/load.js";
 import { GOLDEN_FORMAT_VERSION } from "../helpers/golden.js";
 import { syntheticGrad } from "../helpers/synthetic-grad.js";
-import { relativeError, tolerance } from "../helpers/tolerances.js";
+import { settledError, tolerance } from "../helpers/tolerances.js";
 import { reportSkipped, testBackends } from "../helpers/backends.js";
 
 const CASES = ["adamw", "adam_l2", "adam_no_bias_correction", "lamb"] as const;
@@ -88,22 +88,42 @@ function loadCase(prefix: string, name: string, device: Device) {
   return { file, config, o, names, engine, steps: Number(file.metadata.steps) };
 }
 
-/** The tensors beyond `tol` against the golden final weights; the largest error goes to the test's diagnostics. */
+/**
+ * The elements of a training-curve file whose final weight fp32 cannot pin down (metadata "unsettled", written by
+ * scripts/make_golden.py: a gradient there was under 1e-6 of its tensor's largest at some step of the float64 run,
+ * so Adam turned rounding noise into a step of about lr), by parameter name.
+ */
+function unsettledElements(file: SafetensorsFile): Record<string, number[]> {
+  return JSON.parse(file.metadata.unsettled ?? "{}") as Record<string, number[]>;
+}
+
+/**
+ * The tensors beyond `tol` against the golden final weights, the unsettled elements (if given) apart: those must
+ * stay within training_curve_fp32_unsettled_abs. The largest errors go to the test's diagnostics.
+ */
 function worstWeights(
   file: SafetensorsFile,
   names: string[],
   get: (n: string) => Float32Array,
   tol: number,
   t: { diagnostic(message: string): void },
+  unsettled: Record<string, number[]> = {},
 ): string[] {
+  const bound = tolerance("training_curve_fp32_unsettled_abs");
   const worst: string[] = [];
   let largest = 0;
+  let largestUnsettled = 0;
   for (const n of names) {
-    const err = relativeError(get(n), tensorFloat32(file, `final/${n}`));
-    largest = Math.max(largest, err);
-    if (!(err <= tol)) worst.push(`${n}: ${err.toExponential(2)}`);
+    const err = settledError(get(n), tensorFloat32(file, `final/${n}`), unsettled[n] ?? []);
+    largest = Math.max(largest, err.settled);
+    largestUnsettled = Math.max(largestUnsettled, err.unsettled);
+    if (!(err.settled <= tol)) worst.push(`${n}: ${err.settled.toExponential(2)}`);
+    if (!(err.unsettled <= bound)) worst.push(`${n}, an unsettled element: off by ${err.unsettled.toExponential(2)}`);
   }
+  const count = Object.values(unsettled).reduce((sum, v) => sum + v.length, 0);
   t.diagnostic(`worst final weight: relative error ${largest.toExponential(2)} (tolerance ${tol})`);
+  if (count > 0)
+    t.diagnostic(`${count} unsettled elements: off by at most ${largestUnsettled.toExponential(2)} (bound ${bound})`);
   return worst;
 }
 
@@ -170,7 +190,7 @@ for (const backend of testBackends()) {
         t.diagnostic(`worst step loss: relative error ${worstLoss.toExponential(2)} (tolerance ${lossTol})`);
         const tol = tolerance("training_curve_fp32_weight_rel");
         assert.deepEqual(
-          worstWeights(file, names, (n) => engine.getParam(n), tol, t),
+          worstWeights(file, names, (n) => engine.getParam(n), tol, t, unsettledElements(file)),
           [],
           `weights beyond ${tol} relative`,
         );
