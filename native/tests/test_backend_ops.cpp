@@ -113,6 +113,16 @@ void check_coverage(const std::vector<OpCase>& cases) {
               static_cast<int>(covered.size()) - 1, listed);
 }
 
+// The bf16 GEMMs as a CPU without AVX-512 runs them (operands widened to fp32), whatever this CPU has.
+void check_widened_bf16_gemms(ReferenceBackend& reference) {
+  CpuBackendOptions options;
+  options.widen_bf16_gemms = true;
+  const std::unique_ptr<Backend> widened = make_cpu_backend(options);
+  std::printf("backend: %s\n", widened->description().c_str());
+  for (const OpCase& c : gemm_cases())
+    if (c.shape.rfind("bf16 ", 0) == 0) run_case(c, *widened, reference, false);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,5 +144,6 @@ int main(int argc, char** argv) {
   int passed = 0;
   for (const OpCase& c : cases) passed += run_case(c, *backend, reference, which == "cuda");
   std::printf("%s: %d of %zu cases passed\n", which.c_str(), passed, cases.size());
+  if (which == "cpu") check_widened_bf16_gemms(reference);
   return finish(("test_backend_ops " + which).c_str());
 }

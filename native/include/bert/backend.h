@@ -116,6 +116,8 @@ struct CpuBackendOptions {
   int threads = 0;  // OpenMP threads; 0 leaves OpenMP's default
   CpuKernelChoice kernels = CpuKernelChoice::kFast;
   FusedAttentionChoice fused_attention = FusedAttentionChoice::kAuto;
+  // bf16 GEMMs widened to fp32 even where oneDNN has a bf16 matmul: the path of CPUs without AVX-512, for tests
+  bool widen_bf16_gemms = false;
 };
 
 // The CPU backend: oneDNN GEMMs, OpenMP/AVX-512 kernels (or the plain reference kernels, for testing).

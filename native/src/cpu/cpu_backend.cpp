@@ -43,7 +43,8 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(const CpuBackendOptions& options)
       : kernels_(options.kernels == CpuKernelChoice::kFast ? cpu_fast_kernels() : cpu_reference_kernels()),
-        fused_attention_(uses_fused_attention(options) ? cpu_fused_attention() : nullptr) {
+        fused_attention_(uses_fused_attention(options) ? cpu_fused_attention() : nullptr),
+        gemm_(options.widen_bf16_gemms) {
     if (options.threads > 0) omp_set_num_threads(options.threads);
   }
 
@@ -51,7 +52,7 @@ class CpuBackend final : public Backend {
   std::string description() const override {
     return "cpu: " + std::to_string(omp_get_max_threads()) + " threads, " +
            (&kernels_ == &cpu_fast_kernels() ? "fast" : "reference") + " kernels, GEMM: " + CpuGemm::library() +
-           (gemm_.widens_bf16() ? " (bf16 widened to fp32: no bf16 matmul for this CPU)" : "") +
+           (gemm_.widens_bf16() ? " (bf16 operands widened to fp32)" : "") +
            (fused_attention_ ? ", fused bf16 attention (AVX512-BF16)" : "");
   }
   Device device() const override { return Device::kCpu; }

@@ -12,7 +12,8 @@ namespace bert {
 
 class CpuGemm {
  public:
-  CpuGemm();
+  // widen_bf16: multiply bf16 operands widened to fp32 even where the library has a bf16 matmul (tests)
+  explicit CpuGemm(bool widen_bf16 = false);
   ~CpuGemm();
   static const char* library();  // "oneDNN" or "plain loops (no oneDNN in this build)"
   // a and b are fp32 or bf16 (uint16_t) arrays as `bf16` says; c is fp32.

@@ -34,7 +34,9 @@ struct CpuGemm::Impl {
   }
 };
 
-CpuGemm::CpuGemm() : impl_(std::make_unique<Impl>()) {}
+CpuGemm::CpuGemm(bool widen_bf16) : impl_(std::make_unique<Impl>()) {
+  if (widen_bf16) impl_->bf16_matmul = false;
+}
 
 CpuGemm::~CpuGemm() = default;
 

@@ -22,7 +22,7 @@ float widen(const void* p, int64_t i, bool bf16) {
 
 const char* CpuGemm::library() { return "plain loops (this build found no oneDNN)"; }
 struct CpuGemm::Impl {};
-CpuGemm::CpuGemm() = default;
+CpuGemm::CpuGemm(bool) {}
 CpuGemm::~CpuGemm() = default;
 bool CpuGemm::widens_bf16() const { return false; }  // widened element by element, as every operand is
 
