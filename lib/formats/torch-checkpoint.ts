@@ -166,10 +166,15 @@ function unzip(bytes: Uint8Array, path: string): Record<string, Uint8Array> {
         : `${path}: not a PyTorch checkpoint (no zip archive)`,
     );
   }
+  // Each entry's central-directory record takes at least 46 bytes: an archive claiming more entries than its size
+  // holds is damaged (the unzip would otherwise walk up to 2^32 of them, for hours).
+  const room = Math.floor(bytes.length / 46);
+  let entries = 0;
   try {
     // deflate expands at most about 1032 times; a larger claimed size is damage, not data to allocate for
     return unzipSync(bytes, {
       filter: (f) => {
+        if (++entries > room) throw new Error(`more entries than ${bytes.length} bytes can hold`);
         if (f.originalSize > 1032 * f.size + 1024)
           throw new Error(`${f.name} claims ${f.originalSize} bytes from ${f.size}`);
         return true;

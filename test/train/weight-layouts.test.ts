@@ -111,6 +111,18 @@ describe("every common BERT layout loads to the same weights", () => {
   });
 });
 
+/** A copy of a zip64 archive whose end record claims `count` entries (the unzip once looped over all of them). */
+function withZip64EntryCount(zip: Uint8Array, count: number): Uint8Array {
+  const copy = Uint8Array.from(zip);
+  const view = new DataView(copy.buffer);
+  for (let at = copy.length - 56; at >= 0; at--)
+    if (view.getUint32(at, true) === 0x06064b50) {
+      view.setBigUint64(at + 32, BigInt(count), true); // the total number of entries
+      return copy;
+    }
+  throw new Error("no zip64 end record");
+}
+
 describe("PyTorch checkpoint files, read without Python", () => {
   const job = join(FIXTURES, "deepspeed_job");
 
@@ -191,6 +203,7 @@ describe("PyTorch checkpoint files, read without Python", () => {
       ["text.bin", new TextEncoder().encode("not a checkpoint"), /: not a PyTorch checkpoint \(no zip archive\)$/],
       ["legacy.bin", Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c]), /: an older PyTorch file/],
       ["cut.bin", good.subarray(0, good.length >> 1), /: a damaged PyTorch archive/],
+      ["entries.bin", withZip64EntryCount(good, 0xfffffff0), /: a damaged PyTorch archive \(more entries than/],
     ];
     for (const [name, bytes, message] of cases) {
       writeFileSync(join(dir, name), bytes);
