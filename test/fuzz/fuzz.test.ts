@@ -5,11 +5,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
+import { caseInput } from "./mutate.js";
 import { fuzz } from "./runner.js";
 import { TARGETS } from "./targets.js";
 
 const seconds = Number(process.env.FUZZ_SECONDS ?? 10);
 const runSeed = Number(process.env.FUZZ_SEED ?? Math.floor(Date.now() / 86_400_000));
+
+describe("fuzz cases", () => {
+  it("are a pure function of (run seed, index): the seeds are never written, a case rebuilds the same", () => {
+    const seeds = [{ data: Buffer.from("0123456789abcdef".repeat(8)) }];
+    const before = Buffer.from(seeds[0]!.data);
+    const first = Array.from({ length: 200 }, (_, i) => caseInput(seeds, 1, i));
+    assert.deepEqual(seeds[0]!.data, before);
+    first.forEach((c, i) => assert.deepEqual(caseInput(seeds, 1, i).data, c.data, `case ${i}`));
+  });
+});
 
 describe(`fuzzing every reader (${seconds} s each, seed ${runSeed})`, () => {
   for (const target of TARGETS)

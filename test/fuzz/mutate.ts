@@ -124,7 +124,9 @@ export const jsonMutation: StructuredMutation = (r, d) => {
 export function caseInput(seeds: Seed[], runSeed: number, index: number, structured?: StructuredMutation): Seed {
   const r = new CaseRandom(runSeed, index);
   const seed = r.pick(seeds);
-  let data = seed.data;
+  // a plain Uint8Array copy: seeds read from files are Buffers, whose slice() is a view, so the mutations below
+  // once wrote into the seeds themselves and every later case depended on the ones before it
+  let data: Uint8Array = new Uint8Array(seed.data);
   const rounds = 1 + r.below(4);
   for (let i = 0; i < rounds; i++) {
     const mutated = structured && r.below(2) === 0 ? structured(r, data) : undefined;
