@@ -82,7 +82,7 @@ export class ComputeMeter {
     if (!this.bf16Emulated) return undefined;
     return (
       "[bert-train] bf16 on this CPU: it has no AVX512-BF16 (or this build was not compiled for it), so the bf16 " +
-      "GEMMs are emulated and slower than fp32. fp32 trains faster here: set bf16.enabled to false in the DeepSpeed " +
+      "GEMMs are emulated: no faster than fp32, and up to 3x slower. Use fp32 here: set bf16.enabled to false in the DeepSpeed " +
       "config (`bert-train bench --precisions fp32,bf16` compares the two)"
     );
   }
