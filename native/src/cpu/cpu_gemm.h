@@ -20,7 +20,7 @@ class CpuGemm {
   Status run(const GemmArgs& args, bool bf16, const void* a, const void* b, float* c);
   // Whether bf16 operands are widened to fp32 and multiplied in fp32 (exact: a bf16 value is an fp32 value, and the
   // product of two fits an fp32 mantissa), because the library has no bf16 matmul for this CPU (oneDNN 2.x on a CPU
-  // without AVX-512). Same results as a bf16 matmul up to the order of the fp32 sums; slower than fp32.
+  // without AVX-512). Same results as a bf16 matmul up to the order of the fp32 sums; no faster than fp32.
   bool widens_bf16() const;
 
  private:
