@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bert/backend.h"
+#include "cpu/kernels.h"
 #include "test_util.h"
 
 using namespace bert;
@@ -11,7 +12,9 @@ using namespace bert::test;
 namespace {
 
 const Kernels& R = cpu_reference_kernels();
-const Kernels& X = cpu_fast_kernels();
+// The kernels under test: the fast table, then the fast table with the portable forms of the arithmetic-bound
+// kernels, as a build without AVX-512 runs them (the same table there; a build with AVX-512 has its own forms).
+Kernels X = cpu_fast_kernels();
 // kExact: kernels of plain arithmetic (sums, products, the optimizer updates), where only the order of floating-
 // point operations differs; kApprox: kernels whose fast form approximates exp, erf, tanh or rsqrt.
 double kExact = 0, kApprox = 0, kAbs = 0;
@@ -227,6 +230,11 @@ void test_cross_entropy(int64_t M, int V) {
 
 void test_bf16(int64_t n) {
   auto src = random_floats(n, 80, -1e3f, 1e3f);
+  // ties to even both ways, the largest float (rounds to inf), a subnormal, signed zeros, infinities, NaNs
+  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0x00000001u, 0x80000000u, 0u,
+                              0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00001u, 0x7f800001u};
+  for (size_t i = 0; i < sizeof special / sizeof special[0] && i < src.size(); i++)
+    std::memcpy(&src[src.size() - 1 - i], &special[i], 4);
   std::vector<uint16_t> r(n), f(n);
   R.convert_to_bf16(Stream{}, src.data(), r.data(), n);
   X.convert_to_bf16(Stream{}, src.data(), f.data(), n);
@@ -282,7 +290,8 @@ void test_moments_never_subnormal(int64_t n) {
   }
   AdamStepArgs a;
   a.lr = 1e-3f, a.weight_decay = 0.01f;
-  for (const Kernels* k : {&R, &X}) {
+  const Kernels* both[] = {&R, &X};
+  for (const Kernels* k : both) {
     auto m = m0, v = v0, pa = p;
     k->adam_update(Stream{}, pa.data(), nullptr, g.data(), m.data(), v.data(), n, a);
     const int adam = count_subnormals(m) + count_subnormals(v);
@@ -329,12 +338,19 @@ void test_optimizer_kernels(int64_t n) {
   expect_close("axpy", fy, ry);
 }
 
-}  // namespace
+Kernels with_portable_forms(Kernels k) {
+  k.bias_gelu_forward = portable::bias_gelu_forward;
+  k.gelu_backward = portable::gelu_backward;
+  k.bias_dropout_residual_forward = portable::bias_dropout_residual_forward;
+  k.dropout_apply = portable::dropout_apply;
+  k.softmax_dropout_forward = portable::softmax_dropout_forward;
+  k.softmax_dropout_backward = portable::softmax_dropout_backward;
+  k.cross_entropy_forward_backward = portable::cross_entropy_forward_backward;
+  k.convert_to_bf16 = [](Stream, const float* src, uint16_t* dst, int64_t n) { portable::convert_row(src, dst, n); };
+  return k;
+}
 
-int main() {
-  kExact = tolerance("kernel_fp32_exact_rel");
-  kApprox = tolerance("kernel_fp32_approx_rel");
-  kAbs = tolerance("kernel_fp32_abs");
+void test_all_kernels() {
   for (int C : {1, 17, 48, 96}) test_embeddings(3, 7, C);
   for (int C : {5, 48, 131, 768}) test_layernorm(19, C);
   test_layernorm(1, 33);
@@ -364,5 +380,18 @@ int main() {
   test_optimizer_kernels(1);
   test_moments_never_subnormal(37);
   test_optimizer_kernels(100003);
+}
+
+}  // namespace
+
+int main() {
+  kExact = tolerance("kernel_fp32_exact_rel");
+  kApprox = tolerance("kernel_fp32_approx_rel");
+  kAbs = tolerance("kernel_fp32_abs");
+  std::printf("fast kernels:\n");
+  test_all_kernels();
+  std::printf("fast kernels with the portable forms (what a build without AVX-512 runs):\n");
+  X = with_portable_forms(cpu_fast_kernels());
+  test_all_kernels();
   return finish("test_kernels");
 }

@@ -1,8 +1,12 @@
 // Fast CPU kernels: the same ops as reference_kernels.cpp, threaded with OpenMP (the pool oneDNN also uses) and
 // vectorised with AVX-512 where the op is bound by arithmetic (exp, erf, dropout bits). Loops whose inner
 // dimension is contiguous are left to the compiler's vectoriser (`omp simd`). Built without AVX-512, the
-// arithmetic-bound kernels fall back to the reference code, so results stay correct everywhere.
+// arithmetic-bound kernels run their portable forms (portable_kernels.cpp: the same math in plain C++ that the
+// compiler vectorises for the CPU at hand).
 #include <omp.h>
+#if defined(__F16C__) && !defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -48,17 +52,8 @@ void convert_row(const float* src, uint16_t* dst, int64_t n) {
     vec::store(nullptr, dst + i, k, _mm512_maskz_loadu_ps(k, src + i));
   }
 #else
-  ref::convert_to_bf16(Stream{}, src, dst, n);
+  portable::convert_row(src, dst, n);
 #endif
-}
-
-// A row of an output whose fp32 tensor may be absent (a bf16-only GEMM operand): the fp32 row, or this thread's
-// scratch row to convert from.
-float* output_row(float* out, int64_t row, int n) {
-  thread_local std::vector<float> scratch;
-  if (out) return out + row * n;
-  if (static_cast<int>(scratch.size()) < n) scratch.resize(n);
-  return scratch.data();
 }
 
 }  // namespace
@@ -113,7 +108,7 @@ void layernorm_forward(Stream, const float* in, const float* w, const float* b, 
 #pragma omp simd reduction(+ : var)
     for (int c = 0; c < C; c++) var += (x[c] - m) * (x[c] - m);
     float r = 1.0f / std::sqrt(var / C + eps);
-    float* y = output_row(out, n, C);
+    float* y = portable::output_row(out, n, C);
 #pragma omp simd
     for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
     if (out_bf16) convert_row(y, out_bf16 + n * C, C);
@@ -176,7 +171,7 @@ void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16
     }
   }
 #else
-  ref::bias_gelu_forward(Stream{}, pre, bias, act, act_bf16, N, F, form);
+  portable::bias_gelu_forward(Stream{}, pre, bias, act, act_bf16, N, F, form);
 #endif
 }
 
@@ -210,7 +205,7 @@ void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, uin
     vec::store(dpre + i, dpre_bf16 ? dpre_bf16 + i : nullptr, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dact + i), d));
   }
 #else
-  ref::gelu_backward(Stream{}, dact, pre, dpre, dpre_bf16, N, F, form);
+  portable::gelu_backward(Stream{}, dact, pre, dpre, dpre_bf16, N, F, form);
 #endif
 }
 
@@ -249,7 +244,7 @@ void bias_dropout_residual_forward(Stream, const float* branch, const float* bia
     }
   }
 #else
-  ref::bias_dropout_residual_forward(Stream{}, branch, bias, residual, out, N, C, scale, p, key);
+  portable::bias_dropout_residual_forward(Stream{}, branch, bias, residual, out, N, C, scale, p, key);
 #endif
 }
 
@@ -267,7 +262,7 @@ void dropout_apply(Stream, const float* in, float* out, uint16_t* out_bf16, int6
     vec::store(out ? out + i : nullptr, out_bf16 ? out_bf16 + i : nullptr, all, _mm512_mul_ps(x, keep_scale));
   }
 #else
-  ref::dropout_apply(Stream{}, in, out, out_bf16, n, scale, p, key);
+  portable::dropout_apply(Stream{}, in, out, out_bf16, n, scale, p, key);
 #endif
 }
 
@@ -335,7 +330,8 @@ void softmax_dropout_forward(Stream, const float* scores, const float* mask, flo
     }
   }
 #else
-  ref::softmax_dropout_forward(Stream{}, scores, mask, probs, probs_dropped, used_bf16, B, NH, T, attn_scale, p, key);
+  portable::softmax_dropout_forward(Stream{}, scores, mask, probs, probs_dropped, used_bf16, B, NH, T, attn_scale, p,
+                                    key);
 #endif
 }
 
@@ -369,7 +365,8 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
     }
   }
 #else
-  ref::softmax_dropout_backward(Stream{}, dprobs_dropped, probs, dscores, dscores_bf16, B, NH, T, attn_scale, p, key);
+  portable::softmax_dropout_backward(Stream{}, dprobs_dropped, probs, dscores, dscores_bf16, B, NH, T, attn_scale, p,
+                                     key);
 #endif
 }
 
@@ -486,7 +483,8 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
   *loss_sum += loss;
   *correct += hits;
 #else
-  ref::cross_entropy_forward_backward(Stream{}, logits, labels, M, V, dscale, dlogits, dlogits_bf16, loss_sum, correct);
+  portable::cross_entropy_forward_backward(Stream{}, logits, labels, M, V, dscale, dlogits, dlogits_bf16, loss_sum,
+                                           correct);
 #endif
 }
 
@@ -509,6 +507,17 @@ void round_to_fp16(Stream, const float* in, float* out, int64_t n) {
     __mmask16 k = vec::tail_mask(n - i);
     __m256i half = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(k, in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(half));
+  }
+#elif defined(__F16C__)
+  // AVX2-era x86: the same conversion 8 lanes at a time, the tail by the reference loop
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i += 8) {
+    if (n - i < 8) {
+      ref::round_to_fp16(Stream{}, in + i, out + i, n - i);
+      continue;
+    }
+    __m128i half = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(half));
   }
 #else
   ref::round_to_fp16(Stream{}, in, out, n);
