@@ -130,8 +130,7 @@ void bias_dropout_residual_forward(Stream, const float* branch, const float* bia
     if (p > 0) {
 #pragma omp simd
       for (int c = 0; c < C; c++)
-        out[row + c] =
-            (branch[row + c] + bias[c]) * (keep_scale * kept(base, row + c, threshold)) + residual[row + c];
+        out[row + c] = (branch[row + c] + bias[c]) * (keep_scale * kept(base, row + c, threshold)) + residual[row + c];
     } else {
 #pragma omp simd
       for (int c = 0; c < C; c++) out[row + c] = (branch[row + c] + bias[c]) * keep_scale + residual[row + c];
