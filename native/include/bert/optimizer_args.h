@@ -1,7 +1,8 @@
 // The per-step arguments of the fused optimizer kernels (see kernel_list.inc: adam_update, lamb_direction).
 #pragma once
-#include <cmath>
-#include <limits>
+#include <cfloat>
+
+#include "bert/host_device.h"
 
 namespace bert {
 
@@ -21,11 +22,11 @@ struct AdamStepArgs {
   bool adam_w_mode = true;        // decoupled weight decay (AdamW); false: L2, decay added to the gradient
 };
 
-// An Adam/LAMB moment as the CPU kernels store it: one below the smallest normal float is stored as 0. With no
+// An Adam/LAMB moment as every backend stores it: one below the smallest normal float is stored as 0. With no
 // gradient, a moment decays by beta each step and, rounded to nearest, sticks at a few subnormal units for good
 // (0.9 x 1 unit rounds back to 1 unit). Each subnormal read costs an Intel core a microcode assist: Adam's update
 // of 8.4M such parameters took 30-45x as long on a Xeon (build/bench_optimizer). A fine-tuning run's embedding rows
 // of tokens its data has not shown for about 750 steps are such moments. 0 instead moves no weight by over 1e-32.
-inline float stored_moment(float x) { return std::fabs(x) < std::numeric_limits<float>::min() ? 0.0f : x; }
+BERT_HOST_DEVICE inline float stored_moment(float x) { return x < FLT_MIN && x > -FLT_MIN ? 0.0f : x; }
 
 }  // namespace bert

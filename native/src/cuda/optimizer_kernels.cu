@@ -18,8 +18,8 @@ __global__ void sum_of_squares_k(const float* x, int64_t n, double* out) {
 }
 
 __device__ inline void adam_moments(double grad, float* m, float* v, const AdamStepArgs& a) {
-  *m = static_cast<float>(a.beta1 * static_cast<double>(*m) + a.one_minus_beta1 * grad);
-  *v = static_cast<float>(a.beta2 * static_cast<double>(*v) + a.one_minus_beta2 * grad * grad);
+  *m = stored_moment(static_cast<float>(a.beta1 * static_cast<double>(*m) + a.one_minus_beta1 * grad));
+  *v = stored_moment(static_cast<float>(a.beta2 * static_cast<double>(*v) + a.one_minus_beta2 * grad * grad));
 }
 
 __global__ void adam_update_k(float* p, uint16_t* p_bf16, const float* g, float* m, float* v, int64_t n,
