@@ -74,11 +74,14 @@ void bench_gemms(const Shapes& sh) {
   for (Precision precision : {Precision::kFp32, Precision::kBf16}) {
     auto backend = make_cpu_backend();
     backend->set_precision(precision);
-    // the peak of this machine now: FMAs (fp32) or bf16 dot products on every thread, measured in this process
-    const double peak =
-        measure_peak_gflops(precision == Precision::kFp32 ? PeakKind::kFp32Fma : PeakKind::kBf16Dot, 0, 0.3);
-    std::printf("\nGEMM %s (measured peak %.0f GFLOP/s on %d threads)\n",
-                precision == Precision::kFp32 ? "fp32" : "bf16", peak, omp_get_max_threads());
+    // the peak of this machine now: FMAs (fp32) or bf16 dot products on every thread, measured in this process. A
+    // CPU without a bf16 dot product (0) runs bf16 GEMMs widened to fp32, so the fp32 FMA peak is their ceiling.
+    double peak = measure_peak_gflops(precision == Precision::kFp32 ? PeakKind::kFp32Fma : PeakKind::kBf16Dot, 0, 0.3);
+    const bool widened = peak == 0;
+    if (widened) peak = measure_peak_gflops(PeakKind::kFp32Fma, 0, 0.3);
+    std::printf("\nGEMM %s (measured %speak %.0f GFLOP/s on %d threads)\n",
+                precision == Precision::kFp32 ? "fp32" : "bf16, no bf16 dot product here: widened to fp32",
+                widened ? "fp32 FMA " : "", peak, omp_get_max_threads());
     for (const GemmCase& c : cases) {
       const GemmArgs& g = c.args;
       auto a = random_floats(g.batch * g.M * g.K, 1), b = random_floats(g.batch * g.K * g.N, 2);

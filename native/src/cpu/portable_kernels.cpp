@@ -195,24 +195,23 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
     const int64_t off = r * T;
     const float* dpd = dprobs_dropped + off;
     const float* pr = probs + off;
-    // dot = sum_j dp_j * pr_j, where dp is the gradient reaching the probabilities through dropout
+    // dp: the gradient reaching the probabilities through dropout, its mask drawn once per row
+    thread_local std::vector<float> dp_row;
+    if (static_cast<int>(dp_row.size()) < T) dp_row.resize(T);
+    float* dp = dp_row.data();
+    if (p > 0) {
+#pragma omp simd
+      for (int j = 0; j < T; j++) dp[j] = dpd[j] * (keep_scale * kept(base, off + j, threshold));
+    } else {
+#pragma omp simd
+      for (int j = 0; j < T; j++) dp[j] = dpd[j];
+    }
     float dot = 0.0f;
-    if (p > 0) {
 #pragma omp simd reduction(+ : dot)
-      for (int j = 0; j < T; j++) dot += dpd[j] * (keep_scale * kept(base, off + j, threshold)) * pr[j];
-    } else {
-#pragma omp simd reduction(+ : dot)
-      for (int j = 0; j < T; j++) dot += dpd[j] * pr[j];
-    }
+    for (int j = 0; j < T; j++) dot += dp[j] * pr[j];
     float* ds = output_row(dscores, r, T);
-    if (p > 0) {
 #pragma omp simd
-      for (int j = 0; j < T; j++)
-        ds[j] = pr[j] * (dpd[j] * (keep_scale * kept(base, off + j, threshold)) - dot) * attn_scale;
-    } else {
-#pragma omp simd
-      for (int j = 0; j < T; j++) ds[j] = pr[j] * (dpd[j] - dot) * attn_scale;
-    }
+    for (int j = 0; j < T; j++) ds[j] = pr[j] * (dp[j] - dot) * attn_scale;
     if (dscores_bf16) convert_row(ds, dscores_bf16 + off, T);
   }
 }
