@@ -452,15 +452,11 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
     float* dz = dlogits + m * V;
     const int label = labels[m];
     if (label < 0) {
-      std::memset(dz, 0, sizeof(float) * V);
-      if (dlogits_bf16) std::memset(dlogits_bf16 + m * V, 0, sizeof(uint16_t) * V);
+      portable::clear_row(dz, dlogits_bf16 ? dlogits_bf16 + m * V : nullptr, V);
       continue;
     }
-    // argmax with the lowest index on ties, as the reference
-    float mx = z[0];
-    int arg = 0;
-    for (int v = 1; v < V; v++)
-      if (z[v] > mx) mx = z[v], arg = v;
+    const int arg = portable::argmax(z, V);
+    const float mx = z[arg];
     const __m512 vmx = _mm512_set1_ps(mx);
     __m512 vsum = _mm512_setzero_ps();
     for (int v = 0; v < V; v += 16) {

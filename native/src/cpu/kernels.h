@@ -38,6 +38,10 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
 void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* labels, int64_t M, int V, float dscale,
                                     float* dlogits, uint16_t* dlogits_bf16, double* loss_sum, int64_t* correct);
 
+// The index of the largest of z(n), the lowest on ties, as the reference's cross-entropy counts a hit.
+int argmax(const float* z, int n);
+// Zeros a row of n floats and, if not null, its bf16 copy (an ignored label's logit gradients).
+void clear_row(float* out, uint16_t* out_bf16, int n);
 // One row of n floats to bf16, rounded as convert_to_bf16 rounds (single-threaded: called inside parallel loops).
 void convert_row(const float* src, uint16_t* dst, int64_t n);
 // Row `row` of an output of rows of n floats whose fp32 tensor may be absent (a bf16-only GEMM operand): that row,

@@ -26,10 +26,16 @@ inline uint16_t bf16_round(float v) {
   return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
-// 1 where dropout keeps element i, 0 where it drops it: dropout_bits(base, i) >= threshold, as a float.
-inline float kept(uint64_t base, uint64_t i, uint32_t threshold) {
-  return dropout_bits(base, i) >= threshold ? 1.0f : 0.0f;
-}
+// One dropout site's draws: kept(i) is 1 where dropout keeps element i (dropout_bits(base, i) >= threshold), 0
+// where it drops it; keep_scale is what a kept element is multiplied by (scale / (1 - p)).
+struct Dropout {
+  uint64_t base;
+  uint32_t threshold;
+  float keep_scale;
+  Dropout(DropoutKey key, float p, float scale)
+      : base(dropout_base(key)), threshold(dropout_threshold(p)), keep_scale(p > 0 ? scale / (1.0f - p) : scale) {}
+  float kept(uint64_t i) const { return dropout_bits(base, i) >= threshold ? 1.0f : 0.0f; }
+};
 
 template <GeluForm form>
 inline float gelu(float x) {
@@ -102,6 +108,18 @@ float* output_row(float* out, int64_t row, int n) {
   return scratch.data();
 }
 
+int argmax(const float* z, int n) {
+  int arg = 0;
+  for (int i = 1; i < n; i++)
+    if (z[i] > z[arg]) arg = i;
+  return arg;
+}
+
+void clear_row(float* out, uint16_t* out_bf16, int n) {
+  std::memset(out, 0, sizeof(float) * n);
+  if (out_bf16) std::memset(out_bf16, 0, sizeof(uint16_t) * n);
+}
+
 void convert_row(const float* src, uint16_t* dst, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; i++) dst[i] = bf16_round(src[i]);
@@ -121,38 +139,34 @@ void gelu_backward(Stream, const float* dact, const float* pre, float* dpre, uin
 
 void bias_dropout_residual_forward(Stream, const float* branch, const float* bias, const float* residual, float* out,
                                    int64_t N, int C, float scale, float p, DropoutKey key) {
-  const uint64_t base = dropout_base(key);
-  const uint32_t threshold = dropout_threshold(p);
-  const float keep_scale = p > 0 ? scale / (1.0f - p) : scale;
+  const Dropout drop(key, p, scale);
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
     const int64_t row = n * C;
     if (p > 0) {
 #pragma omp simd
       for (int c = 0; c < C; c++)
-        out[row + c] = (branch[row + c] + bias[c]) * (keep_scale * kept(base, row + c, threshold)) + residual[row + c];
+        out[row + c] = (branch[row + c] + bias[c]) * (drop.keep_scale * drop.kept(row + c)) + residual[row + c];
     } else {
 #pragma omp simd
-      for (int c = 0; c < C; c++) out[row + c] = (branch[row + c] + bias[c]) * keep_scale + residual[row + c];
+      for (int c = 0; c < C; c++) out[row + c] = (branch[row + c] + bias[c]) * drop.keep_scale + residual[row + c];
     }
   }
 }
 
 void dropout_apply(Stream, const float* in, float* out, uint16_t* out_bf16, int64_t n, float scale, float p,
                    DropoutKey key) {
-  const uint64_t base = dropout_base(key);
-  const uint32_t threshold = dropout_threshold(p);
-  const float keep_scale = p > 0 ? scale / (1.0f - p) : scale;
+  const Dropout drop(key, p, scale);
 #pragma omp parallel for schedule(static)
   for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
     const int len = static_cast<int>(std::min(kChunk, n - i0));
     float* y = out ? out + i0 : output_row(nullptr, 0, len);
     if (p > 0) {
 #pragma omp simd
-      for (int j = 0; j < len; j++) y[j] = in[i0 + j] * (keep_scale * kept(base, i0 + j, threshold));
+      for (int j = 0; j < len; j++) y[j] = in[i0 + j] * (drop.keep_scale * drop.kept(i0 + j));
     } else {
 #pragma omp simd
-      for (int j = 0; j < len; j++) y[j] = in[i0 + j] * keep_scale;
+      for (int j = 0; j < len; j++) y[j] = in[i0 + j] * drop.keep_scale;
     }
     if (out_bf16) convert_row(y, out_bf16 + i0, len);
   }
@@ -160,9 +174,7 @@ void dropout_apply(Stream, const float* in, float* out, uint16_t* out_bf16, int6
 
 void softmax_dropout_forward(Stream, const float* scores, const float* mask, float* probs, float* probs_dropped,
                              uint16_t* used_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
-  const uint64_t base = dropout_base(key);
-  const uint32_t threshold = dropout_threshold(p);
-  const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+  const Dropout drop(key, p, 1.0f);
   const int64_t rows = static_cast<int64_t>(B) * NH * T;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
@@ -176,7 +188,7 @@ void softmax_dropout_forward(Stream, const float* scores, const float* mask, flo
     if (p > 0) {
       float* dropped = output_row(probs_dropped, r, T);
 #pragma omp simd
-      for (int j = 0; j < T; j++) dropped[j] = pr[j] * (keep_scale * kept(base, off + j, threshold));
+      for (int j = 0; j < T; j++) dropped[j] = pr[j] * (drop.keep_scale * drop.kept(off + j));
       if (used_bf16) convert_row(dropped, used_bf16 + off, T);
     } else if (used_bf16) {
       convert_row(pr, used_bf16 + off, T);
@@ -186,9 +198,7 @@ void softmax_dropout_forward(Stream, const float* scores, const float* mask, flo
 
 void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* probs, float* dscores,
                               uint16_t* dscores_bf16, int B, int NH, int T, float attn_scale, float p, DropoutKey key) {
-  const uint64_t base = dropout_base(key);
-  const uint32_t threshold = dropout_threshold(p);
-  const float keep_scale = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+  const Dropout drop(key, p, 1.0f);
   const int64_t rows = static_cast<int64_t>(B) * NH * T;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
@@ -201,7 +211,7 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
     float* dp = dp_row.data();
     if (p > 0) {
 #pragma omp simd
-      for (int j = 0; j < T; j++) dp[j] = dpd[j] * (keep_scale * kept(base, off + j, threshold));
+      for (int j = 0; j < T; j++) dp[j] = dpd[j] * (drop.keep_scale * drop.kept(off + j));
     } else {
 #pragma omp simd
       for (int j = 0; j < T; j++) dp[j] = dpd[j];
@@ -226,15 +236,11 @@ void cross_entropy_forward_backward(Stream, const float* logits, const int32_t* 
     float* dz = dlogits + m * V;
     const int label = labels[m];
     if (label < 0) {
-      std::memset(dz, 0, sizeof(float) * V);
-      if (dlogits_bf16) std::memset(dlogits_bf16 + m * V, 0, sizeof(uint16_t) * V);
+      clear_row(dz, dlogits_bf16 ? dlogits_bf16 + m * V : nullptr, V);
       continue;
     }
-    // argmax with the lowest index on ties, as the reference
-    float mx = z[0];
-    int arg = 0;
-    for (int v = 1; v < V; v++)
-      if (z[v] > mx) mx = z[v], arg = v;
+    const int arg = argmax(z, V);
+    const float mx = z[arg];
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int v = 0; v < V; v++) sum += exp(z[v] - mx);
