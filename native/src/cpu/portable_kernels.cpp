@@ -14,7 +14,7 @@
 namespace bert::portable {
 namespace {
 
-// Rows of at most this many floats go through a per-thread scratch row when their fp32 output is not wanted.
+// The flat kernels' unit of work per thread: a chunk's bf16 copy is written while the chunk is still in L1.
 constexpr int64_t kChunk = 4096;
 
 // fp32 -> bf16 as bf16_bits rounds (to nearest even, NaN kept a quiet NaN), without its early return, so that
