@@ -14,9 +14,10 @@ BERT_HOST_DEVICE inline uint16_t bf16_bits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, 4);
 #endif
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<uint16_t>(bits >> 16);
+  // both results computed, then one chosen: no branch, so a loop of these vectorises (the portable CPU kernels)
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (bits >> 16) | 0x40u;
+  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 }  // namespace bert

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bert/bf16_bits.h"
 #include "cpu/kernels.h"
 #include "cpu/portable_math.h"
 
@@ -16,15 +17,6 @@ namespace {
 
 // The flat kernels' unit of work per thread: a chunk's bf16 copy is written while the chunk is still in L1.
 constexpr int64_t kChunk = 4096;
-
-// fp32 -> bf16 as bf16_bits rounds (to nearest even, NaN kept a quiet NaN), without its early return, so that
-// the loop around it vectorises.
-inline uint16_t bf16_round(float v) {
-  const uint32_t bits = bits_of(v);
-  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-  const uint32_t quiet_nan = (bits >> 16) | 0x40u;
-  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
-}
 
 // One dropout site's draws: kept(i) is 1 where dropout keeps element i (dropout_bits(base, i) >= threshold), 0
 // where it drops it; keep_scale is what a kept element is multiplied by (scale / (1 - p)).
@@ -122,7 +114,7 @@ void clear_row(float* out, uint16_t* out_bf16, int n) {
 
 void convert_row(const float* src, uint16_t* dst, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; i++) dst[i] = bf16_round(src[i]);
+  for (int64_t i = 0; i < n; i++) dst[i] = bf16_bits(src[i]);
 }
 
 void bias_gelu_forward(Stream, float* pre, const float* bias, float* act, uint16_t* act_bf16, int64_t N, int F,
