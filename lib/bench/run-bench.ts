@@ -15,7 +15,7 @@ import {
 } from "../native/engine.js";
 import type { DevicePlacement } from "../native/device.js";
 import { projectRoot } from "../native/load.js";
-import { measurePeak } from "../train/flops.js";
+import { bf16RunsInFp32, measurePeak } from "../train/flops.js";
 import {
   BENCH_MODELS,
   BENCH_VOCAB,
@@ -156,7 +156,10 @@ function measurePeaks(precisions: Precision[], threads: number, print: (line: st
     if (peak === undefined) print(`peak ${p}: not measured (this build has no vector instruction for it)`);
     else {
       peaks.set(p, peak.gflops);
-      print(`peak ${p}: ${peak.gflops.toFixed(0)} GFLOP/s measured now (${peak.instruction} on ${threads} threads)`);
+      const widened = p === "bf16" && bf16RunsInFp32(peak) ? "; no bf16 instruction here: bf16 GEMMs run in fp32" : "";
+      print(
+        `peak ${p}: ${peak.gflops.toFixed(0)} GFLOP/s measured now (${peak.instruction} on ${threads} threads${widened})`,
+      );
     }
   }
   return peaks;

@@ -119,8 +119,11 @@ async function measureLoop(o: TrainBenchOptions, work: string, print: (line: str
     .split("\n")
     .map((l) => JSON.parse(l) as { utilisation?: number });
   const utilisation = median(records.slice(2).flatMap((r) => (r.utilisation === undefined ? [] : [r.utilisation])));
+  const ofPeak = Number.isFinite(utilisation)
+    ? `the engine at ${(100 * utilisation).toFixed(0)}% of the peak measured at the start`
+    : "no peak measured for this precision";
   print(
-    `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate; the engine at ${(100 * utilisation).toFixed(0)}% of the peak measured at the start`,
+    `end to end: ${((1000 * o.batch) / loopMs).toFixed(2)} samples/s; engine alone within the same steps: ${((1000 * o.batch) / engineMs).toFixed(2)} samples/s; end to end = ${((100 * engineMs) / loopMs).toFixed(1)}% of the engine rate; ${ofPeak}`,
   );
   return { engineMs, loopMs, utilisation };
 }

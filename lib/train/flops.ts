@@ -34,20 +34,28 @@ export interface Peak {
 /**
  * This machine's peak now for `precision`'s GEMMs on `threads` threads (0: all), measured over about `seconds`
  * per instruction: fp32 FMAs for fp32 and fp16 (fp16 is emulated in fp32); for bf16 the faster of AVX512-BF16 dot
- * products and AMX tile products, since oneDNN's bf16 GEMMs run on AMX where the CPU has it. Undefined where the
- * build has no such instruction.
+ * products and AMX tile products, since oneDNN's bf16 GEMMs run on AMX where the CPU has it. A CPU with neither
+ * multiplies bf16 in fp32 arithmetic (operands widened, or oneDNN's emulation), so there the fp32 FMA peak is the
+ * bf16 GEMMs' ceiling. Undefined where the build has no vector instruction at all.
  */
 export function measurePeak(precision: Precision, threads: number, seconds = 0.3): Peak | undefined {
   const native = loadNative();
+  const fp32 = (): Peak => ({ gflops: native.measurePeakGflops("fp32", threads, seconds), instruction: "fp32 FMA" });
   const candidates: Peak[] =
     precision === "bf16"
       ? [
           { gflops: native.measurePeakGflops("bf16", threads, seconds), instruction: "vdpbf16ps" },
           { gflops: native.measurePeakGflops("bf16_amx", threads, seconds), instruction: "AMX tdpbf16ps" },
         ]
-      : [{ gflops: native.measurePeakGflops("fp32", threads, seconds), instruction: "fp32 FMA" }];
-  const best = candidates.reduce((a, b) => (b.gflops > a.gflops ? b : a));
+      : [fp32()];
+  let best = candidates.reduce((a, b) => (b.gflops > a.gflops ? b : a));
+  if (best.gflops === 0 && precision === "bf16") best = fp32();
   return best.gflops > 0 ? best : undefined;
+}
+
+/** Whether `peak`, measured for bf16, says that this CPU multiplies bf16 in fp32 arithmetic (no bf16 instruction). */
+export function bf16RunsInFp32(peak: Peak | undefined): boolean {
+  return peak === undefined || peak.instruction === "fp32 FMA";
 }
 
 /** A run's compute accounting: each step's FLOPs as executed and dense, and their share of the measured peak. */
@@ -57,7 +65,7 @@ export class ComputeMeter {
     /** The peak of one rank (this process's threads); undefined where it could not be measured. */
     readonly peak: Peak | undefined,
     private readonly ranks: number,
-    /** bf16 asked for on a CPU with no bf16 instruction (measured on rank 0): oneDNN emulates it, slowly. */
+    /** bf16 asked for on a CPU with no bf16 instruction (measured on rank 0): its GEMMs run in fp32 arithmetic. */
     private readonly bf16Emulated = false,
   ) {}
 
@@ -74,7 +82,7 @@ export class ComputeMeter {
   ) {
     const measuring = world.isRoot && device === "cpu";
     const measured = measuring ? measurePeak(precision, threads, 0.15) : undefined;
-    return new ComputeMeter(m, measured, world.size, measuring && precision === "bf16" && measured === undefined);
+    return new ComputeMeter(m, measured, world.size, measuring && precision === "bf16" && bf16RunsInFp32(measured));
   }
 
   /** A warning for the start of a run whose precision this CPU can only emulate. */
@@ -82,8 +90,9 @@ export class ComputeMeter {
     if (!this.bf16Emulated) return undefined;
     return (
       "[bert-train] bf16 on this CPU: it has no AVX512-BF16 (or this build was not compiled for it), so the bf16 " +
-      "GEMMs are emulated: no faster than fp32, and up to 3x slower. Use fp32 here: set bf16.enabled to false in the DeepSpeed " +
-      "config (`bert-train bench --precisions fp32,bf16` compares the two)"
+      "GEMMs run in fp32 arithmetic: no faster than fp32, and on AVX-512 CPUs (oneDNN's emulation) up to 3x slower. " +
+      "Use fp32 here: set bf16.enabled to false in the DeepSpeed config (`bert-train bench --precisions fp32,bf16` " +
+      "compares the two)"
     );
   }
 

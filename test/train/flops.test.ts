@@ -1,11 +1,11 @@
 // The compute accounting: a step's FLOPs counted by hand for a small model, PLD's kept fraction scaling the
 // encoder only, the classifier head, and the measured peak (a number, or undefined where the CPU lacks the
-// instruction; never a timing threshold).
+// instruction; for bf16 the fp32 FMA peak where it has no bf16 instruction; never a timing threshold).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { loadNative } from "../../lib/native/load.js";
-import { ComputeMeter, measurePeak, trainingFlops } from "../../lib/train/flops.js";
+import { bf16RunsInFp32, ComputeMeter, measurePeak, trainingFlops } from "../../lib/train/flops.js";
 
 const model = { hidden_size: 4, intermediate_size: 8, num_hidden_layers: 2, vocab_size: 10 };
 
@@ -51,5 +51,18 @@ describe("compute accounting", () => {
       () => loadNative().measurePeakGflops("fp64" as "fp32", 1, 0.01),
       (e: unknown) => (e as { code?: string }).code === "ERR_INVALID_ARGUMENT",
     );
+  });
+  it("bf16 on a CPU without a bf16 instruction is measured against the fp32 FMA peak, and the run is warned", () => {
+    const native = loadNative();
+    const hasBf16 = native.measurePeakGflops("bf16", 1, 0.02) > 0 || native.measurePeakGflops("bf16_amx", 1, 0.02) > 0;
+    const peak = measurePeak("bf16", 1, 0.05);
+    assert.ok(peak !== undefined && peak.gflops > 0, "every x86-64 build measures some peak for bf16");
+    assert.equal(peak.instruction === "fp32 FMA", !hasBf16, `${peak.instruction}, bf16 instruction: ${hasBf16}`);
+    assert.equal(bf16RunsInFp32(peak), !hasBf16);
+    const meter = ComputeMeter.start(model, "bf16", 1, { isRoot: true, size: 1 });
+    assert.equal(meter.precisionWarning() !== undefined, !hasBf16);
+    const fields = meter.step({ sequences: 2, seq: 3, maskedTokens: 5, keptFraction: 1 }, 1);
+    assert.ok(Number.isFinite(fields.utilisation) && (fields.utilisation as number) > 0, `${fields.utilisation}`);
+    assert.equal(ComputeMeter.start(model, "fp32", 1, { isRoot: true, size: 1 }).precisionWarning(), undefined);
   });
 });
