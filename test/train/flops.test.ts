@@ -55,14 +55,17 @@ describe("compute accounting", () => {
   it("bf16 on a CPU without a bf16 instruction is measured against the fp32 FMA peak, and the run is warned", () => {
     const native = loadNative();
     const hasBf16 = native.measurePeakGflops("bf16", 1, 0.02) > 0 || native.measurePeakGflops("bf16_amx", 1, 0.02) > 0;
+    // a build without FMA (no -march=native) has no fp32 peak loop either: then no peak at all
+    const hasFma = native.measurePeakGflops("fp32", 1, 0.02) > 0;
     const peak = measurePeak("bf16", 1, 0.05);
-    assert.ok(peak !== undefined && peak.gflops > 0, "every x86-64 build measures some peak for bf16");
-    assert.equal(peak.instruction === "fp32 FMA", !hasBf16, `${peak.instruction}, bf16 instruction: ${hasBf16}`);
+    assert.equal(peak !== undefined, hasBf16 || hasFma, `bf16 instruction: ${hasBf16}, FMA: ${hasFma}`);
+    if (peak !== undefined)
+      assert.equal(peak.instruction === "fp32 FMA", !hasBf16, `${peak.instruction}, bf16 instruction: ${hasBf16}`);
     assert.equal(bf16RunsInFp32(peak), !hasBf16);
     const meter = ComputeMeter.start(model, "bf16", 1, { isRoot: true, size: 1 });
     assert.equal(meter.precisionWarning() !== undefined, !hasBf16);
     const fields = meter.step({ sequences: 2, seq: 3, maskedTokens: 5, keptFraction: 1 }, 1);
-    assert.ok(Number.isFinite(fields.utilisation) && (fields.utilisation as number) > 0, `${fields.utilisation}`);
+    if (peak !== undefined) assert.ok((fields.utilisation as number) > 0, `${fields.utilisation}`);
     assert.equal(ComputeMeter.start(model, "fp32", 1, { isRoot: true, size: 1 }).precisionWarning(), undefined);
   });
 });
