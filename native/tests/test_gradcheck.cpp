@@ -163,7 +163,7 @@ void check_adjoints(const Kernels& k, const char* set) {
   const int G = 3, B = 2, T = 3, NH = 2, HS = 4, m = G * B * T * NH * HS;
   auto a = random_floats(m, 52), b = random_floats(m, 53);
   std::vector<float> ta(m), hb(m);
-  k.tokens_to_heads(Stream{}, a.data(), ta.data(), nullptr, G, B, T, NH, HS);
+  k.tokens_to_heads(Stream{}, a.data(), nullptr, ta.data(), nullptr, G, B, T, NH, HS);
   k.heads_to_tokens(Stream{}, b.data(), hb.data(), nullptr, G, B, T, NH, HS);
   CHECK_MSG(std::fabs(dot(ta, b) - dot(a, hb)) < 1e-5, "%s head permutations are not adjoint", set);
   // embeddings_forward / embeddings_backward

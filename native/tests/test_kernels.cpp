@@ -190,9 +190,20 @@ void test_permutes(int G, int B, int T, int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   auto in = random_floats(n, 50);
   std::vector<float> r(n), f(n), back(n);
-  R.tokens_to_heads(Stream{}, in.data(), r.data(), nullptr, G, B, T, NH, HS);
-  X.tokens_to_heads(Stream{}, in.data(), f.data(), nullptr, G, B, T, NH, HS);
+  R.tokens_to_heads(Stream{}, in.data(), nullptr, r.data(), nullptr, G, B, T, NH, HS);
+  X.tokens_to_heads(Stream{}, in.data(), nullptr, f.data(), nullptr, G, B, T, NH, HS);
   expect_close("tokens_to_heads", f, r);
+  // with the projection's bias: the same as adding it to every token's row first
+  const int row = G * NH * HS;
+  auto bias = random_floats(row, 51);
+  auto biased = in;
+  R.add_bias(Stream{}, biased.data(), bias.data(), n / row, row);
+  std::vector<float> rb(n), fb(n);
+  R.tokens_to_heads(Stream{}, biased.data(), nullptr, r.data(), nullptr, G, B, T, NH, HS);
+  R.tokens_to_heads(Stream{}, in.data(), bias.data(), rb.data(), nullptr, G, B, T, NH, HS);
+  expect_close("tokens_to_heads with bias = add_bias, then tokens_to_heads", rb, r);
+  X.tokens_to_heads(Stream{}, in.data(), bias.data(), fb.data(), nullptr, G, B, T, NH, HS);
+  expect_close("tokens_to_heads with bias", fb, rb);
   X.heads_to_tokens(Stream{}, f.data(), back.data(), nullptr, G, B, T, NH, HS);
   expect_close("heads_to_tokens inverts tokens_to_heads", back, in);
   R.heads_to_tokens(Stream{}, in.data(), r.data(), nullptr, G, B, T, NH, HS);

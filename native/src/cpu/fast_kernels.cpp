@@ -370,18 +370,27 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
 #endif
 }
 
-void tokens_to_heads(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, const float* bias, float* out, uint16_t* out_bf16, int G, int B, int T,
+                     int NH, int HS) {
   const int64_t blocks = static_cast<int64_t>(G) * B * NH;
 #pragma omp parallel for schedule(static)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int h = static_cast<int>(blk % NH);
     const int b = static_cast<int>((blk / NH) % B);
     const int g = static_cast<int>(blk / (static_cast<int64_t>(NH) * B));
+    const float* head_bias = bias ? bias + (static_cast<int64_t>(g) * NH + h) * HS : nullptr;
     for (int t = 0; t < T; t++) {
       const float* src = in + (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS;
-      const int64_t dst = (blk * T + t) * HS;
-      if (out) std::memcpy(out + dst, src, sizeof(float) * HS);
-      if (out_bf16) convert_row(src, out_bf16 + dst, HS);
+      const int64_t row = blk * T + t;
+      if (head_bias) {
+        float* y = portable::output_row(out, row, HS);
+#pragma omp simd
+        for (int d = 0; d < HS; d++) y[d] = src[d] + head_bias[d];
+        src = y;
+      } else if (out) {
+        std::memcpy(out + row * HS, src, sizeof(float) * HS);
+      }
+      if (out_bf16) convert_row(src, out_bf16 + row * HS, HS);
     }
   }
 }

@@ -210,7 +210,8 @@ void softmax_dropout_backward(Stream, const float* dprobs_dropped, const float* 
   }
 }
 
-void tokens_to_heads(Stream, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream, const float* in, const float* bias, float* out, uint16_t* out_bf16, int G, int B, int T,
+                     int NH, int HS) {
   for (int g = 0; g < G; g++)
     for (int b = 0; b < B; b++)
       for (int t = 0; t < T; t++)
@@ -218,7 +219,8 @@ void tokens_to_heads(Stream, const float* in, float* out, uint16_t* out_bf16, in
           for (int d = 0; d < HS; d++) {
             int64_t src = ((((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS) + d;
             int64_t dst = ((((static_cast<int64_t>(g) * B + b) * NH + h) * T + t) * HS) + d;
-            store(out, out_bf16, dst, in[src]);
+            int64_t column = (static_cast<int64_t>(g) * NH + h) * HS + d;
+            store(out, out_bf16, dst, bias ? in[src] + bias[column] : in[src]);
           }
 }
 

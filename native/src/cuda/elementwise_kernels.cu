@@ -236,9 +236,13 @@ __device__ inline int64_t token_major_index(int64_t i, int G, int B, int T, int 
   return (((static_cast<int64_t>(b) * T + t) * G + g) * NH + h) * HS + d;
 }
 
-__global__ void tokens_to_heads_k(const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS,
-                                  int64_t n) {
-  BERT_GRID_STRIDE(i, n) store(out, out_bf16, i, in[token_major_index(i, G, B, T, NH, HS)]);
+__global__ void tokens_to_heads_k(const float* in, const float* bias, float* out, uint16_t* out_bf16, int G, int B,
+                                  int T, int NH, int HS, int64_t n) {
+  const int64_t row = static_cast<int64_t>(G) * NH * HS;  // a token's row of in, and of bias
+  BERT_GRID_STRIDE(i, n) {
+    const int64_t src = token_major_index(i, G, B, T, NH, HS);
+    store(out, out_bf16, i, bias ? in[src] + bias[src % row] : in[src]);
+  }
 }
 
 __global__ void heads_to_tokens_k(const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS,
@@ -437,10 +441,11 @@ void softmax_dropout_backward(Stream s, const float* dprobs_dropped, const float
       dprobs_dropped, probs, dscores, dscores_bf16, T, attn_scale, p, dropout_base(key), dropout_threshold(p), rows);
 }
 
-void tokens_to_heads(Stream s, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {
+void tokens_to_heads(Stream s, const float* in, const float* bias, float* out, uint16_t* out_bf16, int G, int B, int T,
+                     int NH, int HS) {
   const int64_t n = static_cast<int64_t>(G) * B * T * NH * HS;
   if (n == 0) return;
-  tokens_to_heads_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, out, out_bf16, G, B, T, NH, HS, n);
+  tokens_to_heads_k<<<blocks_for(n), kThreads, 0, to_cuda(s)>>>(in, bias, out, out_bf16, G, B, T, NH, HS, n);
 }
 
 void heads_to_tokens(Stream s, const float* in, float* out, uint16_t* out_bf16, int G, int B, int T, int NH, int HS) {

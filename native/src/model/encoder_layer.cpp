@@ -135,8 +135,7 @@ Status encoder_layer_forward(const LayerContext& ctx, int layer, const LayerPara
     attn_in = written_operand(a.ln1, a.ln1_bf16);
   }
   BERT_RETURN_IF_ERROR(linear_forward(ctx, attn_in, p.qkv_w, s.qkv, BT, C, 3 * C));
-  k.add_bias(ctx.stream, s.qkv, p.qkv_b, BT, 3 * C);
-  k.tokens_to_heads(ctx.stream, s.qkv, a.qkv_heads, a.qkv_heads_bf16, 3, B, T, NH, HS);
+  k.tokens_to_heads(ctx.stream, s.qkv, p.qkv_b, a.qkv_heads, a.qkv_heads_bf16, 3, B, T, NH, HS);
   BERT_RETURN_IF_ERROR(attention_core_forward(ctx, layer, a, s.ctx_heads));
   k.heads_to_tokens(ctx.stream, s.ctx_heads, a.ctx, a.ctx_bf16, 1, B, T, NH, HS);
   BERT_RETURN_IF_ERROR(linear_forward(ctx, written_operand(a.ctx, a.ctx_bf16), p.attn_out_w, s.proj, BT, C, C));
@@ -292,7 +291,7 @@ Status encoder_layer_backward(const LayerContext& ctx, int layer, const LayerPar
   BERT_RETURN_IF_ERROR(projection_backward(ctx, dropout_key(ctx, layer, kAttentionOutput), gate.scale, d_resid1,
                                            written_operand(a.ctx, a.ctx_bf16), p.attn_out_w, g.attn_out_w, g.attn_out_b,
                                            s.d_ctx, C));
-  k.tokens_to_heads(ctx.stream, s.d_ctx, s.d_ctx_heads, s.d_ctx_heads_bf16, 1, B, T, NH, c.head_size());
+  k.tokens_to_heads(ctx.stream, s.d_ctx, nullptr, s.d_ctx_heads, s.d_ctx_heads_bf16, 1, B, T, NH, c.head_size());
   BERT_RETURN_IF_ERROR(attention_core_backward(ctx, layer, a));
   // Bias gradients of q and v. The key bias gets none: its gradient is analytically zero (softmax ignores a
   // per-row constant), and the rounding noise a column sum would leave there is what Adam turns into steps of

@@ -215,7 +215,9 @@ void layouts(std::vector<OpCase>& out, int G, int B, int T, int NH, int HS) {
   const std::string shape = "G=" + std::to_string(G) + " " + dims({B, T, NH, HS});
   out.push_back({"tokens_to_heads", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
                    float* o = d.zeros<float>(n);
-                   d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 60)), o, nullptr, G, B, T, NH, HS);
+                   // the model's two uses: the QKV projection's bias added (G=3), the context as it is (G=1)
+                   const float* bias = G == 3 ? d.put(random_floats(G * NH * HS, 64)) : nullptr;
+                   d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 60)), bias, o, nullptr, G, B, T, NH, HS);
                    return Outputs{d.get("out", o, n)};
                  }});
   out.push_back({"heads_to_tokens", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
@@ -230,7 +232,8 @@ void layouts_bf16(std::vector<OpCase>& out, int G, int B, int T, int NH, int HS)
   const std::string shape = "G=" + std::to_string(G) + " " + dims({B, T, NH, HS}) + " bf16 out";
   out.push_back({"tokens_to_heads", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
                    return bf16_output_agreement(d, n, [&](float* o, uint16_t* o16) {
-                     d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 62)), o, o16, G, B, T, NH, HS);
+                     const float* bias = d.put(random_floats(G * NH * HS, 65));
+                     d.k().tokens_to_heads(d.s(), d.put(random_floats(n, 62)), bias, o, o16, G, B, T, NH, HS);
                    });
                  }});
   out.push_back({"heads_to_tokens", shape, Tolerance::kBits, nullptr, [=](DeviceArrays& d) {
