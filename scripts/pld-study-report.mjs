@@ -182,12 +182,11 @@ if (timing) {
 } else say("- Interleaved timing: not measured (--tiny skips it).");
 say();
 
-say("## Samples and time to reach the Post-LN baseline's final held-out loss");
-say();
-for (const lr of plan.lrs.split(",")) {
-  const base = data.find((d) => d.arm === "postln" && d.lr === lr);
+/** One seed's runs at one rate: samples and time each arm needs to reach that seed's Post-LN final held-out loss. */
+function reachTable(runs, label) {
+  const base = runs.find((d) => d.arm === "postln");
   const target = base?.heldout.at(-1)?.loss;
-  say(`Target (lr ${lr}): ${f(target)}, the Post-LN arm's held-out loss at its last checkpoint.`);
+  say(`Target (${label}): ${f(target)}, the Post-LN arm's held-out loss at its last checkpoint.`);
   say();
   say(
     "| arm | samples to reach it | of the baseline's samples | time to reach it (s, quiet-machine step times) | " +
@@ -196,18 +195,32 @@ for (const lr of plan.lrs.split(",")) {
   say("| --- | --- | --- | --- | --- | --- |");
   const baseStep = base?.heldout.at(-1)?.step;
   const baseQuiet = base && baseStep !== undefined ? trainingSeconds(base, baseStep, "quiet") : null;
-  for (const d of data.filter((x) => x.lr === lr)) {
+  const baseSamples = base?.heldout.at(-1)?.samples;
+  for (const d of runs) {
     const s = target === undefined ? null : samplesToReach(d.heldout, target);
     const step = s === null ? null : s / plan.batch;
     const quiet = step === null || !timing ? null : trainingSeconds(d, step, "quiet");
     const wall = step === null ? null : trainingSeconds(d, step, "wall");
-    const baseSamples = base?.heldout.at(-1)?.samples;
     say(
       `| ${ARMS[d.arm]} | ${f(s, 0)} | ${s === null || !baseSamples ? "n/a" : f(s / baseSamples, 3)} | ` +
         `${f(quiet, 0)} | ${quiet === null || !baseQuiet ? "n/a" : f(quiet / baseQuiet, 3)} | ${f(wall, 0)} |`,
     );
   }
   say();
+}
+
+say("## Samples and time to reach the Post-LN baseline's final held-out loss");
+say();
+for (const lr of plan.lrs.split(","))
+  reachTable(
+    data.filter((d) => d.lr === lr),
+    `lr ${lr}, seed 42`,
+  );
+// replicas that ran the whole schedule answer the same question again with another seed: the spread of the answer
+if (replicas.length === Object.keys(ARMS).length && plan.replicate_steps === plan.steps) {
+  const replicaRuns = replicas.map(({ d }) => ({ ...d, job: replicaJob(d.job), steps: steps(replicaJob(d.job)) }));
+  for (const r of replicaRuns) r.heldout = heldout(r.job);
+  reachTable(replicaRuns, `lr ${firstLr}, seed ${plan.replicate_seed}`);
 }
 
 say("## GLUE dev metrics (mean, and min–max over seeds)");
