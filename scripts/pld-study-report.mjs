@@ -218,8 +218,7 @@ for (const lr of plan.lrs.split(","))
   );
 // replicas that ran the whole schedule answer the same question again with another seed: the spread of the answer
 if (replicas.length === Object.keys(ARMS).length && plan.replicate_steps === plan.steps) {
-  const replicaRuns = replicas.map(({ d }) => ({ ...d, job: replicaJob(d.job), steps: steps(replicaJob(d.job)) }));
-  for (const r of replicaRuns) r.heldout = heldout(r.job);
+  const replicaRuns = replicas.map(({ d, replica }) => ({ ...d, steps: steps(replicaJob(d.job)), heldout: replica }));
   reachTable(replicaRuns, `lr ${firstLr}, seed ${plan.replicate_seed}`);
 }
 
