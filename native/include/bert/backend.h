@@ -108,8 +108,9 @@ class Backend {
 
 enum class CpuKernelChoice { kFast, kReference };
 
-// Where bf16 runs use the fused attention (with the fast kernels, in a build with AVX512-BF16). kAuto: where it was
-// measured faster than the batched path, i.e. where its products run on AMX (docs/benchmarks.md).
+// Whether bf16 runs use the fused attention (with the fast kernels, in a build with AVX512-BF16). kAuto uses it: it
+// was measured faster than the batched path both on AMX and on vdpbf16ps alone (docs/benchmarks.md). Its products
+// and oneDNN's batched GEMMs use the same instruction, since the process holds AMX for both or for neither.
 enum class FusedAttentionChoice { kAuto, kOn, kOff };
 
 struct CpuBackendOptions {

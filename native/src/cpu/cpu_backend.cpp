@@ -35,8 +35,7 @@ const Kernels& cpu_fast_kernels() {
 namespace {
 
 bool uses_fused_attention(const CpuBackendOptions& o) {
-  if (o.kernels != CpuKernelChoice::kFast || o.fused_attention == FusedAttentionChoice::kOff) return false;
-  return o.fused_attention == FusedAttentionChoice::kOn || cpu_fused_attention_preferred();
+  return o.kernels == CpuKernelChoice::kFast && o.fused_attention != FusedAttentionChoice::kOff;
 }
 
 class CpuBackend final : public Backend {

@@ -508,13 +508,10 @@ const FusedAttention* cpu_fused_attention_without_amx() {
   return &table;
 }
 
-bool cpu_fused_attention_preferred() { return use_amx(); }
-
 #else
 
 const FusedAttention* cpu_fused_attention() { return nullptr; }
 const FusedAttention* cpu_fused_attention_without_amx() { return nullptr; }
-bool cpu_fused_attention_preferred() { return false; }
 
 #endif
 

@@ -11,8 +11,4 @@ const FusedAttention* cpu_fused_attention();
 // The same kernel with its products on vdpbf16ps even where AMX is there (the tests check both product paths).
 const FusedAttention* cpu_fused_attention_without_amx();
 
-// Whether the fused attention is the path measured faster on this CPU: where its products run on AMX tiles. On
-// vdpbf16ps alone it lost to oneDNN's batched AMX GEMMs, and no CPU without AMX has measured it yet.
-bool cpu_fused_attention_preferred();
-
 }  // namespace bert
